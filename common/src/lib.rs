@@ -1,0 +1,33 @@
+//! # common — what every sockets-lab program shares
+//!
+//! The programs of the course (tcp-server, tcp-client, udp-server, udp-client, upload) are
+//! small because the mechanics they have in common live here, once:
+//!
+//! - [`addr`]: turning `127.0.0.1:9999`, `[::1]:9999`, `localhost:9999` or a bare `9999`
+//!   into socket addresses, with one clear line when the input is wrong.
+//! - [`frame`]: TCP is a byte stream, not a message stream. A *framing* says where one
+//!   message ends and the next begins. A pure codec: bytes in, messages out, no I/O.
+//! - [`conn`]: a TCP connection that owns its stream and read buffer, and reads and writes
+//!   whole messages with a framing (optionally printing every byte it moves).
+//! - [`net`]: the socket set-up, one system call at a time: `socket`, `setsockopt`,
+//!   `bind`, `listen`.
+//! - [`server`]: the accept loop of the TCP servers: a thread per connection, with limits,
+//!   idle timeouts, survival of resource exhaustion, and a clean Ctrl-C.
+//! - [`output`]: the event lines (time, connection id, peer) and the `--trace` hex dump.
+//! - [`capacity`]: how many connections this process can really hold (open files,
+//!   threads, memory maps), so a server can warn before it promises too much.
+
+pub mod addr;
+pub mod capacity;
+pub mod conn;
+pub mod frame;
+pub mod net;
+pub mod output;
+pub mod server;
+
+/// Exit code for success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code for a failure at run time (could not connect, a check failed, ...).
+pub const EXIT_FAILURE: i32 = 1;
+/// Exit code for a usage error (bad flag, bad address). clap uses it too.
+pub const EXIT_USAGE: i32 = 2;

@@ -1,0 +1,214 @@
+//! # Output: what the programs print, and where
+//!
+//! A server in a classroom is watched. Every event is one line that starts with the
+//! wall-clock time to the millisecond, then who it is about:
+//!
+//! ```text
+//! 10:15:02.417 #1 127.0.0.1:51234 accepted: local 127.0.0.1:9999 <-> peer 127.0.0.1:51234 (1 active)
+//! 10:15:02.418 #1 127.0.0.1:51234 message "li" (2 bytes)
+//! ```
+//!
+//! `#1` is the connection id (the n-th accepted connection), and the accept line shows the
+//! whole *4-tuple* — local address and port, peer address and port — which is what tells one
+//! TCP connection from every other.
+//!
+//! Where output goes: events and results on stdout; warnings, errors and `--trace` dumps on
+//! stderr. Writes ignore errors: a server whose terminal went away (a closed pipe) must keep
+//! serving, and `println!` would panic there.
+//!
+//! `--trace` prints every read and write as a hex + text dump with its byte count: that is
+//! where students see that one `write("li")` and one `write("bo")` can arrive as one read.
+
+use std::fmt::{self, Write as _};
+use std::io::Write;
+use std::net::SocketAddr;
+
+/// Bytes per line of a hex dump.
+const HEX_DUMP_WIDTH: usize = 16;
+
+/// The current local time, `HH:MM:SS.mmm`.
+pub fn timestamp() -> String {
+    chrono::Local::now().format("%H:%M:%S%.3f").to_string()
+}
+
+/// Who an event is about: a connection id and the peer's address. Prints as `#3 127.0.0.1:5555`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tag {
+    pub id: u64,
+    pub peer: SocketAddr,
+}
+
+impl fmt::Display for Tag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{} {}", self.id, self.peer)
+    }
+}
+
+/// Where a program prints its events. `quiet` keeps per-event lines off (for benchmarks);
+/// warnings, errors and summaries are printed regardless.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Log {
+    pub quiet: bool,
+}
+
+impl Log {
+    pub fn new(quiet: bool) -> Log {
+        Log { quiet }
+    }
+
+    /// An event about one connection, on stdout: `TIME #id peer text`.
+    pub fn event(&self, tag: &Tag, text: fmt::Arguments<'_>) {
+        if !self.quiet {
+            out_line(format_args!("{} {tag} {text}", timestamp()));
+        }
+    }
+
+    /// An event about the program as a whole, on stdout: `TIME text`.
+    pub fn info(&self, text: fmt::Arguments<'_>) {
+        if !self.quiet {
+            out_line(format_args!("{} {text}", timestamp()));
+        }
+    }
+
+    /// A warning on stderr, always printed.
+    pub fn warn(&self, text: fmt::Arguments<'_>) {
+        err_line(format_args!("{} warning: {text}", timestamp()));
+    }
+}
+
+/// Prints one line on stdout; a closed stdout is not a reason to stop.
+pub fn out_line(line: fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
+/// Prints one line on stderr; a closed stderr is not a reason to stop.
+pub fn err_line(line: fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// Prints a `--trace` dump on stderr: the direction, the byte count, then the bytes.
+/// The whole dump is written at once so that dumps of two connections never interleave.
+pub fn trace(who: &dyn fmt::Display, direction: &str, bytes: &[u8]) {
+    let text = format!(
+        "{} {who} {direction} {} byte{}\n{}",
+        timestamp(),
+        bytes.len(),
+        if bytes.len() == 1 { "" } else { "s" },
+        hex_dump(bytes)
+    );
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// A classic hex dump: offset, 16 bytes in hex, the same bytes as text (`.` for the
+/// unprintable ones).
+///
+/// ```
+/// assert_eq!(
+///     common::output::hex_dump(b"li\n"),
+///     "    0000  6c 69 0a                                         li.\n"
+/// );
+/// ```
+pub fn hex_dump(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(HEX_DUMP_WIDTH) * 80);
+    for (line, chunk) in bytes.chunks(HEX_DUMP_WIDTH).enumerate() {
+        let _ = write!(out, "    {:04x}  ", line * HEX_DUMP_WIDTH);
+        for i in 0..HEX_DUMP_WIDTH {
+            match chunk.get(i) {
+                Some(b) => {
+                    let _ = write!(out, "{b:02x} ");
+                }
+                None => out.push_str("   "),
+            }
+        }
+        out.push(' ');
+        out.extend(chunk.iter().map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '.'
+            }
+        }));
+        out.push('\n');
+    }
+    out
+}
+
+/// A message as text a person can read on one line: valid UTF-8 is shown as is (Chinese
+/// included) with control characters escaped; anything else byte by byte, `\xff` style.
+///
+/// ```
+/// use common::output::printable;
+/// assert_eq!(printable(b"li"), "li");
+/// assert_eq!(printable("你好".as_bytes()), "你好");
+/// assert_eq!(printable(b"a\tb\n"), "a\\tb\\n");
+/// assert_eq!(printable(&[0xff, b'a']), "\\xffa");
+/// ```
+pub fn printable(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s
+            .chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+        Err(_) => bytes.escape_ascii().to_string(),
+    }
+}
+
+/// A byte count for people: `512 B`, `1.5 KiB`, `3.2 MiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_dump_has_offsets_hex_and_text() {
+        let dump = hex_dump(b"0123456789abcdefXY");
+        let lines: Vec<&str> = dump.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].starts_with("    0000  30 31 32"));
+        assert!(lines[0].ends_with("0123456789abcdef"));
+        assert!(lines[1].starts_with("    0010  58 59 "));
+        assert!(lines[1].ends_with("XY"));
+        assert_eq!(hex_dump(b""), "");
+    }
+
+    #[test]
+    fn human_bytes_picks_a_unit() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(3 * 1024 * 1024), "3.0 MiB");
+    }
+
+    #[test]
+    fn timestamp_has_milliseconds() {
+        let t = timestamp();
+        assert_eq!(t.len(), "10:15:02.417".len(), "{t}");
+        assert_eq!(&t[8..9], ".");
+    }
+
+    #[test]
+    fn tag_shows_id_and_peer() {
+        let tag = Tag { id: 3, peer: "127.0.0.1:5555".parse().unwrap() };
+        assert_eq!(tag.to_string(), "#3 127.0.0.1:5555");
+    }
+}
