@@ -55,7 +55,9 @@ pub enum AddrError {
     PortNotNumber(String),
     #[error("missing port in '{0}': write {0}:PORT, e.g. {0}:9999")]
     MissingPort(String),
-    #[error("missing host before ':{0}': write e.g. 127.0.0.1:{0}, or 0.0.0.0:{0} for every interface")]
+    #[error(
+        "missing host before ':{0}': write e.g. 127.0.0.1:{0}, or 0.0.0.0:{0} for every interface"
+    )]
     MissingHost(String),
     #[error("IPv6 address '{0}' needs brackets: write [{0}]:PORT, e.g. [::1]:9999")]
     Ipv6NeedsBrackets(String),
@@ -98,10 +100,13 @@ impl Endpoint {
         }
         // More than one ':' without brackets can only be an IPv6 address written bare.
         if s.matches(':').count() > 1 {
-            let bare = s.parse::<std::net::Ipv6Addr>().map(|_| s).unwrap_or_else(|_| {
-                // "::1:9999" style: show the part before the last ':' as the address.
-                s.rsplit_once(':').map_or(s, |(a, _)| a)
-            });
+            let bare = s
+                .parse::<std::net::Ipv6Addr>()
+                .map(|_| s)
+                .unwrap_or_else(|_| {
+                    // "::1:9999" style: show the part before the last ':' as the address.
+                    s.rsplit_once(':').map_or(s, |(a, _)| a)
+                });
             return Err(AddrError::Ipv6NeedsBrackets(bare.to_string()));
         }
         let Some((host, port)) = s.rsplit_once(':') else {
@@ -125,7 +130,8 @@ impl Endpoint {
         match &self.host {
             Host::Ip(ip) => Ok(vec![SocketAddr::new(*ip, self.port)]),
             Host::Name(name) => {
-                let addrs: Vec<SocketAddr> = (name.as_str(), self.port).to_socket_addrs()?.collect();
+                let addrs: Vec<SocketAddr> =
+                    (name.as_str(), self.port).to_socket_addrs()?.collect();
                 if addrs.is_empty() {
                     Err(std::io::Error::new(
                         std::io::ErrorKind::NotFound,
@@ -179,7 +185,9 @@ fn is_host_name(s: &str) -> bool {
         && s.split('.').all(|label| {
             !label.is_empty()
                 && !label.starts_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
@@ -196,19 +204,31 @@ mod tests {
     fn accepts_the_four_forms() {
         assert_eq!(
             Endpoint::parse("127.0.0.1:9999").unwrap(),
-            Endpoint { host: ip("127.0.0.1"), port: 9999 }
+            Endpoint {
+                host: ip("127.0.0.1"),
+                port: 9999
+            }
         );
         assert_eq!(
             Endpoint::parse("[::1]:80").unwrap(),
-            Endpoint { host: Host::Ip(IpAddr::V6(Ipv6Addr::LOCALHOST)), port: 80 }
+            Endpoint {
+                host: Host::Ip(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+                port: 80
+            }
         );
         assert_eq!(
             Endpoint::parse("localhost:9999").unwrap(),
-            Endpoint { host: Host::Name("localhost".into()), port: 9999 }
+            Endpoint {
+                host: Host::Name("localhost".into()),
+                port: 9999
+            }
         );
         assert_eq!(
             Endpoint::parse("9999").unwrap(),
-            Endpoint { host: ip("127.0.0.1"), port: 9999 }
+            Endpoint {
+                host: ip("127.0.0.1"),
+                port: 9999
+            }
         );
         assert_eq!(Endpoint::parse("0").unwrap().port, 0);
         assert_eq!(Endpoint::parse(" 0.0.0.0:65535 ").unwrap().port, 65535);
@@ -219,9 +239,15 @@ mod tests {
         let cases = [
             ("99999", "invalid port 99999: must be 0-65535"),
             ("127.0.0.1:70000", "invalid port 70000: must be 0-65535"),
-            ("127.0.0.1:http", "invalid port 'http': must be a number 0-65535"),
+            (
+                "127.0.0.1:http",
+                "invalid port 'http': must be a number 0-65535",
+            ),
             ("127.0.0.1:", "invalid port '': must be a number 0-65535"),
-            ("127.0.0.1", "missing port in '127.0.0.1': write 127.0.0.1:PORT, e.g. 127.0.0.1:9999"),
+            (
+                "127.0.0.1",
+                "missing port in '127.0.0.1': write 127.0.0.1:PORT, e.g. 127.0.0.1:9999",
+            ),
             (":9999", "missing host before ':9999'"),
             ("::1", "IPv6 address '::1' needs brackets"),
             ("[::1]", "missing port in '[::1]'"),
@@ -231,7 +257,10 @@ mod tests {
         ];
         for (input, want) in cases {
             let err = Endpoint::parse(input).unwrap_err().to_string();
-            assert!(err.starts_with(want), "{input:?}: got {err:?}, want {want:?}...");
+            assert!(
+                err.starts_with(want),
+                "{input:?}: got {err:?}, want {want:?}..."
+            );
             assert!(!err.contains('\n'), "one line: {err:?}");
         }
     }
@@ -248,12 +277,26 @@ mod tests {
         let e = Endpoint::parse("[::1]:7").unwrap();
         assert_eq!(e.resolve().unwrap(), vec!["[::1]:7".parse().unwrap()]);
         let l = Endpoint::parse("localhost:7").unwrap().resolve().unwrap();
-        assert!(l.iter().all(|a| a.ip().is_loopback() && a.port() == 7), "{l:?}");
+        assert!(
+            l.iter().all(|a| a.ip().is_loopback() && a.port() == 7),
+            "{l:?}"
+        );
     }
 
     #[test]
     fn never_panics_on_odd_input() {
-        for s in ["[", "]", "[]:1", "[:", ":", "::", "a:b:c", "1:2:3:4:5:6:7:8:9", "\u{0}:1", "é:1"] {
+        for s in [
+            "[",
+            "]",
+            "[]:1",
+            "[:",
+            ":",
+            "::",
+            "a:b:c",
+            "1:2:3:4:5:6:7:8:9",
+            "\u{0}:1",
+            "é:1",
+        ] {
             let _ = Endpoint::parse(s);
         }
     }

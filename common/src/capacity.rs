@@ -118,7 +118,10 @@ mod tests {
         let warnings = check(usize::MAX / 2);
         assert!(!warnings.is_empty());
         for w in &warnings {
-            assert!(w.contains("lower --max-connections") && !w.contains('\n'), "{w}");
+            assert!(
+                w.contains("lower --max-connections") && !w.contains('\n'),
+                "{w}"
+            );
         }
     }
 

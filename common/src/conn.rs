@@ -245,7 +245,10 @@ mod tests {
         raw.write_all(&[0, 0, 0, 10, b'x']).unwrap();
         drop(raw);
         let err = conn.read_message().unwrap_err();
-        assert!(matches!(err, ConnError::Frame(FrameError::Truncated { buffered: 5 })), "{err}");
+        assert!(
+            matches!(err, ConnError::Frame(FrameError::Truncated { buffered: 5 })),
+            "{err}"
+        );
     }
 
     #[test]
@@ -269,7 +272,10 @@ mod tests {
         let mut conn = Connection::new(server, Framing::Line, 10);
         raw.write_all(&[b'a'; 100]).unwrap();
         let err = conn.read_message().unwrap_err();
-        assert!(matches!(err, ConnError::Frame(FrameError::TooLarge { .. })), "{err}");
+        assert!(
+            matches!(err, ConnError::Frame(FrameError::TooLarge { .. })),
+            "{err}"
+        );
     }
 
     #[test]
@@ -289,7 +295,9 @@ mod tests {
     #[test]
     fn timeouts_and_resets_are_classified() {
         let (_raw, server) = pair();
-        server.set_read_timeout(Some(std::time::Duration::from_millis(20))).unwrap();
+        server
+            .set_read_timeout(Some(std::time::Duration::from_millis(20)))
+            .unwrap();
         let mut conn = Connection::new(server, Framing::Line, 10);
         assert!(conn.read_message().unwrap_err().is_timeout());
     }

@@ -66,7 +66,9 @@ pub enum FrameError {
         declared: Option<usize>,
     },
     /// The stream ended in the middle of a message.
-    #[error("end of stream in the middle of a message ({buffered} bytes of an unfinished message)")]
+    #[error(
+        "end of stream in the middle of a message ({buffered} bytes of an unfinished message)"
+    )]
     Truncated { buffered: usize },
     /// This framing cannot carry this message.
     #[error("cannot send this message with {framing} framing: {why}")]
@@ -387,7 +389,10 @@ mod tests {
         let header = 4_000_000_000u32.to_be_bytes();
         assert_eq!(
             d.decode(&header),
-            Err(FrameError::TooLarge { limit: 1024, declared: Some(4_000_000_000) })
+            Err(FrameError::TooLarge {
+                limit: 1024,
+                declared: Some(4_000_000_000)
+            })
         );
     }
 
@@ -395,12 +400,21 @@ mod tests {
     fn line_limits_are_exact() {
         let max = 5;
         // Exactly max bytes, with or without \r: accepted.
-        assert_eq!(decode_in_reads(Framing::Line, max, b"12345\n", &[100]).unwrap(), vec![b"12345".to_vec()]);
-        assert_eq!(decode_in_reads(Framing::Line, max, b"12345\r\n", &[100]).unwrap(), vec![b"12345".to_vec()]);
+        assert_eq!(
+            decode_in_reads(Framing::Line, max, b"12345\n", &[100]).unwrap(),
+            vec![b"12345".to_vec()]
+        );
+        assert_eq!(
+            decode_in_reads(Framing::Line, max, b"12345\r\n", &[100]).unwrap(),
+            vec![b"12345".to_vec()]
+        );
         // One more: refused.
         assert!(matches!(
             decode_in_reads(Framing::Line, max, b"123456\n", &[100]),
-            Err(FrameError::TooLarge { limit: 5, declared: None })
+            Err(FrameError::TooLarge {
+                limit: 5,
+                declared: None
+            })
         ));
     }
 
@@ -447,8 +461,14 @@ mod tests {
     #[test]
     fn error_messages_are_one_line() {
         for e in [
-            FrameError::TooLarge { limit: 1, declared: None },
-            FrameError::TooLarge { limit: 1, declared: Some(9) },
+            FrameError::TooLarge {
+                limit: 1,
+                declared: None,
+            },
+            FrameError::TooLarge {
+                limit: 1,
+                declared: Some(9),
+            },
             FrameError::Truncated { buffered: 3 },
         ] {
             let s = e.to_string();

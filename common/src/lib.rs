@@ -14,11 +14,13 @@
 //! - [`server`]: the accept loop of the TCP servers: a thread per connection, with limits,
 //!   idle timeouts, survival of resource exhaustion, and a clean Ctrl-C.
 //! - [`output`]: the event lines (time, connection id, peer) and the `--trace` hex dump.
+//! - [`cli`]: durations in seconds, parsed the same way by every program.
 //! - [`capacity`]: how many connections this process can really hold (open files,
 //!   threads, memory maps), so a server can warn before it promises too much.
 
 pub mod addr;
 pub mod capacity;
+pub mod cli;
 pub mod conn;
 pub mod frame;
 pub mod net;

@@ -246,17 +246,28 @@ mod tests {
 
     #[test]
     fn a_busy_port_says_so_and_what_to_try() {
-        let first = tcp_listener("127.0.0.1:0".parse().unwrap(), &ListenOptions::default()).unwrap();
+        let first =
+            tcp_listener("127.0.0.1:0".parse().unwrap(), &ListenOptions::default()).unwrap();
         let port = first.local_addr().unwrap().port();
         let ep = Endpoint::parse(&format!("127.0.0.1:{port}")).unwrap();
-        let err = listen(&ep, &ListenOptions::default()).unwrap_err().to_string();
-        assert!(err.starts_with(&format!("could not listen on 127.0.0.1:{port}: address already in use (")), "{err}");
+        let err = listen(&ep, &ListenOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!(
+                "could not listen on 127.0.0.1:{port}: address already in use ("
+            )),
+            "{err}"
+        );
         assert!(err.contains("another port"), "{err}");
     }
 
     #[test]
     fn reuse_port_lets_two_listeners_share() {
-        let opts = ListenOptions { reuse_port: true, ..ListenOptions::default() };
+        let opts = ListenOptions {
+            reuse_port: true,
+            ..ListenOptions::default()
+        };
         let a = tcp_listener("127.0.0.1:0".parse().unwrap(), &opts).unwrap();
         let b = tcp_listener(a.local_addr().unwrap(), &opts);
         assert!(b.is_ok(), "{b:?}");
@@ -265,9 +276,15 @@ mod tests {
     #[test]
     fn refused_connection_names_the_server() {
         // Bind, learn the port, close: nobody listens there now.
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let ep = Endpoint::parse(&format!("127.0.0.1:{port}")).unwrap();
-        let err = connect(&ep, Duration::from_secs(2), "tcp-server").unwrap_err().to_string();
+        let err = connect(&ep, Duration::from_secs(2), "tcp-server")
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             format!("could not connect to 127.0.0.1:{port}: connection refused (is tcp-server running?)")

@@ -159,6 +159,31 @@ pub fn printable(bytes: &[u8]) -> String {
     }
 }
 
+/// [`printable`], cut to about `max_chars` characters, with the number of bytes left out.
+///
+/// ```
+/// assert_eq!(common::output::preview(b"abcdef", 3), "abc...(+3 bytes)");
+/// ```
+pub fn preview(bytes: &[u8], max_chars: usize) -> String {
+    // Cut the bytes (at a character boundary when they are text), then make them printable.
+    let cut = match std::str::from_utf8(bytes) {
+        Ok(text) => text
+            .char_indices()
+            .nth(max_chars)
+            .map_or(bytes.len(), |(i, _)| i),
+        Err(_) => bytes.len().min(max_chars),
+    };
+    if cut == bytes.len() {
+        printable(bytes)
+    } else {
+        format!(
+            "{}...(+{} bytes)",
+            printable(&bytes[..cut]),
+            bytes.len() - cut
+        )
+    }
+}
+
 /// A byte count for people: `512 B`, `1.5 KiB`, `3.2 MiB`.
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -208,7 +233,10 @@ mod tests {
 
     #[test]
     fn tag_shows_id_and_peer() {
-        let tag = Tag { id: 3, peer: "127.0.0.1:5555".parse().unwrap() };
+        let tag = Tag {
+            id: 3,
+            peer: "127.0.0.1:5555".parse().unwrap(),
+        };
         assert_eq!(tag.to_string(), "#3 127.0.0.1:5555");
     }
 }

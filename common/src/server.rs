@@ -390,7 +390,9 @@ fn run_connection(conn: Accepted, handler: &dyn Handler, limits: &Limits, stats:
     let closed = handler.handle(conn, limits);
     stats.closed[closed.reason.index()].fetch_add(1, Ordering::Relaxed);
     stats.bytes_in.fetch_add(closed.bytes_in, Ordering::Relaxed);
-    stats.bytes_out.fetch_add(closed.bytes_out, Ordering::Relaxed);
+    stats
+        .bytes_out
+        .fetch_add(closed.bytes_out, Ordering::Relaxed);
     // The guard has not run yet: this connection still counts as active.
     let still_active = stats.active.load(Ordering::SeqCst).saturating_sub(1);
     log.event(
@@ -459,17 +461,37 @@ mod tests {
             let mut total = 0;
             loop {
                 match stream.read(&mut buf) {
-                    Ok(0) => return Closed { reason: CloseReason::EndOfStream, bytes_in: total, bytes_out: total },
+                    Ok(0) => {
+                        return Closed {
+                            reason: CloseReason::EndOfStream,
+                            bytes_in: total,
+                            bytes_out: total,
+                        }
+                    }
                     Ok(n) => {
                         total += n as u64;
                         if stream.write_all(&buf[..n]).is_err() {
-                            return Closed { reason: CloseReason::Reset, bytes_in: total, bytes_out: total };
+                            return Closed {
+                                reason: CloseReason::Reset,
+                                bytes_in: total,
+                                bytes_out: total,
+                            };
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        return Closed { reason: CloseReason::IdleTimeout, bytes_in: total, bytes_out: total }
+                        return Closed {
+                            reason: CloseReason::IdleTimeout,
+                            bytes_in: total,
+                            bytes_out: total,
+                        }
                     }
-                    Err(e) => return Closed { reason: CloseReason::Error(e.to_string()), bytes_in: total, bytes_out: total },
+                    Err(e) => {
+                        return Closed {
+                            reason: CloseReason::Error(e.to_string()),
+                            bytes_in: total,
+                            bytes_out: total,
+                        }
+                    }
                 }
             }
         }
@@ -497,7 +519,10 @@ mod tests {
 
     #[test]
     fn serves_refuses_past_the_limit_and_recovers() {
-        let (addr, shutdown, h) = start(Limits { max_connections: 2, idle_timeout: None });
+        let (addr, shutdown, h) = start(Limits {
+            max_connections: 2,
+            idle_timeout: None,
+        });
         let a = TcpStream::connect(addr).unwrap();
         let b = TcpStream::connect(addr).unwrap();
         // Make sure both are being served before the third comes.
@@ -534,7 +559,10 @@ mod tests {
 
     #[test]
     fn idle_clients_are_timed_out() {
-        let (addr, shutdown, h) = start(Limits { max_connections: 10, idle_timeout: Some(Duration::from_millis(100)) });
+        let (addr, shutdown, h) = start(Limits {
+            max_connections: 10,
+            idle_timeout: Some(Duration::from_millis(100)),
+        });
         let mut idle = TcpStream::connect(addr).unwrap();
         let mut buf = Vec::new();
         // The server closes it: we read end of stream, well before our own 5 s limit.
@@ -543,7 +571,11 @@ mod tests {
         assert_eq!(echo_once(addr), b"ping");
         shutdown.trigger();
         let summary = h.join().unwrap();
-        assert_eq!(summary.closed[CloseReason::IdleTimeout.index()], 1, "{summary}");
+        assert_eq!(
+            summary.closed[CloseReason::IdleTimeout.index()],
+            1,
+            "{summary}"
+        );
     }
 
     #[test]
@@ -551,10 +583,20 @@ mod tests {
         let listener = TcpListener::bind("0.0.0.0:0").unwrap();
         let shutdown = Shutdown::new(&listener).unwrap();
         let s = shutdown.clone();
-        let h = thread::spawn(move || serve(listener, Limits::default(), Arc::new(Echo), Log::new(true), &s));
+        let h = thread::spawn(move || {
+            serve(
+                listener,
+                Limits::default(),
+                Arc::new(Echo),
+                Log::new(true),
+                &s,
+            )
+        });
         shutdown.trigger();
         let summary = h.join().unwrap();
         assert_eq!(summary.accepted, 0);
-        assert!(summary.to_string().starts_with("summary: 0 connections accepted"));
+        assert!(summary
+            .to_string()
+            .starts_with("summary: 0 connections accepted"));
     }
 }

@@ -1,0 +1,407 @@
+//! # The hello client: the tutorial's `tcp_user.py`, done right
+//!
+//! The tutorial's client connects, prints the greeting, sends `li`, `bo` and `ca` (printing
+//! each reply), then sends `exit` and closes. Its bugs:
+//!
+//! - one `recv(1024)` is taken as one reply: TCP may merge or split replies, so this only
+//!   works while the network is kind (see [`common::frame`]);
+//! - `send()` may write only part of a buffer, and the rest is silently lost: we write all
+//!   of it ([`Connection::write_message`]);
+//! - no timeout: a server that never answers hangs the client forever.
+//!
+//! The modes of `tcp-client`:
+//!
+//! - [`run_session`]: send messages in lock-step (one, then its reply, then the next); with
+//!   `burst`, write them all before reading anything (the byte-stream lesson);
+//! - [`run_interactive`]: the same, one message per line of stdin;
+//! - [`run_check`]: play the tutorial's session and verify every byte (grades a server);
+//! - [`load`]: many connections, many round trips, latency percentiles.
+
+pub mod load;
+
+use std::io::{self, BufRead};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::addr::Endpoint;
+use common::conn::{ConnError, Connection};
+use common::frame::{self, Framing};
+use common::net::{self, NetError};
+use common::output::{self, printable};
+
+/// The tutorial's session: three messages, then `exit`.
+pub const TUTORIAL_MESSAGES: [&str; 4] = ["li", "bo", "ca", "exit"];
+/// The message after which the server closes instead of replying.
+pub const EXIT_MESSAGE: &[u8] = b"exit";
+/// What `--check` expects first.
+pub const EXPECTED_GREETING: &[u8] = b"Hello!";
+/// What `--check` expects each reply to start with.
+pub const EXPECTED_REPLY_PREFIX: &[u8] = b"hello,";
+/// The program whose name goes into "is ... running?" hints.
+const SERVER_NAME: &str = "tcp-server";
+
+/// How to reach the server and talk to it.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub addr: Endpoint,
+    pub framing: Framing,
+    /// Largest message accepted from the server.
+    pub max_frame: usize,
+    pub connect_timeout: Duration,
+    /// Longest wait for a reply (and for a write to go through).
+    pub timeout: Duration,
+    pub trace: bool,
+    /// No event lines on stderr (replies are still printed).
+    pub quiet: bool,
+}
+
+/// Why a client run failed. Each one is one line that says what to try.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{0}")]
+    Net(#[from] NetError),
+    /// A message that the chosen framing cannot carry: a usage error.
+    #[error("{0}")]
+    Usage(String),
+    #[error("{peer}: {what}: {}{}", .err, hint_for(.err, *.framing))]
+    Conn {
+        peer: SocketAddr,
+        what: String,
+        err: ConnError,
+        framing: Framing,
+    },
+    #[error("{peer}: the server closed the connection {when}")]
+    ClosedEarly { peer: SocketAddr, when: String },
+}
+
+impl ClientError {
+    /// The exit code for this error: 2 for usage, 1 for everything that went wrong at run time.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ClientError::Usage(_) => common::EXIT_USAGE as u8,
+            _ => common::EXIT_FAILURE as u8,
+        }
+    }
+}
+
+fn hint_for(err: &ConnError, framing: Framing) -> String {
+    if err.is_timeout() {
+        format!(" (is the server slow, or does it not use --framing {framing} too?)")
+    } else if err.is_reset() {
+        " (the server dropped the connection)".to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// A connected client: the connection, plus what it needs to print and to explain errors.
+pub struct Client {
+    conn: Connection,
+    peer: SocketAddr,
+    quiet: bool,
+}
+
+impl Client {
+    /// Connects and sets the timeouts. Prints the 4-tuple unless quiet.
+    pub fn connect(opts: &Options) -> Result<Client, ClientError> {
+        let stream = net::connect(&opts.addr, opts.connect_timeout, SERVER_NAME)?;
+        let peer = stream
+            .peer_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], opts.addr.port)));
+        let timeout = common::cli::nonzero(opts.timeout);
+        let set = stream
+            .set_read_timeout(timeout)
+            .and_then(|()| stream.set_write_timeout(timeout));
+        if let Err(e) = set {
+            return Err(ClientError::Conn {
+                peer,
+                what: "could not set the timeout".into(),
+                err: e.into(),
+                framing: opts.framing,
+            });
+        }
+        let local = stream
+            .local_addr()
+            .map_or_else(|_| "?".into(), |a| a.to_string());
+        let label = format!("{local} -> {peer}");
+        let conn = Connection::new(stream, opts.framing, opts.max_frame)
+            .with_trace(opts.trace.then_some(label));
+        let client = Client {
+            conn,
+            peer,
+            quiet: opts.quiet,
+        };
+        client.event(format_args!("connected: local {local} <-> peer {peer}"));
+        Ok(client)
+    }
+
+    fn event(&self, text: std::fmt::Arguments<'_>) {
+        if !self.quiet {
+            output::err_line(format_args!("{} {text}", output::timestamp()));
+        }
+    }
+
+    fn conn_error(&self, what: String, err: ConnError) -> ClientError {
+        ClientError::Conn {
+            peer: self.peer,
+            what,
+            err,
+            framing: self.conn.framing(),
+        }
+    }
+
+    /// Sends one message (all of it).
+    pub fn send(&mut self, msg: &[u8]) -> Result<(), ClientError> {
+        self.conn
+            .write_message(msg)
+            .map_err(|e| self.conn_error(format!("could not send \"{}\"", printable(msg)), e))?;
+        self.event(format_args!(
+            "sent \"{}\" ({} bytes)",
+            output::preview(msg, 80),
+            msg.len()
+        ));
+        Ok(())
+    }
+
+    /// Receives one message; `None` when the server closed the connection.
+    /// `waiting_for` says what we were waiting for, for the error message.
+    pub fn recv(&mut self, waiting_for: &str) -> Result<Option<Vec<u8>>, ClientError> {
+        match self.conn.read_message() {
+            Ok(msg) => Ok(msg.map(<[u8]>::to_vec)),
+            Err(e) => Err(self.conn_error(format!("no {waiting_for}"), e)),
+        }
+    }
+
+    /// Says "no more messages" (FIN), then reads what the server still sends until it
+    /// closes. Returns those messages.
+    pub fn finish(&mut self) -> Result<Vec<Vec<u8>>, ClientError> {
+        let _ = self.conn.shutdown_write();
+        let mut rest = Vec::new();
+        while let Some(msg) = self.recv("end of stream from the server")? {
+            show(&msg);
+            rest.push(msg);
+        }
+        self.event(format_args!(
+            "closed by the server ({} bytes sent, {} received)",
+            self.conn.bytes_out(),
+            self.conn.bytes_in()
+        ));
+        Ok(rest)
+    }
+}
+
+/// Prints a message from the server on stdout, as a line of text.
+fn show(msg: &[u8]) {
+    output::out_line(format_args!("{}", printable(msg)));
+}
+
+/// Checks, before connecting, that every message can be sent with the framing.
+pub fn validate(messages: &[Vec<u8>], framing: Framing) -> Result<(), ClientError> {
+    let mut scratch = Vec::new();
+    for m in messages {
+        frame::encode(framing, m, &mut scratch)
+            .map_err(|e| ClientError::Usage(format!("message \"{}\": {e}", printable(m))))?;
+    }
+    Ok(())
+}
+
+/// The tutorial's messages, as bytes.
+pub fn tutorial_messages() -> Vec<Vec<u8>> {
+    TUTORIAL_MESSAGES
+        .iter()
+        .map(|m| m.as_bytes().to_vec())
+        .collect()
+}
+
+/// Everything the server sent during a session, in order (the greeting first).
+pub type Transcript = Vec<Vec<u8>>;
+
+/// Connects, prints the greeting, sends `messages`, prints the replies.
+///
+/// Lock-step (the default): each message waits for its reply before the next is sent;
+/// after `exit` no reply is expected. With `burst`, every message is written before any
+/// reply is read: the server then often sees several messages in one read, which only
+/// framing can separate again.
+pub fn run_session(
+    opts: &Options,
+    messages: &[Vec<u8>],
+    burst: bool,
+) -> Result<Transcript, ClientError> {
+    validate(messages, opts.framing)?;
+    let mut client = Client::connect(opts)?;
+    let mut transcript = Vec::new();
+    let greeting = client
+        .recv("greeting")?
+        .ok_or_else(|| ClientError::ClosedEarly {
+            peer: client.peer,
+            when: "before the greeting".into(),
+        })?;
+    show(&greeting);
+    transcript.push(greeting);
+    if burst {
+        for m in messages {
+            client.send(m)?;
+        }
+    } else {
+        for m in messages {
+            client.send(m)?;
+            if m == EXIT_MESSAGE {
+                break;
+            }
+            let reply = client
+                .recv(&format!("reply to \"{}\"", printable(m)))?
+                .ok_or_else(|| ClientError::ClosedEarly {
+                    peer: client.peer,
+                    when: format!("instead of replying to \"{}\"", printable(m)),
+                })?;
+            show(&reply);
+            transcript.push(reply);
+        }
+    }
+    transcript.extend(client.finish()?);
+    Ok(transcript)
+}
+
+/// Like [`run_session`], with one message per line of `input` (a terminal or a pipe).
+/// Ends at `exit` or at the end of the input.
+pub fn run_interactive(opts: &Options, input: &mut dyn BufRead) -> Result<Transcript, ClientError> {
+    let mut client = Client::connect(opts)?;
+    let mut transcript = Vec::new();
+    if let Some(greeting) = client.recv("greeting")? {
+        show(&greeting);
+        transcript.push(greeting);
+    }
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = input
+            .read_until(b'\n', &mut line)
+            .map_err(|e| ClientError::Usage(format!("could not read stdin: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        // The line without its end: "\n" or "\r\n".
+        while matches!(line.last(), Some(b'\n' | b'\r')) {
+            line.pop();
+        }
+        if let Err(e) = validate(std::slice::from_ref(&line), opts.framing) {
+            output::err_line(format_args!("tcp-client: skipped: {e}"));
+            continue;
+        }
+        client.send(&line)?;
+        if line == EXIT_MESSAGE {
+            break;
+        }
+        match client.recv(&format!("reply to \"{}\"", printable(&line)))? {
+            Some(reply) => {
+                show(&reply);
+                transcript.push(reply);
+            }
+            None => {
+                return Err(ClientError::ClosedEarly {
+                    peer: client.peer,
+                    when: format!("instead of replying to \"{}\"", printable(&line)),
+                })
+            }
+        }
+    }
+    transcript.extend(client.finish()?);
+    Ok(transcript)
+}
+
+/// One step of `--check`: what was expected, what came, and whether they match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub what: String,
+    pub expected: String,
+    pub got: String,
+    pub ok: bool,
+}
+
+/// Plays the tutorial's session and verifies every reply byte for byte, and that the
+/// server closes after `exit`. Returns the steps; the server passed when all are ok.
+/// Only a failure to connect is an `Err`: everything after that is a step.
+pub fn run_check(opts: &Options) -> Result<Vec<Step>, ClientError> {
+    let mut client = Client::connect(opts)?;
+    let mut steps = Vec::new();
+    let mut expect = |what: String, expected: &[u8], got: Result<Option<Vec<u8>>, ClientError>| {
+        let (got, ok) = match got {
+            Ok(Some(m)) => (format!("\"{}\"", printable(&m)), m == expected),
+            Ok(None) => ("end of stream".to_string(), false),
+            Err(e) => (e.to_string(), false),
+        };
+        let step = Step {
+            what,
+            expected: format!("\"{}\"", printable(expected)),
+            got,
+            ok,
+        };
+        let ok = step.ok;
+        steps.push(step);
+        ok
+    };
+    let mut alive = expect(
+        "greeting".into(),
+        EXPECTED_GREETING,
+        client.recv("greeting"),
+    );
+    for m in &TUTORIAL_MESSAGES[..3] {
+        if !alive {
+            break;
+        }
+        let want = [EXPECTED_REPLY_PREFIX, m.as_bytes()].concat();
+        alive = match client.send(m.as_bytes()) {
+            Ok(()) => expect(
+                format!("reply to \"{m}\""),
+                &want,
+                client.recv(&format!("reply to \"{m}\"")),
+            ),
+            Err(e) => expect(format!("reply to \"{m}\""), &want, Err(e)),
+        };
+    }
+    if alive {
+        let closed = client
+            .send(EXIT_MESSAGE)
+            .and_then(|()| client.recv("end of stream after exit"));
+        let (got, ok) = match closed {
+            Ok(None) => ("end of stream".to_string(), true),
+            Ok(Some(m)) => (format!("\"{}\"", printable(&m)), false),
+            Err(e) => (e.to_string(), false),
+        };
+        steps.push(Step {
+            what: "close after \"exit\"".into(),
+            expected: "end of stream".into(),
+            got,
+            ok,
+        });
+    }
+    Ok(steps)
+}
+
+/// Prints the steps of `--check` and a verdict; returns whether the server passed.
+pub fn print_check(steps: &[Step]) -> bool {
+    for s in steps {
+        if s.ok {
+            output::out_line(format_args!("ok    {}: {}", s.what, s.got));
+        } else {
+            output::out_line(format_args!(
+                "FAIL  {}: expected {}, got {}",
+                s.what, s.expected, s.got
+            ));
+        }
+    }
+    let passed = steps.iter().filter(|s| s.ok).count();
+    // Greeting, three replies, the close: five steps when the server got that far.
+    let total = TUTORIAL_MESSAGES.len() + 1;
+    let all = passed == total;
+    output::out_line(format_args!(
+        "check {}: {passed} of {total} steps passed",
+        if all { "passed" } else { "FAILED" }
+    ));
+    all
+}
+
+/// Reads messages from stdin for `--interactive`.
+pub fn stdin_input() -> io::StdinLock<'static> {
+    io::stdin().lock()
+}

@@ -1,0 +1,93 @@
+//! # tcp-server — the tutorial's `tcp.py`, done right
+//!
+//! Run the server in one terminal, a client in another:
+//!
+//! ```text
+//! left$  cargo run -p tcp-server
+//! right$ cargo run -p tcp-client            # plays the tutorial: li, bo, ca, exit
+//! right$ nc 127.0.0.1 9999                  # or type lines yourself
+//! ```
+//!
+//! This file only reads the command line; the server is in `lib.rs`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use common::addr::{Endpoint, DEFAULT_ADDR};
+use common::cli::{nonzero, parse_positive, parse_seconds};
+use common::frame::{Framing, DEFAULT_MAX_FRAME};
+use common::net::{ListenOptions, DEFAULT_BACKLOG};
+use common::server::{Limits, DEFAULT_MAX_CONNECTIONS};
+use tcp_server::{Config, Options, DEFAULT_GREETING, DEFAULT_REPLY_PREFIX};
+
+/// The hello service: greets each client, replies `hello,` + each message, closes on `exit`.
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    after_help = "Try it: run `tcp-server` here and `tcp-client` or `nc 127.0.0.1 9999` in another terminal."
+)]
+struct Args {
+    /// Address to listen on: HOST:PORT, [IPv6]:PORT or a bare PORT (0 = any free port);
+    /// 0.0.0.0:9999 accepts clients from other machines.
+    #[arg(default_value = DEFAULT_ADDR)]
+    addr: Endpoint,
+    /// Length of the queue of connections not yet accepted (the tutorial uses 5).
+    #[arg(long, default_value_t = DEFAULT_BACKLOG, value_parser = clap::value_parser!(i32).range(0..))]
+    backlog: i32,
+    /// Turn SO_REUSEADDR off: a restart then fails while old connections are in TIME_WAIT.
+    #[arg(long)]
+    no_reuse_addr: bool,
+    /// Turn SO_REUSEPORT on: several servers may listen on the same port.
+    #[arg(long)]
+    reuse_port: bool,
+    /// How messages are delimited in the byte stream.
+    #[arg(long, value_enum, default_value_t)]
+    framing: Framing,
+    /// Clients served at once; past it a new client gets `error: server busy`.
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = parse_positive)]
+    max_connections: usize,
+    /// Seconds a client may stay silent before it is disconnected (0 = never).
+    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_seconds)]
+    idle_timeout: Duration,
+    /// Largest message accepted, in bytes; a larger one gets an error reply and is closed.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME, value_parser = parse_positive)]
+    max_frame: usize,
+    /// The first message sent to every client.
+    #[arg(long, default_value = DEFAULT_GREETING)]
+    greeting: String,
+    /// What each reply starts with, before the client's message.
+    #[arg(long, default_value = DEFAULT_REPLY_PREFIX)]
+    reply_prefix: String,
+    /// Dump every read and write (hex and text, with byte counts) on stderr.
+    #[arg(long)]
+    trace: bool,
+    /// Print no line per connection or message (for benchmarks); warnings and the summary stay.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let options = Options {
+        addr: args.addr,
+        listen: ListenOptions {
+            backlog: args.backlog,
+            reuse_addr: !args.no_reuse_addr,
+            reuse_port: args.reuse_port,
+        },
+        limits: Limits {
+            max_connections: args.max_connections,
+            idle_timeout: nonzero(args.idle_timeout),
+        },
+        config: Config {
+            framing: args.framing,
+            max_frame: args.max_frame,
+            greeting: args.greeting.into_bytes(),
+            reply_prefix: args.reply_prefix.into_bytes(),
+            trace: args.trace,
+            quiet: args.quiet,
+        },
+    };
+    tcp_server::main(options)
+}
