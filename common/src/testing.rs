@@ -1,0 +1,199 @@
+//! # Test support: running a server as a real process
+//!
+//! The programs are tested twice: in-process (the library on a listener bound to port 0)
+//! and as the binaries a student runs. For the second, [`ServerProcess`] starts a server
+//! on port 0, reads the port it reports from its first lines, and stops it — by its own
+//! PID, never by name — when the test ends, even if the test fails.
+//!
+//! Used by the crates' tests only; it panics on failure, as a test should.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long a server may take to say where it listens.
+pub const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A server process, stopped when dropped.
+pub struct ServerProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+/// Collects the lines of a child's pipe on a thread, so the child never blocks on a full pipe.
+fn collect(pipe: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            sink.lock().unwrap().push(line);
+        }
+    });
+    lines
+}
+
+impl ServerProcess {
+    /// Starts `command` and waits until a line of its stdout gives the port: a Rust server's
+    /// `listening on ADDR`, or the Python ports' `on port N` (then the address is 127.0.0.1).
+    pub fn start(mut command: Command) -> ServerProcess {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {command:?}: {e}"));
+        let stdout = collect(child.stdout.take().unwrap());
+        let stderr = collect(child.stderr.take().unwrap());
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let found = stdout.lock().unwrap().iter().find_map(|l| find_addr(l));
+            if let Some(addr) = found {
+                return ServerProcess {
+                    child,
+                    addr,
+                    stdout,
+                    stderr,
+                };
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "{command:?} exited ({status}) before listening; stderr: {:?}",
+                    stderr.lock().unwrap()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{command:?} did not report its port"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The lines printed so far on stdout.
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// The lines printed so far on stderr.
+    pub fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits until some stdout line contains `needle`; returns that line.
+    pub fn wait_for_stdout(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(l) = self.stdout().into_iter().find(|l| l.contains(needle)) {
+                return l;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no line with {needle:?} in {:?}",
+                self.stdout()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends SIGINT (what Ctrl-C sends) to this process and waits for it to exit.
+    pub fn interrupt(&mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        assert!(sent.success(), "kill -INT {pid} failed");
+        self.wait(Duration::from_secs(10))
+    }
+
+    /// Waits for the process to exit, at most `timeout`.
+    pub fn wait(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Let the pipe threads read the last lines.
+                thread::sleep(Duration::from_millis(100));
+                return status;
+            }
+            assert!(Instant::now() < deadline, "process did not exit");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        // Our own child, by its PID.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find_addr(line: &str) -> Option<SocketAddr> {
+    if let Some(rest) = line.split("listening on ").nth(1) {
+        return rest.split_whitespace().next()?.parse().ok();
+    }
+    let port: u16 = line.split("on port ").nth(1)?.trim().parse().ok()?;
+    Some(SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// The workspace's root folder (where `docs/` is), from a crate's manifest folder.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Whether `program` can be run (e.g. `nc`, `python3`); tests that need it print why
+/// they skip when it cannot.
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs a command with a time limit; returns (exit code, stdout, stderr). A command that
+/// outlives the limit is killed (our own child, by its PID) and the test fails.
+pub fn run(mut command: Command, timeout: Duration) -> (Option<i32>, String, String) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not start {command:?}: {e}"));
+    let read_all = |mut pipe: Box<dyn std::io::Read + Send>| {
+        thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let out = read_all(Box::new(child.stdout.take().unwrap()));
+    let err = read_all(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} did not finish within {timeout:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    (status.code(), out.join().unwrap(), err.join().unwrap())
+}

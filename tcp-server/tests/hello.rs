@@ -1,0 +1,388 @@
+//! The hello service in-process, on port 0, spoken to in raw bytes: the protocol in each
+//! framing, then hostile clients — after each of which the server must still serve the
+//! next client correctly.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown as NetShutdown, SocketAddr, TcpListener, TcpStream};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use common::frame::Framing;
+use common::server::{Limits, Shutdown, Summary};
+use tcp_server::{serve, Config};
+
+/// Longest any read in these tests may wait.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+struct TestServer {
+    addr: SocketAddr,
+    shutdown: Shutdown,
+    handle: JoinHandle<Summary>,
+}
+
+impl TestServer {
+    fn start(config: Config, limits: Limits) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = Shutdown::new(&listener).unwrap();
+        let s = shutdown.clone();
+        let handle = thread::spawn(move || serve(listener, config, limits, &s));
+        TestServer {
+            addr,
+            shutdown,
+            handle,
+        }
+    }
+
+    fn line() -> TestServer {
+        TestServer::start(
+            Config {
+                quiet: true,
+                ..Config::default()
+            },
+            Limits::default(),
+        )
+    }
+
+    fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(self.addr).unwrap();
+        s.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        s
+    }
+
+    /// The check every hostile test ends with: a fresh client gets the whole tutorial session.
+    fn assert_still_serves(&self) {
+        let mut c = self.connect();
+        c.write_all(b"li\nbo\nexit\n").unwrap();
+        assert_eq!(read_all(&mut c), b"Hello!\nhello,li\nhello,bo\n");
+    }
+
+    fn stop(self) -> Summary {
+        self.shutdown.trigger();
+        self.handle.join().unwrap()
+    }
+}
+
+/// Everything the server sends until it closes.
+fn read_all(c: &mut TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    c.read_to_end(&mut out).unwrap();
+    out
+}
+
+fn read_exactly(c: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut buf = vec![0; n];
+    c.read_exact(&mut buf).unwrap();
+    buf
+}
+
+#[test]
+fn line_framing_greets_replies_and_closes_on_exit() {
+    let server = TestServer::line();
+    let mut c = server.connect();
+    assert_eq!(read_exactly(&mut c, 7), b"Hello!\n");
+    // Two messages in one write and a CRLF line: framing, not reads, decides.
+    c.write_all(b"li\nbo\r\n").unwrap();
+    assert_eq!(read_exactly(&mut c, 18), b"hello,li\nhello,bo\n");
+    // One message split over three writes.
+    for part in [&b"c"[..], b"a", b"\n"] {
+        c.write_all(part).unwrap();
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(read_exactly(&mut c, 9), b"hello,ca\n");
+    c.write_all(b"exit\n").unwrap();
+    assert_eq!(read_all(&mut c), b"", "closed after exit, without a reply");
+    let summary = server.stop();
+    assert_eq!(summary.closed[0], 1, "one close by exit: {summary}");
+}
+
+#[test]
+fn length_framing_carries_any_bytes() {
+    let config = Config {
+        framing: Framing::Length,
+        quiet: true,
+        ..Config::default()
+    };
+    let server = TestServer::start(config, Limits::default());
+    let mut c = server.connect();
+    assert_eq!(read_exactly(&mut c, 10), b"\0\0\0\x06Hello!");
+    let msg = b"a\nb\0\xff";
+    c.write_all(&[&[0, 0, 0, 5][..], msg].concat()).unwrap();
+    assert_eq!(
+        read_exactly(&mut c, 15),
+        [&[0, 0, 0, 11][..], b"hello,", msg].concat()
+    );
+    c.write_all(b"\0\0\0\x04exit").unwrap();
+    assert_eq!(read_all(&mut c), b"");
+    server.stop();
+}
+
+#[test]
+fn raw_framing_takes_each_read_as_a_message() {
+    let config = Config {
+        framing: Framing::Raw,
+        quiet: true,
+        ..Config::default()
+    };
+    let server = TestServer::start(config, Limits::default());
+    let mut c = server.connect();
+    assert_eq!(read_exactly(&mut c, 6), b"Hello!");
+    c.write_all(b"li").unwrap();
+    assert_eq!(read_exactly(&mut c, 8), b"hello,li");
+    // Two messages in one write are one "message" to a raw server: the tutorial's bug.
+    c.write_all(b"boca").unwrap();
+    assert_eq!(read_exactly(&mut c, 10), b"hello,boca");
+    c.write_all(b"exit").unwrap();
+    assert_eq!(read_all(&mut c), b"");
+    server.stop();
+}
+
+#[test]
+fn greeting_and_prefix_can_be_changed() {
+    let config = Config {
+        greeting: "你好".into(),
+        reply_prefix: "Hi:".into(),
+        quiet: true,
+        ..Config::default()
+    };
+    let server = TestServer::start(config, Limits::default());
+    let mut c = server.connect();
+    c.write_all(b"x\n").unwrap();
+    c.shutdown(NetShutdown::Write).unwrap();
+    assert_eq!(read_all(&mut c), "你好\nHi:x\n".as_bytes());
+    server.stop();
+}
+
+#[test]
+fn oversize_message_gets_an_error_reply_and_a_close() {
+    let config = Config {
+        max_frame: 100,
+        quiet: true,
+        ..Config::default()
+    };
+    let server = TestServer::start(config, Limits::default());
+    let mut c = server.connect();
+    // 1 MB without a newline: refused long before the end, and the server does not wait
+    // for the rest.
+    let big = vec![b'a'; 1_000_000];
+    let writer = {
+        let mut c = c.try_clone().unwrap();
+        thread::spawn(move || {
+            let _ = c.write_all(&big);
+        })
+    };
+    let mut got = Vec::new();
+    let _ = c.read_to_end(&mut got); // may end in a reset: the server closed with unread data
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.starts_with("Hello!\nerror: message too large"),
+        "{text}"
+    );
+    writer.join().unwrap();
+    // A length header announcing 4 GB is refused from the header alone.
+    let config = Config {
+        framing: Framing::Length,
+        max_frame: 100,
+        quiet: true,
+        ..Config::default()
+    };
+    let len_server = TestServer::start(config, Limits::default());
+    let mut c = len_server.connect();
+    c.write_all(&u32::MAX.to_be_bytes()).unwrap();
+    let got = read_all(&mut c);
+    assert!(
+        String::from_utf8_lossy(&got).contains("4294967295 bytes announced"),
+        "{got:?}"
+    );
+    server.assert_still_serves();
+    let summary = server.stop();
+    assert_eq!(summary.closed[4], 1, "protocol error counted: {summary}");
+    len_server.stop();
+}
+
+#[test]
+fn binary_garbage_is_echoed_as_bytes_and_hurts_nobody() {
+    let server = TestServer::line();
+    let mut c = server.connect();
+    let garbage: Vec<u8> = (0..=255u8).filter(|&b| b != b'\n' && b != b'\r').collect();
+    c.write_all(&garbage).unwrap();
+    c.write_all(b"\n").unwrap();
+    c.shutdown(NetShutdown::Write).unwrap();
+    let got = read_all(&mut c);
+    assert_eq!(got, [&b"Hello!\nhello,"[..], &garbage, b"\n"].concat());
+    server.assert_still_serves();
+    server.stop();
+}
+
+#[test]
+fn end_of_stream_mid_message_is_reported_and_the_server_goes_on() {
+    let server = TestServer::line();
+    let mut c = server.connect();
+    c.write_all(b"li\nunfinished").unwrap();
+    c.shutdown(NetShutdown::Write).unwrap();
+    let got = String::from_utf8(read_all(&mut c)).unwrap();
+    assert_eq!(
+        got,
+        "Hello!\nhello,li\nerror: end of stream in the middle of a message (10 bytes of an unfinished message)\n"
+    );
+    server.assert_still_serves();
+    server.stop();
+}
+
+#[test]
+fn abrupt_reset_is_survived() {
+    let server = TestServer::line();
+    for _ in 0..5 {
+        let mut c = server.connect();
+        c.write_all(b"li\nhalf a mess").unwrap();
+        // SO_LINGER with a zero timeout: close() sends RST instead of FIN.
+        socket2::SockRef::from(&c)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(c);
+    }
+    server.assert_still_serves();
+    server.stop();
+}
+
+#[test]
+fn a_silent_client_is_disconnected_at_the_idle_timeout() {
+    let limits = Limits {
+        idle_timeout: Some(Duration::from_millis(300)),
+        ..Limits::default()
+    };
+    let server = TestServer::start(
+        Config {
+            quiet: true,
+            ..Config::default()
+        },
+        limits,
+    );
+    let started = Instant::now();
+    let mut silent = server.connect();
+    let got = String::from_utf8(read_all(&mut silent)).unwrap();
+    let waited = started.elapsed();
+    assert_eq!(got, "Hello!\nerror: idle for 0.3 s, closing\n");
+    assert!(
+        waited >= Duration::from_millis(250),
+        "closed too early: {waited:?}"
+    );
+    server.assert_still_serves();
+    let summary = server.stop();
+    assert_eq!(summary.closed[2], 1, "idle timeout counted: {summary}");
+}
+
+#[test]
+fn two_hundred_clients_at_once() {
+    let server = TestServer::line();
+    let addr = server.addr;
+    let clients: Vec<_> = (0..200)
+        .map(|i| {
+            thread::spawn(move || {
+                let mut c = TcpStream::connect(addr).unwrap();
+                c.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+                c.write_all(format!("client {i}\nexit\n").as_bytes())
+                    .unwrap();
+                read_all(&mut c)
+            })
+        })
+        .collect();
+    for (i, h) in clients.into_iter().enumerate() {
+        assert_eq!(
+            h.join().unwrap(),
+            format!("Hello!\nhello,client {i}\n").as_bytes()
+        );
+    }
+    server.assert_still_serves();
+    let summary = server.stop();
+    assert_eq!(summary.accepted, 201);
+    assert_eq!(summary.refused_busy, 0);
+}
+
+#[test]
+fn clients_past_max_connections_are_told_busy() {
+    let limits = Limits {
+        max_connections: 3,
+        ..Limits::default()
+    };
+    let server = TestServer::start(
+        Config {
+            quiet: true,
+            ..Config::default()
+        },
+        limits,
+    );
+    // Three held connections (each has its greeting, so each is being served)...
+    let mut held: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut c = server.connect();
+            assert_eq!(read_exactly(&mut c, 7), b"Hello!\n");
+            c
+        })
+        .collect();
+    // ...so the next ones are refused with a message, not left hanging.
+    for _ in 0..5 {
+        let mut extra = server.connect();
+        assert_eq!(read_all(&mut extra), b"error: server busy\n");
+    }
+    // The held clients are still served.
+    for c in &mut held {
+        c.write_all(b"still here\n").unwrap();
+        assert_eq!(read_exactly(c, 17), b"hello,still here\n");
+    }
+    // Free a slot: the server takes new clients again.
+    held.pop();
+    let deadline = Instant::now() + READ_TIMEOUT;
+    loop {
+        let mut c = server.connect();
+        c.write_all(b"li\nexit\n").unwrap();
+        let got = read_all(&mut c);
+        if got == b"Hello!\nhello,li\n" {
+            break;
+        }
+        assert_eq!(got, b"error: server busy\n");
+        assert!(Instant::now() < deadline, "the freed slot was never reused");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let summary = server.stop();
+    assert!(summary.refused_busy >= 5, "{summary}");
+    assert_eq!(summary.peak_active, 3);
+}
+
+#[test]
+fn a_client_that_never_reads_is_timed_out_not_served_forever() {
+    let limits = Limits {
+        idle_timeout: Some(Duration::from_millis(500)),
+        ..Limits::default()
+    };
+    let server = TestServer::start(
+        Config {
+            quiet: true,
+            ..Config::default()
+        },
+        limits,
+    );
+    let c = server.connect();
+    // Send messages without ever reading the replies: the server's writes fill our receive
+    // buffer and block; the write timeout frees its thread.
+    let mut writer = c.try_clone().unwrap();
+    writer
+        .set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let line = [vec![b'm'; 60_000], b"\n".to_vec()].concat();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(20) {
+        if writer.write_all(&line).is_err() {
+            break;
+        }
+    }
+    let summary_wait = Instant::now();
+    server.assert_still_serves();
+    drop(c);
+    let summary = server.stop();
+    assert!(summary_wait.elapsed() < READ_TIMEOUT);
+    assert_eq!(
+        summary.closed[2], 1,
+        "closed as idle (its writes timed out): {summary}"
+    );
+}
