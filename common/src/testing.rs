@@ -168,7 +168,7 @@ pub fn have(program: &str) -> bool {
 
 /// Runs a command with a time limit; returns (exit code, stdout, stderr). A command that
 /// outlives the limit is killed (our own child, by its PID) and the test fails.
-pub fn run(mut command: Command, timeout: Duration) -> (Option<i32>, String, String) {
+pub fn run(command: &mut Command, timeout: Duration) -> (Option<i32>, String, String) {
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,0 +1,352 @@
+//! tcp-client against a real tcp-server (in-process, port 0), against the tutorial's own
+//! Python server, and as the process a student runs: messages and exit codes.
+
+use std::io::Cursor;
+use std::net::{SocketAddr, TcpListener};
+use std::process::Command;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use common::addr::Endpoint;
+use common::frame::{Framing, DEFAULT_MAX_FRAME};
+use common::server::{Limits, Shutdown, Summary};
+use common::testing::{have, run, workspace_root, ServerProcess};
+use tcp_client::load::{self, LoadOptions};
+use tcp_client::{run_check, run_interactive, run_session, tutorial_messages, Options};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tcp-client");
+const LIMIT: Duration = Duration::from_secs(30);
+
+struct Server {
+    addr: SocketAddr,
+    shutdown: Shutdown,
+    handle: JoinHandle<Summary>,
+}
+
+fn start(config: tcp_server::Config) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = Shutdown::new(&listener).unwrap();
+    let s = shutdown.clone();
+    let handle = thread::spawn(move || tcp_server::serve(listener, config, Limits::default(), &s));
+    Server {
+        addr,
+        shutdown,
+        handle,
+    }
+}
+
+fn server(framing: Framing) -> Server {
+    start(tcp_server::Config {
+        framing,
+        quiet: true,
+        ..Default::default()
+    })
+}
+
+impl Server {
+    fn stop(self) -> Summary {
+        self.shutdown.trigger();
+        self.handle.join().unwrap()
+    }
+}
+
+fn options(addr: SocketAddr, framing: Framing) -> Options {
+    Options {
+        addr: Endpoint::parse(&addr.to_string()).unwrap(),
+        framing,
+        max_frame: DEFAULT_MAX_FRAME,
+        connect_timeout: Duration::from_secs(5),
+        timeout: Duration::from_secs(10),
+        trace: false,
+        quiet: true,
+    }
+}
+
+fn texts(transcript: &[Vec<u8>]) -> Vec<String> {
+    transcript
+        .iter()
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .collect()
+}
+
+#[test]
+fn plays_the_tutorials_session_in_every_real_framing() {
+    for framing in [Framing::Line, Framing::Length] {
+        let s = server(framing);
+        let got = run_session(&options(s.addr, framing), &tutorial_messages(), false).unwrap();
+        assert_eq!(
+            texts(&got),
+            ["Hello!", "hello,li", "hello,bo", "hello,ca"],
+            "{framing}"
+        );
+        let summary = s.stop();
+        assert_eq!(summary.closed[0], 1, "the server closed on exit: {summary}");
+    }
+}
+
+#[test]
+fn burst_with_framing_keeps_every_message() {
+    let s = server(Framing::Line);
+    let got = run_session(&options(s.addr, Framing::Line), &tutorial_messages(), true).unwrap();
+    assert_eq!(texts(&got), ["Hello!", "hello,li", "hello,bo", "hello,ca"]);
+    s.stop();
+}
+
+#[test]
+fn burst_without_framing_keeps_the_bytes_but_not_the_boundaries() {
+    let s = server(Framing::Raw);
+    let got = run_session(&options(s.addr, Framing::Raw), &tutorial_messages(), true).unwrap();
+    assert_eq!(got[0], b"Hello!");
+    // However the reads fell, every byte is there in order; how many replies there were
+    // depends on timing (often fewer than three: merged messages).
+    let rest: Vec<u8> = got[1..].concat();
+    let text = String::from_utf8(rest).unwrap();
+    let replies = text.matches("hello,").count();
+    assert!((1..=4).contains(&replies), "{text}");
+    assert!(text.replace("hello,", "").starts_with("liboca"), "{text}");
+    s.stop();
+}
+
+#[test]
+fn interactive_sends_each_line_and_ends_at_end_of_input() {
+    let s = server(Framing::Line);
+    let mut input = Cursor::new(b"li\r\nbo\n\nca".to_vec());
+    let got = run_interactive(&options(s.addr, Framing::Line), &mut input).unwrap();
+    assert_eq!(
+        texts(&got),
+        ["Hello!", "hello,li", "hello,bo", "hello,", "hello,ca"]
+    );
+    let summary = s.stop();
+    assert_eq!(
+        summary.closed[1], 1,
+        "ended by our end of stream: {summary}"
+    );
+}
+
+#[test]
+fn check_passes_a_good_server_and_fails_a_wrong_one() {
+    let good = server(Framing::Line);
+    let steps = run_check(&options(good.addr, Framing::Line)).unwrap();
+    assert_eq!(steps.len(), 5);
+    assert!(steps.iter().all(|s| s.ok), "{steps:?}");
+    good.stop();
+
+    let wrong = start(tcp_server::Config {
+        reply_prefix: "hi,".into(),
+        quiet: true,
+        ..Default::default()
+    });
+    let steps = run_check(&options(wrong.addr, Framing::Line)).unwrap();
+    assert!(steps[0].ok);
+    assert!(!steps[1].ok);
+    assert_eq!(steps[1].expected, "\"hello,li\"");
+    assert_eq!(steps[1].got, "\"hi,li\"");
+    wrong.stop();
+}
+
+#[test]
+fn load_counts_every_round_trip() {
+    let s = server(Framing::Line);
+    let report = load::run(
+        &options(s.addr, Framing::Line),
+        LoadOptions {
+            connections: 8,
+            count: 50,
+            payload: 32,
+        },
+    )
+    .unwrap();
+    assert_eq!(report.connected, 8);
+    assert_eq!(report.round_trips, 400);
+    assert_eq!(report.errors, 0, "{:?}", report.error_examples);
+    assert!(report.latency.p50_us > 0.0 && report.latency.p50_us <= report.latency.p99_us);
+    assert!(report.latency.p99_us <= report.latency.max_us);
+    assert!(report.round_trips_per_sec > 0.0);
+    let summary = s.stop();
+    assert_eq!(
+        summary.closed[0], 8,
+        "each load connection said exit: {summary}"
+    );
+}
+
+#[test]
+fn load_reports_failures_instead_of_hiding_them() {
+    // Nobody listens: every connection fails, and the report says so.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let report = load::run(
+        &options(addr, Framing::Line),
+        LoadOptions {
+            connections: 3,
+            count: 10,
+            payload: 8,
+        },
+    )
+    .unwrap();
+    assert_eq!(report.connected, 0);
+    assert_eq!(report.errors, 3);
+    assert!(
+        report.error_examples[0].contains("connection refused"),
+        "{:?}",
+        report.error_examples
+    );
+}
+
+// ---- the binary ----
+
+fn client(args: &[&str]) -> (Option<i32>, String, String) {
+    run(Command::new(BIN).args(args), LIMIT)
+}
+
+#[test]
+fn binary_prints_the_greeting_and_replies_on_stdout() {
+    let s = server(Framing::Line);
+    let (code, out, err) = client(&[&s.addr.to_string()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "Hello!\nhello,li\nhello,bo\nhello,ca\n");
+    assert!(
+        err.contains(&format!("<-> peer {}", s.addr)),
+        "the 4-tuple on stderr: {err}"
+    );
+    assert!(err.contains("sent \"li\" (2 bytes)"), "{err}");
+    let (code, out, _) = client(&[&s.addr.to_string(), "-q", "one", "two words"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out, "Hello!\nhello,one\nhello,two words\n");
+    s.stop();
+}
+
+#[test]
+fn refused_connection_exits_1_and_says_what_to_try() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (code, out, err) = client(&[&port.to_string()]);
+    assert_eq!(code, Some(1));
+    assert!(out.is_empty());
+    assert_eq!(
+        err,
+        format!("tcp-client: could not connect to 127.0.0.1:{port}: connection refused (is tcp-server running?)\n")
+    );
+}
+
+#[test]
+fn a_silent_server_times_out_with_a_hint() {
+    // The kernel completes the handshake for a listener that never accepts: a server that
+    // says nothing.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap().to_string();
+    let (code, _, err) = client(&[&addr, "--timeout", "0.3"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains(
+            "no greeting: timed out (is the server slow, or does it not use --framing line too?)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for (args, want) in [
+        (&["127.0.0.1:99999"][..], "invalid port 99999"),
+        (&["[::1"][..], "invalid IPv6 address"),
+        (&["9999", "two\nlines"][..], "contains '\\n'"),
+        (&["--connections", "3"][..], "--count"),
+        (&["-i", "--check"][..], "cannot be used with"),
+    ] {
+        let (code, out, err) = client(args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn check_exit_code_grades_the_server() {
+    let s = server(Framing::Line);
+    let (code, out, _) = client(&[&s.addr.to_string(), "--check"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.ends_with("check passed: 5 of 5 steps passed\n"),
+        "{out}"
+    );
+    s.stop();
+}
+
+#[test]
+fn load_json_is_one_object() {
+    let s = server(Framing::Line);
+    let (code, out, err) = client(&[
+        &s.addr.to_string(),
+        "--connections",
+        "4",
+        "--count",
+        "25",
+        "--json",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["round_trips"], 100);
+    assert_eq!(v["errors"], 0);
+    assert!(v["latency"]["p99_us"].as_f64().unwrap() > 0.0);
+    s.stop();
+}
+
+#[test]
+fn interactive_reads_stdin() {
+    let s = server(Framing::Line);
+    let script = format!(
+        "printf 'li\\nexit\\nnever sent\\n' | {BIN} -q -i {}",
+        s.addr
+    );
+    let (code, out, err) = run(Command::new("sh").args(["-c", &script]), LIMIT);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "Hello!\nhello,li\n");
+    s.stop();
+}
+
+// ---- the tutorial's own Python server ----
+
+fn python_server() -> Option<ServerProcess> {
+    if !have("python3") {
+        eprintln!("skipped: python3 is not installed");
+        return None;
+    }
+    let mut cmd = Command::new("python3");
+    cmd.arg("-u")
+        .arg(workspace_root().join("docs/python/tcp.py"))
+        .arg("0");
+    Some(ServerProcess::start(cmd))
+}
+
+#[test]
+fn raw_framing_talks_to_the_tutorials_python_server() {
+    let Some(py) = python_server() else { return };
+    let (code, out, err) = client(&[&py.addr.to_string(), "--framing", "raw", "-q"]);
+    assert_eq!(code, Some(0), "{err}");
+    // The tutorial's bugs, visible: replies carry Python's b'..', and `exit` is not
+    // recognised, so it is answered too (then our end of stream closes the connection).
+    assert_eq!(
+        out,
+        "Hello!\nhello,b'li'\nhello,b'bo'\nhello,b'ca'\nhello,b'exit'\n"
+    );
+}
+
+#[test]
+fn check_fails_the_tutorials_python_server() {
+    let Some(py) = python_server() else { return };
+    let (code, out, _) = client(&[&py.addr.to_string(), "--framing", "raw", "--check"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("FAIL  reply to \"li\": expected \"hello,li\", got \"hello,b'li'\""),
+        "{out}"
+    );
+    assert!(out.contains("check FAILED"), "{out}");
+}

@@ -1,0 +1,195 @@
+//! `tcp-server` as the process a student runs: its messages, its exit codes, Ctrl-C, and
+//! real peers (nc, the tutorial's Python client).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::Command;
+use std::time::Duration;
+
+use common::testing::{have, run, workspace_root, ServerProcess};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tcp-server");
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn server(args: &[&str]) -> ServerProcess {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("127.0.0.1:0").args(args);
+    ServerProcess::start(cmd)
+}
+
+#[test]
+fn start_up_line_says_where_and_how() {
+    let s = server(&["--backlog", "5", "--framing", "length"]);
+    let first = &s.stdout()[0];
+    assert!(
+        first.contains(&format!("tcp-server listening on {}", s.addr)),
+        "{first}"
+    );
+    for part in [
+        "framing length",
+        "backlog 5",
+        "SO_REUSEADDR on",
+        "max 1024 connections",
+        "idle timeout 300 s",
+    ] {
+        assert!(first.contains(part), "{part:?} missing in {first}");
+    }
+}
+
+#[test]
+fn logs_the_four_tuple_each_message_and_the_close_reason() {
+    let s = server(&[]);
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    c.write_all(b"li\nexit\n").unwrap();
+    let mut out = Vec::new();
+    c.set_read_timeout(Some(LIMIT)).unwrap();
+    c.read_to_end(&mut out).unwrap();
+    let local = c.local_addr().unwrap();
+    let accept = s.wait_for_stdout("accepted:", LIMIT);
+    assert!(
+        accept.contains(&format!(
+            "#1 {local} accepted: local {} <-> peer {local} (1 active)",
+            s.addr
+        )),
+        "{accept}"
+    );
+    let msg = s.wait_for_stdout("message \"", LIMIT);
+    assert!(msg.contains("message \"li\" (2 bytes)"), "{msg}");
+    let closed = s.wait_for_stdout("closed:", LIMIT);
+    assert!(
+        closed.contains("closed: exit after")
+            && closed.contains("8 bytes in, 16 bytes out (0 active)"),
+        "{closed}"
+    );
+    // Every event line starts with a wall-clock time to the millisecond.
+    let time = &accept[..12];
+    assert!(
+        time.as_bytes()[2] == b':' && time.as_bytes()[8] == b'.',
+        "{accept}"
+    );
+}
+
+#[test]
+fn ctrl_c_prints_a_summary_and_exits_0() {
+    let mut s = server(&[]);
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    c.write_all(b"exit\n").unwrap();
+    let mut sink = Vec::new();
+    c.read_to_end(&mut sink).unwrap();
+    s.wait_for_stdout("closed:", LIMIT);
+    let status = s.interrupt();
+    assert_eq!(status.code(), Some(0));
+    let last = s.stdout().last().cloned().unwrap_or_default();
+    assert!(
+        last.contains("tcp-server stopped. summary: 1 connections accepted"),
+        "{last}"
+    );
+    assert!(last.contains("1 exit"), "{last}");
+}
+
+#[test]
+fn a_busy_port_says_so_and_exits_1() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, _, err) = run(Command::new(BIN).arg(&addr), LIMIT);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.starts_with(&format!(
+            "tcp-server: could not listen on {addr}: address already in use ("
+        )),
+        "{err}"
+    );
+    assert!(err.contains("use another port"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+}
+
+#[test]
+fn usage_errors_exit_2_with_one_clear_message() {
+    for (args, want) in [
+        (&["99999"][..], "invalid port 99999: must be 0-65535"),
+        (&["127.0.0.1"][..], "missing port in '127.0.0.1'"),
+        (&["--framing", "xml"][..], "invalid value 'xml'"),
+        (&["--max-connections", "0"][..], "must be at least 1"),
+        (&["--idle-timeout", "soon"][..], "not a number of seconds"),
+        (&["0", "--greeting", "two\nlines"][..], "invalid --greeting"),
+    ] {
+        let (code, out, err) = run(Command::new(BIN).args(args), LIMIT);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    let (code, out, _) = run(Command::new(BIN).arg("--help"), LIMIT);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("--max-connections") && out.contains("--no-reuse-addr"));
+}
+
+#[test]
+fn warns_when_max_connections_is_more_than_the_process_can_hold() {
+    let s = server(&["--max-connections", "100000000"]);
+    let deadline = std::time::Instant::now() + LIMIT;
+    while !s
+        .stderr()
+        .iter()
+        .any(|l| l.contains("more than this process can hold"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no warning: {:?}",
+            s.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn trace_dumps_every_read_and_write_in_hex() {
+    let s = server(&["--trace"]);
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    c.write_all(b"li\nexit\n").unwrap();
+    let mut sink = Vec::new();
+    c.read_to_end(&mut sink).unwrap();
+    s.wait_for_stdout("closed:", LIMIT);
+    let err = s.stderr().join("\n");
+    assert!(err.contains("write 7 bytes"), "{err}");
+    assert!(
+        err.contains("48 65 6c 6c 6f 21 0a") && err.contains("Hello!."),
+        "{err}"
+    );
+    assert!(err.contains("read ") && err.contains("6c 69 0a"), "{err}");
+}
+
+#[test]
+fn nc_talks_to_the_server() {
+    if !have("nc") {
+        eprintln!("skipped: nc is not installed (apt-get install netcat-openbsd)");
+        return;
+    }
+    let s = server(&[]);
+    let script = format!(
+        "printf 'li\\nbo\\nexit\\n' | nc {} {}",
+        s.addr.ip(),
+        s.addr.port()
+    );
+    let (code, out, err) = run(Command::new("sh").args(["-c", &script]), LIMIT);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "Hello!\nhello,li\nhello,bo\n");
+}
+
+#[test]
+fn the_tutorials_python_client_talks_to_a_raw_server() {
+    if !have("python3") {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    let s = server(&["--framing", "raw"]);
+    let client = workspace_root().join("docs/python/tcp_user.py");
+    let mut cmd = Command::new("python3");
+    cmd.arg("-u").arg(client).arg(s.addr.port().to_string());
+    let (code, out, err) = run(&mut cmd, LIMIT);
+    assert_eq!(code, Some(0), "{err}");
+    // Python prints the bytes objects; our server replies without the tutorial's b'..' bug.
+    assert_eq!(out, "b'Hello!'\nb'hello,li'\nb'hello,bo'\nb'hello,ca'\n");
+    // Our server recognises the tutorial's `exit` (the Python server never does).
+    let closed = s.wait_for_stdout("closed:", LIMIT);
+    assert!(closed.contains("closed: exit"), "{closed}");
+}
