@@ -1,20 +1,36 @@
 //! # A connection: a stream, a buffer, and a framing
 //!
 //! [`crate::frame`] knows where messages end; this module does the I/O around it. A
-//! [`Connection`] owns a [`TcpStream`] and the bytes read from it that are not yet used:
+//! [`Connection`] owns a [`TcpStream`] and the bytes read from it that are not used yet:
 //!
-//! - [`Connection::read_message`] reads until the decoder finds one whole message, however
-//!   the bytes were split or merged by the network, and keeps the bytes after it for the
-//!   next call (they belong to the next message).
-//! - [`Connection::write_message`] frames a message and writes *all* of it. A single
-//!   `send()` may write only part of a buffer (the tutorial's client has this bug);
-//!   `write_all` loops until every byte is handed to the kernel.
+//! - [`Reader::read_message`] reads until the decoder finds one whole message, however the
+//!   bytes were split or merged by the network, and keeps the bytes after it for the next
+//!   call (they belong to the next message).
+//! - [`Writer::write_message`] frames a message and writes *all* of it. A single `send()`
+//!   may write only part of a buffer (the tutorial's client has this bug); `write_all`
+//!   loops until every byte is handed to the kernel.
 //!
-//! With a trace label set, every read and write is dumped (hex and text, byte count), which
+//! A TCP connection is two independent byte streams, one each way (the tutorial: "TCP连接
+//! 创建的是双向通道"). [`Connection::split`] gives one half for each, so a server can reply
+//! with the very bytes it just read, without copying them out first:
+//!
+//! ```no_run
+//! # fn demo(mut conn: common::conn::Connection) -> Result<(), common::conn::ConnError> {
+//! let (mut reader, mut writer) = conn.split();
+//! while let Some(msg) = reader.read_message()? {
+//!     writer.write_parts(&[b"hello,", msg])?;
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! With a trace label set, every read and write is dumped (hex and text, byte count): that
 //! is how you *see* that TCP keeps bytes but not boundaries.
 //!
-//! The read buffer starts small (an idle connection costs little memory) and doubles when a
-//! read fills it, up to [`READ_CHUNK_MAX`], so bulk transfers still use few system calls.
+//! Memory: a connection carries a small inline buffer, enough for ordinary messages, so an
+//! idle connection and a chat of small messages use no heap at all; small frames are
+//! assembled on the stack. Only when a read fills all the space it asked for does the next
+//! ask for twice as much (up to [`READ_CHUNK_MAX`]), in a heap buffer: bulk data still takes
+//! few system calls.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -22,11 +38,19 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use crate::frame::{self, Decoder, FrameError, Framing};
 use crate::output;
 
-/// The first read asks for this many bytes. Small, so 10,000 idle connections cost 10 MB,
-/// not 640 MB.
-pub const READ_CHUNK_MIN: usize = 1024;
-/// Reads grow (doubling each time one fills the buffer) up to this size.
+/// Bytes of read buffer kept inside the connection itself (no heap): the first reads use
+/// it, and ordinary messages never need more.
+///
+/// Why not more: the connection lives on its thread's stack. glibc already fills over a
+/// page at the top of every thread stack with its own bookkeeping, and each further 4 KiB
+/// page the thread touches costs 40 MB at 10,000 connections. The connection, the small
+/// write frame and the calls between them stay well inside one more page.
+pub const READ_CHUNK_MIN: usize = 512;
+/// Reads grow (doubling each time one fills the space it asked for) up to this size.
 pub const READ_CHUNK_MAX: usize = 64 * 1024;
+/// Frames up to this size are assembled on the stack before they are written (larger ones
+/// in a reusable heap buffer). Small, for the same reason as [`READ_CHUNK_MIN`].
+const SMALL_WRITE: usize = 256;
 
 /// What ended a read or a write.
 #[derive(Debug, thiserror::Error)]
@@ -57,9 +81,18 @@ impl ConnError {
 #[derive(Debug)]
 pub struct Connection {
     stream: TcpStream,
+    read: ReadState,
+    write: WriteState,
+    /// Label for `--trace` dumps; `None` = no trace.
+    trace: Option<String>,
+}
+
+/// The receiving half's state: the decoder and the bytes read but not used yet.
+#[derive(Debug)]
+struct ReadState {
     decoder: Decoder,
-    /// Bytes read from the socket; `buf[head..filled]` are not used yet.
-    buf: Vec<u8>,
+    buf: Storage,
+    /// `buf[head..filled]` are read but not used yet.
     head: usize,
     filled: usize,
     /// The message returned by the last `read_message`, dropped at the next call (the
@@ -67,39 +100,120 @@ pub struct Connection {
     pending: usize,
     /// How many bytes the next read asks for.
     next_read: usize,
-    /// Scratch space where outgoing messages are framed, reused between writes.
-    wbuf: Vec<u8>,
-    /// Label for `--trace` dumps; `None` = no trace.
-    trace: Option<String>,
     bytes_in: u64,
+}
+
+/// The sending half's state.
+#[derive(Debug)]
+struct WriteState {
+    framing: Framing,
+    /// Where frames larger than [`SMALL_WRITE`] are assembled, reused between writes.
+    wbuf: Vec<u8>,
     bytes_out: u64,
 }
 
-impl Connection {
-    pub fn new(stream: TcpStream, framing: Framing, max_frame: usize) -> Connection {
-        Connection {
-            stream,
-            decoder: Decoder::new(framing, max_frame),
-            buf: Vec::new(),
-            head: 0,
-            filled: 0,
-            pending: 0,
-            next_read: READ_CHUNK_MIN,
-            wbuf: Vec::new(),
-            trace: None,
-            bytes_in: 0,
-            bytes_out: 0,
+/// The read buffer: inline while it is small, on the heap once a message needs more.
+/// (The inline variant is large on purpose: that is the memory an idle connection uses
+/// instead of a heap allocation.)
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+enum Storage {
+    Inline([u8; READ_CHUNK_MIN]),
+    Heap(Vec<u8>),
+}
+
+impl Storage {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Storage::Inline(a) => a,
+            Storage::Heap(v) => v,
         }
     }
 
-    /// Dump every read and write on stderr, labelled with `label` (e.g. `#3 127.0.0.1:5555`).
-    pub fn with_trace(mut self, label: Option<String>) -> Connection {
-        self.trace = label;
-        self
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        match self {
+            Storage::Inline(a) => a,
+            Storage::Heap(v) => v,
+        }
+    }
+
+    /// Makes room for at least `len` bytes, keeping the first `keep`.
+    fn ensure(&mut self, len: usize, keep: usize) {
+        match self {
+            Storage::Inline(a) if len > a.len() => {
+                let mut v = vec![0; len];
+                v[..keep].copy_from_slice(&a[..keep]);
+                *self = Storage::Heap(v);
+            }
+            Storage::Heap(v) if len > v.len() => v.resize(len, 0),
+            _ => {}
+        }
+    }
+}
+
+/// The receiving half of a [`Connection`], from [`Connection::split`].
+pub struct Reader<'a> {
+    stream: &'a TcpStream,
+    state: &'a mut ReadState,
+    trace: Option<&'a str>,
+}
+
+/// The sending half of a [`Connection`], from [`Connection::split`].
+pub struct Writer<'a> {
+    stream: &'a TcpStream,
+    state: &'a mut WriteState,
+    trace: Option<&'a str>,
+}
+
+impl Connection {
+    /// A connection reading and writing messages with `framing`, accepting messages of at
+    /// most `max_frame` bytes. With a `trace` label, every read and write is dumped on
+    /// stderr with that label (e.g. `#3 127.0.0.1:5555`).
+    pub fn new(
+        stream: TcpStream,
+        framing: Framing,
+        max_frame: usize,
+        trace: Option<String>,
+    ) -> Connection {
+        Connection {
+            stream,
+            read: ReadState {
+                decoder: Decoder::new(framing, max_frame),
+                buf: Storage::Inline([0; READ_CHUNK_MIN]),
+                head: 0,
+                filled: 0,
+                pending: 0,
+                next_read: READ_CHUNK_MIN,
+                bytes_in: 0,
+            },
+            write: WriteState {
+                framing,
+                wbuf: Vec::new(),
+                bytes_out: 0,
+            },
+            trace,
+        }
+    }
+
+    /// The two halves: one reads messages, the other writes them.
+    pub fn split(&mut self) -> (Reader<'_>, Writer<'_>) {
+        let trace = self.trace.as_deref();
+        (
+            Reader {
+                stream: &self.stream,
+                state: &mut self.read,
+                trace,
+            },
+            Writer {
+                stream: &self.stream,
+                state: &mut self.write,
+                trace,
+            },
+        )
     }
 
     pub fn framing(&self) -> Framing {
-        self.decoder.framing()
+        self.write.framing
     }
 
     pub fn stream(&self) -> &TcpStream {
@@ -112,29 +226,61 @@ impl Connection {
 
     /// Bytes read from the socket so far.
     pub fn bytes_in(&self) -> u64 {
-        self.bytes_in
+        self.read.bytes_in
     }
 
     /// Bytes written to the socket so far.
     pub fn bytes_out(&self) -> u64 {
-        self.bytes_out
+        self.write.bytes_out
     }
 
+    /// See [`Reader::read_message`].
+    pub fn read_message(&mut self) -> Result<Option<&[u8]>, ConnError> {
+        self.read.read_message(&self.stream, self.trace.as_deref())
+    }
+
+    /// See [`Writer::write_message`].
+    pub fn write_message(&mut self, msg: &[u8]) -> Result<(), ConnError> {
+        self.split().1.write_message(msg)
+    }
+
+    /// See [`Writer::write_bytes`].
+    pub fn write_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.split().1.write_bytes(bytes)
+    }
+
+    /// Says "I will send nothing more" (a TCP FIN) while still reading what the peer sends.
+    pub fn shutdown_write(&self) -> io::Result<()> {
+        self.stream.shutdown(Shutdown::Write)
+    }
+}
+
+impl Reader<'_> {
     /// Reads the next whole message. `Ok(None)` is a clean end of stream (the peer closed
     /// between two messages); an end in the middle of a message is [`FrameError::Truncated`].
     ///
-    /// The message borrows the connection's buffer until the next call: copy it out if you
-    /// need to keep it.
+    /// The message borrows the buffer until the next call: copy it out to keep it.
     pub fn read_message(&mut self) -> Result<Option<&[u8]>, ConnError> {
+        self.state.read_message(self.stream, self.trace)
+    }
+}
+
+impl ReadState {
+    fn read_message(
+        &mut self,
+        stream: &TcpStream,
+        trace: Option<&str>,
+    ) -> Result<Option<&[u8]>, ConnError> {
         self.head += std::mem::take(&mut self.pending);
         loop {
-            let found = self.decoder.decode(&self.buf[self.head..self.filled])?;
-            if let Some(frame) = found {
+            let unread = &self.buf.bytes()[self.head..self.filled];
+            if let Some(frame) = self.decoder.decode(unread)? {
                 return Ok(Some(self.take(frame)));
             }
-            if self.fill()? == 0 {
-                let at_eof = self.decoder.decode_eof(&self.buf[self.head..self.filled])?;
-                return Ok(at_eof.map(|frame| self.take(frame)));
+            if self.fill(stream, trace)? == 0 {
+                let unread = &self.buf.bytes()[self.head..self.filled];
+                let last = self.decoder.decode_eof(unread)?;
+                return Ok(last.map(|frame| self.take(frame)));
             }
         }
     }
@@ -142,15 +288,15 @@ impl Connection {
     fn take(&mut self, frame: frame::Frame) -> &[u8] {
         let start = self.head;
         self.pending = frame.consumed;
-        &self.buf[start + frame.body.start..start + frame.body.end]
+        &self.buf.bytes()[start + frame.body.start..start + frame.body.end]
     }
 
     /// One `read()` from the socket into the buffer. Returns the byte count (0 = end of stream).
-    fn fill(&mut self) -> io::Result<usize> {
+    fn fill(&mut self, mut stream: &TcpStream, trace: Option<&str>) -> io::Result<usize> {
         // Move the unused bytes to the front so the buffer never grows past one message
         // plus one read.
         if self.head > 0 {
-            self.buf.copy_within(self.head..self.filled, 0);
+            self.buf.bytes_mut().copy_within(self.head..self.filled, 0);
             self.filled -= self.head;
             self.head = 0;
         }
@@ -159,19 +305,26 @@ impl Connection {
             // Raw: one read is one message, so a read must not exceed the message limit.
             want = want.min(self.decoder.max_frame().max(1));
         }
-        if self.buf.len() < self.filled + want {
-            self.buf.resize(self.filled + want, 0);
+        if let Storage::Inline(inline) = &self.buf {
+            // While the inline buffer has room, read into what is left of it.
+            let room = inline.len() - self.filled;
+            if room > 0 && want >= room {
+                want = room;
+            }
         }
-        let space = &mut self.buf[self.filled..self.filled + want];
+        self.buf.ensure(self.filled + want, self.filled);
+        let space = &mut self.buf.bytes_mut()[self.filled..self.filled + want];
         let n = loop {
-            match self.stream.read(space) {
+            match stream.read(space) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 result => break result?,
             }
         };
-        if let Some(label) = &self.trace {
-            output::trace(label, "read", &space[..n]);
+        if let Some(label) = trace {
+            output::trace(&label, "read", &space[..n]);
         }
+        // A read that filled all the space asked for suggests more is waiting: ask for more
+        // next time (fewer system calls for bulk data).
         if n == want {
             self.next_read = (self.next_read * 2).min(READ_CHUNK_MAX);
         }
@@ -179,31 +332,51 @@ impl Connection {
         self.bytes_in += n as u64;
         Ok(n)
     }
+}
 
+impl Writer<'_> {
     /// Frames `msg` and writes all of it.
     pub fn write_message(&mut self, msg: &[u8]) -> Result<(), ConnError> {
-        let mut wbuf = std::mem::take(&mut self.wbuf);
+        self.write_parts(&[msg])
+    }
+
+    /// Frames the message made of `parts` (e.g. `[b"hello,", msg]`) and writes all of it,
+    /// in one system call when the kernel takes it.
+    pub fn write_parts(&mut self, parts: &[&[u8]]) -> Result<(), ConnError> {
+        let env = frame::envelope_parts(self.state.framing, parts)?;
+        let body_len: usize = parts.iter().map(|p| p.len()).sum();
+        let len = env.frame_len(body_len);
+        let pieces = std::iter::once(env.prefix())
+            .chain(parts.iter().copied())
+            .chain(std::iter::once(env.suffix()));
+        if len <= SMALL_WRITE {
+            // Small frames are assembled on the stack: no heap buffer per connection.
+            let mut frame = [0u8; SMALL_WRITE];
+            let mut at = 0;
+            for piece in pieces {
+                frame[at..at + piece.len()].copy_from_slice(piece);
+                at += piece.len();
+            }
+            return Ok(self.write_bytes(&frame[..len])?);
+        }
+        let mut wbuf = std::mem::take(&mut self.state.wbuf);
         wbuf.clear();
-        let result = frame::encode(self.decoder.framing(), msg, &mut wbuf)
-            .map_err(ConnError::from)
-            .and_then(|()| self.write_bytes(&wbuf).map_err(ConnError::from));
-        self.wbuf = wbuf;
-        result
+        wbuf.reserve(len);
+        pieces.for_each(|piece| wbuf.extend_from_slice(piece));
+        let result = self.write_bytes(&wbuf);
+        self.state.wbuf = wbuf;
+        Ok(result?)
     }
 
     /// Writes bytes exactly as given, all of them (no framing added).
     pub fn write_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if let Some(label) = &self.trace {
-            output::trace(label, "write", bytes);
+        if let Some(label) = self.trace {
+            output::trace(&label, "write", bytes);
         }
-        self.stream.write_all(bytes)?;
-        self.bytes_out += bytes.len() as u64;
+        let mut stream = self.stream;
+        stream.write_all(bytes)?;
+        self.state.bytes_out += bytes.len() as u64;
         Ok(())
-    }
-
-    /// Says "I will send nothing more" (a TCP FIN) while still reading what the peer sends.
-    pub fn shutdown_write(&self) -> io::Result<()> {
-        self.stream.shutdown(Shutdown::Write)
     }
 }
 
@@ -223,7 +396,7 @@ mod tests {
     #[test]
     fn reads_messages_however_the_bytes_arrive() {
         let (mut raw, server) = pair();
-        let mut conn = Connection::new(server, Framing::Line, 100);
+        let mut conn = Connection::new(server, Framing::Line, 100, None);
         // Two messages in one write, then one message in three writes.
         raw.write_all(b"li\nbo\n").unwrap();
         assert_eq!(conn.read_message().unwrap(), Some(&b"li"[..]));
@@ -241,7 +414,7 @@ mod tests {
     #[test]
     fn end_of_stream_mid_message_is_reported() {
         let (mut raw, server) = pair();
-        let mut conn = Connection::new(server, Framing::Length, 100);
+        let mut conn = Connection::new(server, Framing::Length, 100, None);
         raw.write_all(&[0, 0, 0, 10, b'x']).unwrap();
         drop(raw);
         let err = conn.read_message().unwrap_err();
@@ -257,11 +430,11 @@ mod tests {
         let msg: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         let sent = msg.clone();
         let writer = std::thread::spawn(move || {
-            let mut c = Connection::new(client, Framing::Length, 1 << 20);
+            let mut c = Connection::new(client, Framing::Length, 1 << 20, None);
             c.write_message(&sent).unwrap();
             c.bytes_out()
         });
-        let mut conn = Connection::new(server, Framing::Length, 1 << 20);
+        let mut conn = Connection::new(server, Framing::Length, 1 << 20, None);
         assert_eq!(conn.read_message().unwrap().unwrap(), &msg[..]);
         assert_eq!(writer.join().unwrap(), msg.len() as u64 + 4);
     }
@@ -269,7 +442,7 @@ mod tests {
     #[test]
     fn oversize_is_refused() {
         let (mut raw, server) = pair();
-        let mut conn = Connection::new(server, Framing::Line, 10);
+        let mut conn = Connection::new(server, Framing::Line, 10, None);
         raw.write_all(&[b'a'; 100]).unwrap();
         let err = conn.read_message().unwrap_err();
         assert!(
@@ -281,7 +454,7 @@ mod tests {
     #[test]
     fn raw_reads_are_capped_at_the_message_limit() {
         let (mut raw, server) = pair();
-        let mut conn = Connection::new(server, Framing::Raw, 4);
+        let mut conn = Connection::new(server, Framing::Raw, 4, None);
         raw.write_all(b"abcdefgh").unwrap();
         drop(raw);
         let mut got = Vec::new();
@@ -298,7 +471,7 @@ mod tests {
         server
             .set_read_timeout(Some(std::time::Duration::from_millis(20)))
             .unwrap();
-        let mut conn = Connection::new(server, Framing::Line, 10);
+        let mut conn = Connection::new(server, Framing::Line, 10, None);
         assert!(conn.read_message().unwrap_err().is_timeout());
     }
 }

@@ -213,41 +213,85 @@ impl Decoder {
     }
 }
 
-/// Appends `msg`, framed, to `out`.
+/// What a framing puts around a message: a frame is `prefix + body + suffix`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Envelope {
+    prefix: [u8; LENGTH_HEADER],
+    prefix_len: usize,
+    suffix: &'static [u8],
+}
+
+impl Envelope {
+    /// The bytes before the body (the length header, or nothing).
+    pub fn prefix(&self) -> &[u8] {
+        &self.prefix[..self.prefix_len]
+    }
+
+    /// The bytes after the body (`\n` for a line, or nothing).
+    pub fn suffix(&self) -> &'static [u8] {
+        self.suffix
+    }
+
+    /// The size of the whole frame for a body of `body_len` bytes.
+    pub fn frame_len(&self, body_len: usize) -> usize {
+        self.prefix_len + body_len + self.suffix.len()
+    }
+}
+
+/// The envelope `framing` puts around `msg`, or why it cannot carry it.
 ///
 /// Encoding does not apply the receive limit (`--max-frame`): that is the receiver's rule.
 /// It refuses only what the framing cannot carry: a line with `\n` in it (or ending in
 /// `\r`, which the receiver would drop), a body longer than a `u32` length.
-pub fn encode(framing: Framing, msg: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
+pub fn envelope(framing: Framing, msg: &[u8]) -> Result<Envelope, FrameError> {
+    envelope_parts(framing, &[msg])
+}
+
+/// Like [`envelope`], for a message given in parts (its bytes are the parts, in order).
+pub fn envelope_parts(framing: Framing, parts: &[&[u8]]) -> Result<Envelope, FrameError> {
+    let mut env = Envelope {
+        prefix: [0; LENGTH_HEADER],
+        prefix_len: 0,
+        suffix: b"",
+    };
     match framing {
         Framing::Line => {
-            if msg.contains(&b'\n') {
+            if parts.iter().any(|p| p.contains(&b'\n')) {
                 return Err(FrameError::Unencodable {
                     framing,
                     why: "the message contains '\\n', which ends a line",
                 });
             }
-            if msg.last() == Some(&b'\r') {
+            let last_byte = parts.iter().rev().find_map(|p| p.last());
+            if last_byte == Some(&b'\r') {
                 return Err(FrameError::Unencodable {
                     framing,
                     why: "the message ends with '\\r', which the receiver drops",
                 });
             }
-            out.reserve(msg.len() + 1);
-            out.extend_from_slice(msg);
-            out.push(b'\n');
+            env.suffix = b"\n";
         }
         Framing::Length => {
-            let len = u32::try_from(msg.len()).map_err(|_| FrameError::Unencodable {
+            let total: usize = parts.iter().map(|p| p.len()).sum();
+            let len = u32::try_from(total).map_err(|_| FrameError::Unencodable {
                 framing,
                 why: "the message is longer than 4 GiB, the most a 4-byte length can say",
             })?;
-            out.reserve(LENGTH_HEADER + msg.len());
-            out.extend_from_slice(&len.to_be_bytes());
-            out.extend_from_slice(msg);
+            env.prefix = len.to_be_bytes();
+            env.prefix_len = LENGTH_HEADER;
         }
-        Framing::Raw => out.extend_from_slice(msg),
+        Framing::Raw => {}
     }
+    Ok(env)
+}
+
+/// Appends `msg`, framed, to `out` (nothing is appended on error). See [`envelope`].
+pub fn encode(framing: Framing, msg: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
+    let env = envelope(framing, msg)?;
+    out.reserve(env.frame_len(msg.len()));
+    out.extend_from_slice(env.prefix());
+    out.extend_from_slice(msg);
+    out.extend_from_slice(env.suffix());
     Ok(())
 }
 

@@ -44,35 +44,90 @@ impl fmt::Display for Tag {
     }
 }
 
-/// Where a program prints its events. `quiet` keeps per-event lines off (for benchmarks);
-/// warnings, errors and summaries are printed regardless.
+/// How much of a message an event line shows.
+pub const PREVIEW_CHARS: usize = 80;
+
+/// Where a program prints its events: stdout for a server (its events are its output),
+/// stderr for a client (its output is the replies). `quiet` keeps per-event lines off (for
+/// benchmarks); warnings, errors and summaries are printed regardless.
+///
+/// Printing is kept out of line (`#[cold]`): a quiet server never runs it, and the
+/// formatting machinery does not add to the stack of every connection thread, which is
+/// what 10,000 idle connections cost.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Log {
     pub quiet: bool,
+    /// Events go to stderr instead of stdout.
+    pub to_stderr: bool,
 }
 
 impl Log {
+    /// A server's log: events on stdout.
     pub fn new(quiet: bool) -> Log {
-        Log { quiet }
-    }
-
-    /// An event about one connection, on stdout: `TIME #id peer text`.
-    pub fn event(&self, tag: &Tag, text: fmt::Arguments<'_>) {
-        if !self.quiet {
-            out_line(format_args!("{} {tag} {text}", timestamp()));
+        Log {
+            quiet,
+            to_stderr: false,
         }
     }
 
-    /// An event about the program as a whole, on stdout: `TIME text`.
+    /// A client's log: events on stderr, stdout is for the replies.
+    pub fn stderr(quiet: bool) -> Log {
+        Log {
+            quiet,
+            to_stderr: true,
+        }
+    }
+
+    /// An event about one connection: `TIME #id peer text`.
+    #[inline]
+    pub fn event(&self, tag: &dyn fmt::Display, text: fmt::Arguments<'_>) {
+        if !self.quiet {
+            self.line(format_args!("{} {tag} {text}", timestamp()));
+        }
+    }
+
+    /// An event that shows a message: `TIME #id peer message "li" (2 bytes)`. The preview
+    /// of the message is only built when the line is printed.
+    #[inline]
+    pub fn message(&self, tag: &dyn fmt::Display, what: &str, msg: &[u8]) {
+        if !self.quiet {
+            self.message_line(tag, what, msg);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn message_line(&self, tag: &dyn fmt::Display, what: &str, msg: &[u8]) {
+        let text = preview(msg, PREVIEW_CHARS);
+        let s = if msg.len() == 1 { "" } else { "s" };
+        self.line(format_args!(
+            "{} {tag} {what} \"{text}\" ({} byte{s})",
+            timestamp(),
+            msg.len()
+        ));
+    }
+
+    /// An event about the program as a whole: `TIME text`.
+    #[inline]
     pub fn info(&self, text: fmt::Arguments<'_>) {
         if !self.quiet {
-            out_line(format_args!("{} {text}", timestamp()));
+            self.line(format_args!("{} {text}", timestamp()));
         }
     }
 
     /// A warning on stderr, always printed.
     pub fn warn(&self, text: fmt::Arguments<'_>) {
         err_line(format_args!("{} warning: {text}", timestamp()));
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn line(&self, line: fmt::Arguments<'_>) {
+        if self.to_stderr {
+            err_line(line);
+        } else {
+            out_line(line);
+        }
     }
 }
 

@@ -27,7 +27,7 @@ use common::addr::Endpoint;
 use common::conn::{ConnError, Connection};
 use common::frame::{self, Framing};
 use common::net::{self, NetError};
-use common::output::{self, printable};
+use common::output::{self, printable, Log};
 
 /// The tutorial's session: three messages, then `exit`.
 pub const TUTORIAL_MESSAGES: [&str; 4] = ["li", "bo", "ca", "exit"];
@@ -98,7 +98,7 @@ fn hint_for(err: &ConnError, framing: Framing) -> String {
 pub struct Client {
     conn: Connection,
     peer: SocketAddr,
-    quiet: bool,
+    log: Log,
 }
 
 impl Client {
@@ -124,21 +124,21 @@ impl Client {
             .local_addr()
             .map_or_else(|_| "?".into(), |a| a.to_string());
         let label = format!("{local} -> {peer}");
-        let conn = Connection::new(stream, opts.framing, opts.max_frame)
-            .with_trace(opts.trace.then_some(label));
+        let conn = Connection::new(
+            stream,
+            opts.framing,
+            opts.max_frame,
+            opts.trace.then_some(label),
+        );
         let client = Client {
             conn,
             peer,
-            quiet: opts.quiet,
+            log: Log::stderr(opts.quiet),
         };
-        client.event(format_args!("connected: local {local} <-> peer {peer}"));
+        client
+            .log
+            .info(format_args!("connected: local {local} <-> peer {peer}"));
         Ok(client)
-    }
-
-    fn event(&self, text: std::fmt::Arguments<'_>) {
-        if !self.quiet {
-            output::err_line(format_args!("{} {text}", output::timestamp()));
-        }
     }
 
     fn conn_error(&self, what: String, err: ConnError) -> ClientError {
@@ -155,11 +155,7 @@ impl Client {
         self.conn
             .write_message(msg)
             .map_err(|e| self.conn_error(format!("could not send \"{}\"", printable(msg)), e))?;
-        self.event(format_args!(
-            "sent \"{}\" ({} bytes)",
-            output::preview(msg, 80),
-            msg.len()
-        ));
+        self.log.message(&self.peer, "sent", msg);
         Ok(())
     }
 
@@ -181,7 +177,7 @@ impl Client {
             show(&msg);
             rest.push(msg);
         }
-        self.event(format_args!(
+        self.log.info(format_args!(
             "closed by the server ({} bytes sent, {} received)",
             self.conn.bytes_out(),
             self.conn.bytes_in()

@@ -1,6 +1,9 @@
 //! tcp-client against a real tcp-server (in-process, port 0), against the tutorial's own
 //! Python server, and as the process a student runs: messages and exit codes.
 
+// A failed unwrap in a test is a failed test, which is what we want.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Cursor;
 use std::net::{SocketAddr, TcpListener};
 use std::process::Command;

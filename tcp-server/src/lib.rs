@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use common::addr::Endpoint;
-use common::conn::{ConnError, Connection};
+use common::conn::{ConnError, Connection, Writer};
 use common::frame::{self, Framing};
 use common::net::{self, ListenOptions};
 use common::output::{self, Log};
@@ -38,8 +38,6 @@ pub const DEFAULT_REPLY_PREFIX: &str = "hello,";
 pub const EXIT_MESSAGE: &[u8] = b"exit";
 /// The message a client gets when the server is full.
 pub const BUSY_MESSAGE: &[u8] = b"error: server busy";
-/// How much of each message the log shows.
-const LOG_PREVIEW_CHARS: usize = 80;
 
 /// How the service behaves.
 #[derive(Debug, Clone)]
@@ -92,60 +90,53 @@ impl Hello {
 
     /// The conversation with one client; returns why it ended.
     fn converse(&self, conn: &mut Connection, tag: &output::Tag, limits: &Limits) -> CloseReason {
-        if let Err(e) = conn.write_message(&self.config.greeting) {
+        // Two halves of one connection: the reply is framed straight from the bytes read.
+        let (mut reader, mut writer) = conn.split();
+        if let Err(e) = writer.write_message(&self.config.greeting) {
             return close_reason(&e);
         }
-        let mut reply = Vec::with_capacity(self.config.reply_prefix.len() + 64);
         loop {
-            let msg = match conn.read_message() {
+            let msg = match reader.read_message() {
                 Ok(Some(msg)) => msg,
                 Ok(None) => return CloseReason::EndOfStream,
                 Err(e) => {
-                    self.tell_client_why(conn, &e, limits);
+                    tell_client_why(&mut writer, &e, limits);
                     return close_reason(&e);
                 }
             };
-            self.log.event(
-                tag,
-                format_args!(
-                    "message \"{}\" ({} bytes)",
-                    output::preview(msg, LOG_PREVIEW_CHARS),
-                    msg.len()
-                ),
-            );
+            self.log.message(tag, "message", msg);
             // Bytes compared with bytes: the comparison the tutorial meant to make.
             if msg == EXIT_MESSAGE {
                 return CloseReason::Exit;
             }
-            reply.clear();
-            reply.extend_from_slice(&self.config.reply_prefix);
-            reply.extend_from_slice(msg);
-            if let Err(e) = conn.write_message(&reply) {
+            if let Err(e) = writer.write_parts(&[&self.config.reply_prefix, msg]) {
                 return close_reason(&e);
             }
         }
     }
+}
 
-    /// Before closing on a protocol error or a timeout, say why (best effort: the client
-    /// may be gone already).
-    fn tell_client_why(&self, conn: &mut Connection, e: &ConnError, limits: &Limits) {
-        let text = match e {
-            ConnError::Frame(f) => format!("error: {f}"),
-            e if e.is_timeout() => format!(
-                "error: idle for {} s, closing",
-                limits.idle_timeout.map_or(0.0, |d| d.as_secs_f64())
-            ),
-            _ => return,
-        };
-        let _ = conn.write_message(text.as_bytes());
-    }
+/// Before closing on a protocol error or a timeout, say why (best effort: the client may
+/// be gone already). Out of line: it formats, and formatting needs stack.
+#[cold]
+#[inline(never)]
+fn tell_client_why(writer: &mut Writer<'_>, e: &ConnError, limits: &Limits) {
+    let text = match e {
+        ConnError::Frame(f) => format!("error: {f}"),
+        e if e.is_timeout() => format!(
+            "error: idle for {} s, closing",
+            limits.idle_timeout.map_or(0.0, |d| d.as_secs_f64())
+        ),
+        _ => return,
+    };
+    let _ = writer.write_message(text.as_bytes());
 }
 
 impl Handler for Hello {
     fn handle(&self, accepted: Accepted, limits: &Limits) -> Closed {
         let Accepted { stream, tag, .. } = accepted;
-        let mut conn = Connection::new(stream, self.config.framing, self.config.max_frame)
-            .with_trace(self.config.trace.then(|| tag.to_string()));
+        let trace = self.config.trace.then(|| tag.to_string());
+        let mut conn = Connection::new(stream, self.config.framing, self.config.max_frame, trace);
         let reason = self.converse(&mut conn, &tag, limits);
         Closed {
             reason,
@@ -163,6 +154,8 @@ impl Handler for Hello {
 }
 
 /// Why a connection ended, from the error that ended it.
+#[cold]
+#[inline(never)]
 fn close_reason(e: &ConnError) -> CloseReason {
     match e {
         e if e.is_timeout() => CloseReason::IdleTimeout,

@@ -2,6 +2,9 @@
 //! framing, then hostile clients — after each of which the server must still serve the
 //! next client correctly.
 
+// A failed unwrap in a test is a failed test, which is what we want.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{Read, Write};
 use std::net::{Shutdown as NetShutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread::{self, JoinHandle};

@@ -1,0 +1,99 @@
+//! # hold: many idle connections, then one round trip on each
+//!
+//! Opens `--connections` connections to a hello server and reads each greeting, then
+//! measures the server's memory (VmRSS from `/proc/PID/status`) while they are all held
+//! idle, then sends one message on every connection and checks every reply. Prints one
+//! JSON object. Used by `bench/tcp.sh` to compare the memory of tcp-server with the
+//! std baseline at 10,000 connections.
+//!
+//! ```text
+//! hold 127.0.0.1:9999 --connections 10000 --server-pid 1234
+//! ```
+
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use bench::{read_line, rss_kib, threads};
+use clap::Parser;
+use std::io::Write;
+
+/// Time for the server's memory to settle after the last connection.
+const SETTLE: Duration = Duration::from_secs(1);
+/// Longest wait for a greeting or a reply.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Parser)]
+struct Args {
+    addr: SocketAddr,
+    #[arg(long)]
+    connections: usize,
+    /// The server to measure.
+    #[arg(long)]
+    server_pid: u32,
+    /// Keep the connections open this many seconds after measuring (to look at the server).
+    #[arg(long, default_value_t = 0)]
+    pause: u64,
+}
+
+#[derive(serde::Serialize)]
+struct Report {
+    connections: usize,
+    held: usize,
+    answered: usize,
+    errors: Vec<String>,
+    server_threads: u64,
+    server_rss_kib_idle: u64,
+    server_rss_kib_after_round_trips: u64,
+    server_peak_rss_kib: u64,
+    seconds_to_connect: f64,
+}
+
+fn main() {
+    let args = Args::parse();
+    // One descriptor per connection: lift the soft limit to the hard one.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let started = Instant::now();
+    let mut held = Vec::with_capacity(args.connections);
+    let mut errors = Vec::new();
+    for _ in 0..args.connections {
+        let attempt = TcpStream::connect(args.addr).and_then(|mut s| {
+            s.set_read_timeout(Some(READ_TIMEOUT))?;
+            match read_line(&mut s)? {
+                Some(l) if l == b"Hello!" => Ok(s),
+                other => Err(std::io::Error::other(format!("greeting: {other:?}"))),
+            }
+        });
+        match attempt {
+            Ok(s) => held.push(s),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    let seconds_to_connect = started.elapsed().as_secs_f64();
+    std::thread::sleep(SETTLE);
+    let (idle, _) = rss_kib(args.server_pid).unwrap_or((0, 0));
+    let server_threads = threads(args.server_pid);
+    let mut answered = 0;
+    for s in &mut held {
+        let ok = s.write_all(b"ping\n").and_then(|()| read_line(s));
+        match ok {
+            Ok(Some(l)) if l == b"hello,ping" => answered += 1,
+            Ok(other) => errors.push(format!("reply: {other:?}")),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    let (after, peak) = rss_kib(args.server_pid).unwrap_or((0, 0));
+    errors.truncate(10);
+    let report = Report {
+        connections: args.connections,
+        held: held.len(),
+        answered,
+        errors,
+        server_threads,
+        server_rss_kib_idle: idle,
+        server_rss_kib_after_round_trips: after,
+        server_peak_rss_kib: peak,
+        seconds_to_connect,
+    };
+    println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    std::thread::sleep(Duration::from_secs(args.pause));
+}

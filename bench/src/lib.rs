@@ -1,0 +1,68 @@
+//! # Benchmark helpers
+//!
+//! Small pieces the load tools share: reading a line from a blocking stream without a
+//! per-connection buffer, and reading a process's memory use from `/proc`.
+
+use std::io::{self, Read};
+use std::net::TcpStream;
+
+/// Longest line the tools read (the greeting, a reply, the busy message).
+const MAX_LINE: usize = 256;
+
+/// Reads one `\n`-terminated line, a few bytes at a time. `Ok(None)` at end of stream.
+pub fn read_line(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while line.len() < MAX_LINE {
+        match stream.read(&mut byte)? {
+            0 if line.is_empty() => return Ok(None),
+            0 => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "end of stream mid-line",
+                ))
+            }
+            _ if byte[0] == b'\n' => return Ok(Some(line)),
+            _ => line.push(byte[0]),
+        }
+    }
+    Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"))
+}
+
+/// A process's resident memory (VmRSS) and its peak (VmHWM), in KiB, from `/proc/PID/status`.
+pub fn rss_kib(pid: u32) -> io::Result<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Ok((field("VmRSS:"), field("VmHWM:")))
+}
+
+/// The number of threads of a process, from `/proc/PID/status`.
+pub fn threads(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Threads:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Whether a process is still alive (and not a zombie).
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            !s.split_whitespace()
+                .nth(2)
+                .is_some_and(|state| state == "Z")
+        })
+        .unwrap_or(false)
+}
