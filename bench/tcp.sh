@@ -14,11 +14,15 @@
 #               (bench `flood`): does it survive, refuse the excess with a message, and
 #               still serve the clients it holds? The std baseline gets the same flood.
 #
+# With two or more cores and `taskset`, the server runs on core 0 and the load on core 1,
+# so they do not fight over one core: unpinned, the same binary varies by 20% from run to
+# run on a shared 2-core machine; pinned, by 2-3%.
+#
 # Everything goes to loopback; every process the script starts, it stops (by PID).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ROUNDS=5        # throughput runs per server
+ROUNDS=7        # throughput runs per server
 MEM_ROUNDS=3    # memory runs per server
 CONNS=100
 COUNT=1000
@@ -35,6 +39,11 @@ OUT=target/bench
 mkdir -p "$OUT"
 rm -f "$OUT"/tcp-*.json
 
+SERVER_CPU=() CLIENT_CPU=()
+if command -v taskset >/dev/null && (( $(nproc) >= 2 )); then
+    SERVER_CPU=(taskset -c 0) CLIENT_CPU=(taskset -c 1)
+fi
+
 SERVER_PID=""
 cleanup() { [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null || true; }
 trap cleanup EXIT
@@ -49,7 +58,7 @@ start_server() {
         tcp-server) cmd=("$R/tcp-server" 127.0.0.1:0 --quiet "$@") ;;
         std) cmd=("$R/std-hello-server" 127.0.0.1:0) ;;
     esac
-    "${cmd[@]}" >"$OUT/server.out" 2>&1 &
+    "${SERVER_CPU[@]}" "${cmd[@]}" >"$OUT/server.out" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 100); do
         grep -q "listening on" "$OUT/server.out" 2>/dev/null && break
@@ -71,7 +80,7 @@ echo "throughput: $CONNS connections x $COUNT round trips, $ROUNDS runs each" >&
 for r in $(seq "$ROUNDS"); do
     for s in $(order "$r"); do
         start_server "$s"
-        "$R/tcp-client" "$SERVER_ADDR" -q --connections "$CONNS" --count "$COUNT" --json \
+        "${CLIENT_CPU[@]}" "$R/tcp-client" "$SERVER_ADDR" -q --connections "$CONNS" --count "$COUNT" --json \
             >"$OUT/tcp-tput-$s-$r.json"
         stop_server
     done
@@ -93,9 +102,9 @@ for s in tcp-server std; do
     stop_server
 done
 
-python3 - "$OUT" "$ROUNDS" "$MEM_ROUNDS" "$CONNS" "$COUNT" "$IDLE" <<'PY'
+python3 - "$OUT" "$ROUNDS" "$MEM_ROUNDS" "$CONNS" "$COUNT" "$IDLE" "${#SERVER_CPU[@]}" <<'PY'
 import json, statistics, sys, glob, os, platform
-out, rounds, mem_rounds, conns, count, idle = sys.argv[1], *map(int, sys.argv[2:7])
+out, rounds, mem_rounds, conns, count, idle, pinned = sys.argv[1], *map(int, sys.argv[2:8])
 def load(pattern):
     return [json.load(open(f)) for f in sorted(glob.glob(os.path.join(out, pattern)))]
 def stats(values):
@@ -122,7 +131,8 @@ def row(name, key, unit, fmt="{:,.0f}"):
 print(f"\nmachine: {result['machine']}\n")
 print("| workload | tcp-server --quiet | std baseline | ratio |")
 print("|---|---|---|---|")
-row(f"round trips/s, {conns} conn x {count} ({rounds} runs)", "round_trips_per_sec", "/s")
+pin = ", server and load pinned to separate cores" if pinned else ""
+row(f"round trips/s, {conns} conn x {count} ({rounds} runs{pin})", "round_trips_per_sec", "/s")
 row("latency p99", "latency_p99_us", "us", "{:,.1f}")
 row(f"server RSS, {idle:,} idle connections ({mem_rounds} runs)", "rss_mib_idle", "MiB", "{:,.1f}")
 row("server RSS, after one round trip each", "rss_mib_after_round_trips", "MiB", "{:,.1f}")

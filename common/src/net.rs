@@ -8,7 +8,9 @@
 //! 2. `setsockopt(SO_REUSEADDR)`: allow `bind` while old connections on this port are still
 //!    in `TIME_WAIT`. Without it, a server restarted within a minute or so of closing
 //!    connections fails with "address already in use" — the tutorial's `tcp.py` has this
-//!    problem. On by default; `--no-reuse-addr` shows the failure.
+//!    problem. (On Linux a `TIME_WAIT` connection keeps the flag of the server it came
+//!    from, and both must have it: so a server sets it *always*, not just when restarting.)
+//!    On by default; `--no-reuse-addr` shows the failure.
 //! 3. `setsockopt(SO_REUSEPORT)` (Linux, BSD): let several sockets listen on one port; the
 //!    kernel spreads new connections between them. Off by default.
 //! 4. `bind()`: attach the socket to a local address and port. Port 0 asks the kernel for
@@ -111,8 +113,8 @@ pub fn bind_error(addr: SocketAddr, e: io::Error, opts: &ListenOptions) -> NetEr
             port = addr.port()
         ),
         io::ErrorKind::AddrInUse => format!(
-            "another program listens on port {port}: stop it, or use another port, e.g. {ip}:{next}, \
-             or port 0 for any free port",
+            "another program listens on port {port}, or one without SO_REUSEADDR left connections in \
+             TIME_WAIT: stop it or wait a minute, or use another port, e.g. {ip}:{next}, or port 0 for any",
             port = addr.port(),
             ip = ip_for_display(addr),
             next = addr.port().wrapping_add(1)
@@ -260,6 +262,45 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("another port"), "{err}");
+    }
+
+    /// Listens on a fresh port, serves one connection that the server closes first (so
+    /// the server's side waits in TIME_WAIT), then closes the listener. Returns the address.
+    fn leave_time_wait(opts: &ListenOptions) -> SocketAddr {
+        use std::io::Read;
+        let listener = tcp_listener("127.0.0.1:0".parse().unwrap(), opts).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client = TcpStream::connect(addr).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        drop(accepted); // the server closes first: its side goes to TIME_WAIT
+        assert_eq!(client.read(&mut [0u8; 1]).unwrap(), 0);
+        addr
+    }
+
+    /// The tutorial's restart problem: a server without SO_REUSEADDR cannot be restarted
+    /// while its old connections wait in TIME_WAIT.
+    #[test]
+    fn without_reuse_addr_a_restart_fails_during_time_wait() {
+        let no_reuse = ListenOptions {
+            reuse_addr: false,
+            ..ListenOptions::default()
+        };
+        let addr = leave_time_wait(&no_reuse);
+        let err = tcp_listener(addr, &no_reuse).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+        let hint = bind_error(addr, err, &no_reuse).to_string();
+        assert!(
+            hint.contains("TIME_WAIT") && hint.contains("--no-reuse-addr"),
+            "{hint}"
+        );
+    }
+
+    /// Ours: with SO_REUSEADDR (on both the old and the new server, as Linux requires),
+    /// the restart works at once.
+    #[test]
+    fn with_reuse_addr_a_restart_works_during_time_wait() {
+        let addr = leave_time_wait(&ListenOptions::default());
+        assert!(tcp_listener(addr, &ListenOptions::default()).is_ok());
     }
 
     #[test]

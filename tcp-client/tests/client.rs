@@ -224,6 +224,20 @@ fn binary_prints_the_greeting_and_replies_on_stdout() {
 }
 
 #[test]
+fn localhost_names_are_resolved() {
+    let s = server(Framing::Line);
+    let port = s.addr.port().to_string();
+    let (code, out, err) = client(&[&format!("localhost:{port}"), "-q", "hi"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "Hello!\nhello,hi\n");
+    // A bare port means 127.0.0.1.
+    let (code, out, _) = client(&[&port, "-q", "hi"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out, "Hello!\nhello,hi\n");
+    s.stop();
+}
+
+#[test]
 fn refused_connection_exits_1_and_says_what_to_try() {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()

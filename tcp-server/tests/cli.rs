@@ -162,6 +162,36 @@ fn trace_dumps_every_read_and_write_in_hex() {
 }
 
 #[test]
+fn backlog_is_what_listen_gets() {
+    if !have("ss") {
+        eprintln!("skipped: ss is not installed (apt-get install iproute2)");
+        return;
+    }
+    // For a listening socket, `ss -lnt` shows the backlog in the Send-Q column.
+    let s = server(&["--backlog", "5"]);
+    let filter = format!("sport = :{}", s.addr.port());
+    let (code, out, _) = run(Command::new("ss").args(["-Hlnt", &filter]), LIMIT);
+    assert_eq!(code, Some(0));
+    let cols: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(cols.get(2), Some(&"5"), "ss said: {out}");
+}
+
+#[test]
+fn ipv6_and_localhost_work_end_to_end() {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("[::1]:0");
+    let s = ServerProcess::start(cmd);
+    assert!(s.addr.is_ipv6());
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    c.write_all(b"v6\nexit\n").unwrap();
+    let mut out = Vec::new();
+    c.read_to_end(&mut out).unwrap();
+    assert_eq!(out, b"Hello!\nhello,v6\n");
+    let accept = s.wait_for_stdout("accepted:", LIMIT);
+    assert!(accept.contains("local [::1]:"), "{accept}");
+}
+
+#[test]
 fn nc_talks_to_the_server() {
     if !have("nc") {
         eprintln!("skipped: nc is not installed (apt-get install netcat-openbsd)");
