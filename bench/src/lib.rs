@@ -58,11 +58,9 @@ pub fn threads(pid: u32) -> u64 {
 
 /// Whether a process is still alive (and not a zombie).
 pub fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            !s.split_whitespace()
-                .nth(2)
-                .is_some_and(|state| state == "Z")
-        })
-        .unwrap_or(false)
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.split_whitespace()
+            .nth(2)
+            .is_some_and(|state| state != "Z")
+    })
 }
