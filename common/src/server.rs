@@ -222,10 +222,10 @@ impl fmt::Display for Summary {
         let [exit, eof, idle, reset, proto, error] = self.closed;
         write!(
             f,
-            "summary: {} connections accepted in {:.1} s, {} refused (busy), {} refused (no thread), \
+            "summary: {} accepted in {:.1} s, {} refused (busy), {} refused (no thread), \
              {} accept errors, peak {} at once, {} still open; closed: {exit} exit, {eof} end of stream, \
              {idle} idle timeout, {reset} reset, {proto} protocol error, {error} error; {} in, {} out",
-            self.accepted,
+            plural(self.accepted, "connection"),
             self.elapsed.as_secs_f64(),
             self.refused_busy,
             self.refused_no_thread,
@@ -455,6 +455,11 @@ fn run_connection(conn: Accepted, handler: &dyn Handler, limits: &Limits, stats:
             closed.bytes_out
         ),
     );
+}
+
+/// `1 connection`, `2 connections`.
+fn plural(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// Tells a client we cannot serve it, without letting it hold up the accept loop.

@@ -84,7 +84,7 @@ fn ctrl_c_prints_a_summary_and_exits_0() {
     assert_eq!(status.code(), Some(0));
     let last = s.stdout().last().cloned().unwrap_or_default();
     assert!(
-        last.contains("tcp-server stopped. summary: 1 connections accepted"),
+        last.contains("tcp-server stopped. summary: 1 connection accepted"),
         "{last}"
     );
     assert!(last.contains("1 exit"), "{last}");
@@ -159,6 +159,73 @@ fn trace_dumps_every_read_and_write_in_hex() {
         "{err}"
     );
     assert!(err.contains("read ") && err.contains("6c 69 0a"), "{err}");
+}
+
+/// Out of file descriptors (EMFILE): the tutorial's server dies in accept(); ours logs it,
+/// backs off, tells the waiting client it is busy (with the spare descriptor it keeps for
+/// that), and serves again once clients leave.
+#[test]
+fn survives_running_out_of_file_descriptors() {
+    const FD_LIMIT: u32 = 40;
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        &format!("ulimit -n {FD_LIMIT} && exec {BIN} 127.0.0.1:0 --max-connections 1000"),
+    ]);
+    let s = ServerProcess::start(cmd);
+    // Hold connections until one is not greeted: the descriptors have run out.
+    let mut held = Vec::new();
+    let mut refused = None;
+    for _ in 0..FD_LIMIT * 2 {
+        let mut c = TcpStream::connect(s.addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let mut greeting = [0u8; 7];
+        match c.read_exact(&mut greeting) {
+            Ok(()) if &greeting == b"Hello!\n" => held.push(c),
+            other => {
+                let mut rest = Vec::new();
+                let _ = c.read_to_end(&mut rest);
+                refused = Some((other.is_ok(), [&greeting[..], &rest].concat()));
+                break;
+            }
+        }
+    }
+    let (read_something, bytes) = refused.expect("the descriptors never ran out");
+    assert!(
+        held.len() >= 10 && held.len() < FD_LIMIT as usize,
+        "held {}",
+        held.len()
+    );
+    // The spare descriptor lets the server say why, instead of leaving the client hanging.
+    assert!(read_something, "the refused client heard nothing");
+    assert_eq!(bytes, b"error: server busy\n");
+    let warned = s.stderr().join("\n");
+    assert!(
+        warned.contains("accept failed") && warned.contains("out of file descriptors"),
+        "{warned}"
+    );
+    assert!(
+        warned.contains("more than this process can hold"),
+        "{warned}"
+    );
+    // Clients leave; the server serves again.
+    drop(held);
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
+        let mut c = TcpStream::connect(s.addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.write_all(b"li\nexit\n").unwrap();
+        let mut out = Vec::new();
+        let _ = c.read_to_end(&mut out);
+        if out == b"Hello!\nhello,li\n" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never served again: {out:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]
