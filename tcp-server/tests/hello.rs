@@ -37,6 +37,17 @@ impl TestServer {
         }
     }
 
+    /// A quiet line-framing server with these limits.
+    fn with_limits(limits: Limits) -> TestServer {
+        TestServer::start(
+            Config {
+                quiet: true,
+                ..Config::default()
+            },
+            limits,
+        )
+    }
+
     fn line() -> TestServer {
         TestServer::start(
             Config {
@@ -254,13 +265,7 @@ fn a_silent_client_is_disconnected_at_the_idle_timeout() {
         idle_timeout: Some(Duration::from_millis(300)),
         ..Limits::default()
     };
-    let server = TestServer::start(
-        Config {
-            quiet: true,
-            ..Config::default()
-        },
-        limits,
-    );
+    let server = TestServer::with_limits(limits);
     let started = Instant::now();
     let mut silent = server.connect();
     let got = String::from_utf8(read_all(&mut silent)).unwrap();
@@ -308,13 +313,7 @@ fn clients_past_max_connections_are_told_busy() {
         max_connections: 3,
         ..Limits::default()
     };
-    let server = TestServer::start(
-        Config {
-            quiet: true,
-            ..Config::default()
-        },
-        limits,
-    );
+    let server = TestServer::with_limits(limits);
     // Three held connections (each has its greeting, so each is being served)...
     let mut held: Vec<TcpStream> = (0..3)
         .map(|_| {
@@ -358,13 +357,7 @@ fn a_client_that_never_reads_is_timed_out_not_served_forever() {
         idle_timeout: Some(Duration::from_millis(500)),
         ..Limits::default()
     };
-    let server = TestServer::start(
-        Config {
-            quiet: true,
-            ..Config::default()
-        },
-        limits,
-    );
+    let server = TestServer::with_limits(limits);
     let c = server.connect();
     // Send messages without ever reading the replies: the server's writes fill our receive
     // buffer and block; the write timeout frees its thread.
