@@ -17,10 +17,11 @@
 //! - **An idle timeout.** A client that connects and says nothing would hold a thread
 //!   forever; with `SO_RCVTIMEO` its read gives up and the connection is closed.
 //! - **Surviving resource exhaustion.** When `accept()` fails because the process is out of
-//!   file descriptors (`EMFILE`) or the system is (`ENFILE`), or out of memory, we log it,
-//!   back off (5 ms, doubling up to 1 s) and go on. A spare descriptor kept open for that
-//!   moment lets us accept the waiting client just to tell it we are busy. When a thread
-//!   cannot be started, that one client is refused, and the server goes on.
+//!   file descriptors (`EMFILE`) or the system is (`ENFILE`), or out of memory, we log it
+//!   and go on. A spare descriptor kept open for that moment is given up to accept the
+//!   waiting client just to tell it we are busy, then taken again; when even that fails we
+//!   back off (5 ms, doubling up to 1 s). When a thread cannot be started, that one client is
+//!   refused, and the server goes on.
 //! - **Named threads with small stacks**: `conn-42` in `top -H` and in a debugger; 128 KiB
 //!   of address space each instead of 2 MiB (only touched pages cost memory either way).
 //! - **A clean shutdown** ([`Shutdown`], wired to Ctrl-C by the programs): the loop stops,
@@ -54,6 +55,8 @@ const BACKOFF_START: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// How long a busy client's refusal message may take to write before we give up on it.
 const REFUSE_WRITE_TIMEOUT: Duration = Duration::from_millis(100);
+/// What the spare file descriptor is open on.
+const SPARE_FILE: &str = "/dev/null";
 /// How long [`Shutdown::trigger`] waits when it connects to wake the accept loop.
 const WAKE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -317,7 +320,9 @@ pub fn serve<H: Handler>(
     let stats = &shared.stats;
     // A spare file descriptor, given up when accept() fails with EMFILE so that the client
     // waiting in the backlog can be accepted and told we are busy.
-    let mut spare_fd = File::open("/dev/null").ok();
+    let mut spare_fd = File::open(SPARE_FILE).ok();
+    // Whether accept() is failing for lack of resources (logged once per episode).
+    let mut short_of_resources = false;
     let mut backoff = BACKOFF_START;
     let mut next_id: u64 = 0;
 
@@ -334,25 +339,37 @@ pub fn serve<H: Handler>(
                     // The client gave up before we accepted it: nothing to do.
                     continue;
                 }
-                log.warn(format_args!(
-                    "accept failed: {e}; {}; pausing {} ms",
-                    accept_error_advice(&e),
-                    backoff.as_millis()
-                ));
+                if !short_of_resources {
+                    short_of_resources = true;
+                    log.warn(format_args!(
+                        "accept failed: {e}; {}",
+                        accept_error_advice(&e)
+                    ));
+                }
+                // Give up the spare descriptor for a moment: accept the waiting client, tell
+                // it we are busy, close it, and take the spare again.
                 if spare_fd.take().is_some() {
                     if let Ok((stream, _)) = listener.accept() {
                         stats.refused_busy.fetch_add(1, Ordering::Relaxed);
                         refuse(stream, &shared.busy);
+                        spare_fd = File::open(SPARE_FILE).ok();
+                        continue;
                     }
+                    spare_fd = File::open(SPARE_FILE).ok();
                 }
+                // No client could be handled: wait before trying again, longer each time.
                 thread::sleep(backoff);
                 backoff = (backoff * 2).min(BACKOFF_MAX);
                 continue;
             }
         };
         backoff = BACKOFF_START;
+        if short_of_resources {
+            short_of_resources = false;
+            log.warn(format_args!("accepting connections again"));
+        }
         if spare_fd.is_none() {
-            spare_fd = File::open("/dev/null").ok();
+            spare_fd = File::open(SPARE_FILE).ok();
         }
         next_id += 1;
         let tag = Tag { id: next_id, peer };

@@ -199,6 +199,14 @@ fn survives_running_out_of_file_descriptors() {
     // The spare descriptor lets the server say why, instead of leaving the client hanging.
     assert!(read_something, "the refused client heard nothing");
     assert_eq!(bytes, b"error: server busy\n");
+    // And so is every further client, at once, while the descriptors stay used up.
+    for _ in 0..5 {
+        let mut c = TcpStream::connect(s.addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let mut out = Vec::new();
+        let _ = c.read_to_end(&mut out);
+        assert_eq!(out, b"error: server busy\n");
+    }
     let warned = s.stderr().join("\n");
     assert!(
         warned.contains("accept failed") && warned.contains("out of file descriptors"),
@@ -208,7 +216,7 @@ fn survives_running_out_of_file_descriptors() {
         warned.contains("more than this process can hold"),
         "{warned}"
     );
-    // Clients leave; the server serves again.
+    // Clients leave; the server serves again, and says so.
     drop(held);
     let deadline = std::time::Instant::now() + LIMIT;
     loop {
