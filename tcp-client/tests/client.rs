@@ -286,6 +286,31 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
+fn trace_shows_every_read_and_write() {
+    let s = server(Framing::Length);
+    let (code, out, err) = client(&[
+        &s.addr.to_string(),
+        "--framing",
+        "length",
+        "--trace",
+        "-q",
+        "hi",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "Hello!\nhello,hi\n");
+    // The length header is there to see, byte for byte.
+    assert!(
+        err.contains("write 6 bytes") && err.contains("00 00 00 02 68 69"),
+        "{err}"
+    );
+    assert!(
+        err.contains("read ") && err.contains("00 00 00 06 48 65 6c 6c 6f 21"),
+        "{err}"
+    );
+    s.stop();
+}
+
+#[test]
 fn check_exit_code_grades_the_server() {
     let s = server(Framing::Line);
     let (code, out, _) = client(&[&s.addr.to_string(), "--check"]);
