@@ -15,6 +15,7 @@
 //!   idle timeouts, survival of resource exhaustion, and a clean Ctrl-C.
 //! - [`output`]: the event lines (time, connection id, peer) and the `--trace` hex dump.
 //! - [`cli`]: durations in seconds, parsed the same way by every program.
+//! - [`udp`]: UDP sockets, truncated datagrams, and the kernel's drop counter.
 //! - [`testing`]: for the crates' tests: run a server as a process on port 0.
 //! - [`capacity`]: how many connections this process can really hold (open files,
 //!   threads, memory maps), so a server can warn before it promises too much.
@@ -28,6 +29,7 @@ pub mod net;
 pub mod output;
 pub mod server;
 pub mod testing;
+pub mod udp;
 
 /// Exit code for success.
 pub const EXIT_OK: i32 = 0;

@@ -146,43 +146,74 @@ pub trait Handler: Send + Sync + 'static {
     fn busy_message(&self) -> Vec<u8>;
 }
 
-/// Stops [`serve`] from another thread (a Ctrl-C handler, a test).
+/// Stops a server loop from another thread (a Ctrl-C handler, a test).
 ///
-/// `accept()` blocks, and a flag alone cannot wake it: [`trigger`](Self::trigger) sets the
-/// flag and then connects to the listener itself, so `accept()` returns and the loop sees
-/// the flag.
+/// `accept()` and `recv_from()` block, and a flag alone cannot wake them:
+/// [`trigger`](Self::trigger) sets the flag and then connects to the listener itself (TCP)
+/// or sends it an empty datagram (UDP), so the call returns and the loop sees the flag.
 #[derive(Debug, Clone)]
 pub struct Shutdown {
     flag: Arc<AtomicBool>,
-    wake: SocketAddr,
+    wake: Wake,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Wake {
+    Tcp(SocketAddr),
+    Udp(SocketAddr),
 }
 
 impl Shutdown {
     /// A shutdown switch for the loop that will serve `listener`.
     pub fn new(listener: &TcpListener) -> io::Result<Shutdown> {
-        let mut wake = listener.local_addr()?;
-        // A listener on "every interface" (0.0.0.0 or [::]) is reached through loopback.
-        if wake.ip().is_unspecified() {
-            wake.set_ip(match wake {
-                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-            });
-        }
-        Ok(Shutdown {
+        Ok(Shutdown::with(Wake::Tcp(reachable(listener.local_addr()?))))
+    }
+
+    /// A shutdown switch for a loop receiving on `socket`.
+    pub fn for_udp(socket: &std::net::UdpSocket) -> io::Result<Shutdown> {
+        Ok(Shutdown::with(Wake::Udp(reachable(socket.local_addr()?))))
+    }
+
+    fn with(wake: Wake) -> Shutdown {
+        Shutdown {
             flag: Arc::new(AtomicBool::new(false)),
             wake,
-        })
+        }
     }
 
     /// Asks the loop to stop, and wakes it.
     pub fn trigger(&self) {
         self.flag.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect_timeout(&self.wake, WAKE_TIMEOUT);
+        match self.wake {
+            Wake::Tcp(addr) => {
+                let _ = TcpStream::connect_timeout(&addr, WAKE_TIMEOUT);
+            }
+            Wake::Udp(addr) => {
+                let any: SocketAddr = match addr {
+                    SocketAddr::V4(_) => (std::net::Ipv4Addr::UNSPECIFIED, 0).into(),
+                    SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+                };
+                if let Ok(s) = std::net::UdpSocket::bind(any) {
+                    let _ = s.send_to(&[], addr);
+                }
+            }
+        }
     }
 
     pub fn is_triggered(&self) -> bool {
         self.flag.load(Ordering::SeqCst)
     }
+}
+
+/// A socket bound to "every interface" (0.0.0.0 or [::]) is reached through loopback.
+fn reachable(mut addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    addr
 }
 
 /// Counters shared by the accept loop and the connection threads.
