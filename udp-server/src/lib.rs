@@ -250,8 +250,16 @@ impl Sender {
                 }
                 Err(e) => {
                     self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
-                    self.log
-                        .warn(format_args!("{tag}: could not send the reply: {e}"));
+                    if e.raw_os_error() == Some(libc::EMSGSIZE) {
+                        self.log.warn(format_args!(
+                            "{tag}: the reply ({} bytes) is larger than one datagram can carry ({} over IPv4): not sent",
+                            reply.len(),
+                            udp::MAX_DATAGRAM_V4
+                        ));
+                    } else {
+                        self.log
+                            .warn(format_args!("{tag}: could not send the reply: {e}"));
+                    }
                 }
             }
         }

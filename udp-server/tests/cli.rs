@@ -1,0 +1,157 @@
+//! `udp-server` as the process a student runs: its start-up line, usage errors, Ctrl-C,
+//! sharing a port number with tcp-server, and real peers (nc, the tutorial's client).
+
+// A failed unwrap in a test is a failed test, which is what we want.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::{TcpListener, UdpSocket};
+use std::process::Command;
+use std::time::Duration;
+
+use common::testing::{have, run, workspace_root, ServerProcess};
+
+const BIN: &str = env!("CARGO_BIN_EXE_udp-server");
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn server(args: &[&str]) -> ServerProcess {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("127.0.0.1:0").args(args);
+    ServerProcess::start(cmd)
+}
+
+#[test]
+fn start_up_line_names_buffer_handler_and_faults() {
+    let s = server(&[
+        "--buffer",
+        "1024",
+        "--handler",
+        "thread",
+        "--drop",
+        "0.3",
+        "--seed",
+        "5",
+    ]);
+    let first = &s.stdout()[0];
+    for part in [
+        "udp-server listening on",
+        "UDP; buffer 1024 bytes",
+        "handler thread",
+        "SO_RCVBUF",
+        "drop 0.3",
+        "--seed 5",
+    ] {
+        assert!(first.contains(part), "{part:?} missing in {first}");
+    }
+}
+
+#[test]
+fn logs_each_datagram_and_each_injected_fault_then_summarises_on_ctrl_c() {
+    let mut s = server(&["--drop", "1.0", "--seed", "1"]);
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.send_to(b"lost?", s.addr).unwrap();
+    let line = s.wait_for_stdout("injected fault", LIMIT);
+    assert!(line.contains("injected fault: dropped, no reply"), "{line}");
+    assert!(
+        s.stdout()
+            .iter()
+            .any(|l| l.contains("datagram \"lost?\" (5 bytes)")),
+        "{:?}",
+        s.stdout()
+    );
+    assert_eq!(s.interrupt().code(), Some(0));
+    let last = s.stdout().last().cloned().unwrap_or_default();
+    assert!(
+        last.contains("summary: 1 datagrams in")
+            && last.contains("1 drops")
+            && last.contains("kernel drops: 0"),
+        "{last}"
+    );
+}
+
+#[test]
+fn runs_beside_tcp_server_on_the_same_port_number() {
+    // TCP and UDP ports are separate: both can be bound to the same number.
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = tcp.local_addr().unwrap().to_string();
+    let mut cmd = Command::new(BIN);
+    cmd.arg(&addr);
+    let s = ServerProcess::start(cmd);
+    assert_eq!(s.addr.to_string(), addr);
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.set_read_timeout(Some(LIMIT)).unwrap();
+    c.send_to(b"x", s.addr).unwrap();
+    let mut buf = [0u8; 16];
+    let n = c.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"Hi!x");
+}
+
+#[test]
+fn a_taken_udp_port_says_so_and_exits_1() {
+    let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, _, err) = run(Command::new(BIN).arg(&addr), LIMIT);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.starts_with(&format!(
+            "udp-server: could not listen on {addr}: address already in use"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for (args, want) in [
+        (&["99999"][..], "invalid port 99999"),
+        (
+            &["0", "--drop", "1.5"][..],
+            "--drop 1.5: a probability must be between 0 and 1",
+        ),
+        (&["0", "--delay", "50..10"][..], "goes backwards"),
+        (
+            &["0", "--delay", "soon"][..],
+            "not a whole number of milliseconds",
+        ),
+        (&["0", "--handler", "fork"][..], "invalid value 'fork'"),
+        (&["0", "--buffer", "0"][..], "must be at least 1"),
+    ] {
+        let (code, out, err) = run(Command::new(BIN).args(args), LIMIT);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn nc_is_a_client_too() {
+    if !have("nc") {
+        eprintln!("skipped: nc is not installed (apt-get install netcat-openbsd)");
+        return;
+    }
+    let s = server(&[]);
+    let script = format!(
+        "printf 'hello!' | nc -u -w1 {} {}",
+        s.addr.ip(),
+        s.addr.port()
+    );
+    let (code, out, err) = run(Command::new("sh").args(["-c", &script]), LIMIT);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "Hi!hello!");
+}
+
+#[test]
+fn the_tutorials_python_client_gets_its_reply() {
+    if !have("python3") {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    let s = server(&[]);
+    let mut cmd = Command::new("python3");
+    cmd.arg("-u")
+        .arg(workspace_root().join("docs/python/udp_user.py"))
+        .arg(s.addr.port().to_string());
+    let (code, out, err) = run(&mut cmd, LIMIT);
+    assert_eq!(code, Some(0), "{err}");
+    // Python prints the bytes object; the reply has no b'..' inside (the tutorial's server would).
+    assert_eq!(out, "b'Hi!hello!'\n");
+}
