@@ -62,7 +62,7 @@ struct Args {
     /// Dump every datagram sent and received (hex and text) on stderr.
     #[arg(long)]
     trace: bool,
-    /// No event lines on stderr, no line per reply in ping mode.
+    /// No event lines on stderr; replies and results are still printed.
     #[arg(short, long)]
     quiet: bool,
 }
@@ -104,7 +104,7 @@ fn main() -> ExitCode {
             count,
             interval: Duration::from_millis(args.interval),
             size: args.size,
-            per_reply: !args.json && !args.quiet,
+            per_reply: !args.json,
         };
         ping::run(&opts, ping_opts).map(|r| {
             print_report(args.json, &r, &r.to_text());

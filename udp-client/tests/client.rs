@@ -1,0 +1,364 @@
+//! udp-client against a real udp-server (in-process, port 0) with injected faults, against
+//! the tutorial's Python server and socat, and as the process a student runs.
+
+// A failed unwrap in a test is a failed test, which is what we want.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::process::Command;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use common::addr::Endpoint;
+use common::server::Shutdown;
+use common::testing::{have, run, workspace_root, ServerProcess};
+use common::udp::{self, UdpOptions};
+use udp_client::ping::{self, PingOptions};
+use udp_client::rate::{self, RateOptions};
+use udp_client::{run_messages, ClientError, Options};
+use udp_server::{Config, Delay, Faults, Summary};
+
+const BIN: &str = env!("CARGO_BIN_EXE_udp-client");
+const LIMIT: Duration = Duration::from_secs(60);
+
+struct Server {
+    addr: SocketAddr,
+    shutdown: Shutdown,
+    handle: JoinHandle<Summary>,
+}
+
+impl Server {
+    fn start(faults: Faults) -> Server {
+        let socket =
+            udp::udp_socket("127.0.0.1:0".parse().unwrap(), &UdpOptions::default()).unwrap();
+        let addr = socket.local_addr().unwrap();
+        let shutdown = Shutdown::for_udp(&socket).unwrap();
+        let s = shutdown.clone();
+        let config = Config {
+            faults,
+            quiet: true,
+            ..Config::default()
+        };
+        let handle = thread::spawn(move || udp_server::serve(socket, config, &s));
+        Server {
+            addr,
+            shutdown,
+            handle,
+        }
+    }
+
+    fn stop(self) -> Summary {
+        self.shutdown.trigger();
+        self.handle.join().unwrap()
+    }
+}
+
+fn faults(drop: f64, duplicate: f64, delay: Option<Delay>, seed: u64) -> Faults {
+    Faults {
+        drop,
+        duplicate,
+        delay,
+        seed,
+    }
+}
+
+fn options(addr: SocketAddr, timeout_ms: u64, retries: u32) -> Options {
+    Options {
+        addr: Endpoint::parse(&addr.to_string()).unwrap(),
+        timeout: Duration::from_millis(timeout_ms),
+        retries,
+        trace: false,
+        quiet: true,
+    }
+}
+
+fn pings(count: u64, interval_ms: u64) -> PingOptions {
+    PingOptions {
+        count,
+        interval: Duration::from_millis(interval_ms),
+        size: 64,
+        per_reply: false,
+    }
+}
+
+/// A UDP port nobody listens on (bound, learned, released).
+fn closed_port() -> SocketAddr {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+#[test]
+fn sends_the_message_and_gets_hi_back() {
+    let s = Server::start(Faults::none());
+    let got = run_messages(
+        &options(s.addr, 1000, 0),
+        &[b"hello!".to_vec(), b"two".to_vec()],
+    )
+    .unwrap();
+    assert_eq!(got, vec![b"Hi!hello!".to_vec(), b"Hi!two".to_vec()]);
+    s.stop();
+}
+
+#[test]
+fn retries_get_through_a_lossy_server() {
+    // Half the replies are lost; with 10 retries, each of 10 messages still gets through.
+    let s = Server::start(faults(0.5, 0.0, None, 3));
+    let msgs: Vec<Vec<u8>> = (0..10).map(|i| format!("m{i}").into_bytes()).collect();
+    let got = run_messages(&options(s.addr, 100, 10), &msgs).unwrap();
+    assert_eq!(got.len(), 10);
+    let summary = s.stop();
+    assert!(summary.injected_drops > 0, "{summary}");
+}
+
+#[test]
+fn no_reply_at_all_is_an_error_that_explains_udp() {
+    let s = Server::start(faults(1.0, 0.0, None, 1));
+    let err = run_messages(&options(s.addr, 100, 2), &[b"hello!".to_vec()]).unwrap_err();
+    assert!(
+        matches!(err, ClientError::NoReply { tries: 3, .. }),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("after 3 tries") && text.contains("UDP never resends"),
+        "{text}"
+    );
+    assert_eq!(s.stop().injected_drops, 3, "sent three times");
+}
+
+#[test]
+fn a_closed_port_is_reported_as_no_server() {
+    let err = run_messages(&options(closed_port(), 1000, 0), &[b"x".to_vec()]).unwrap_err();
+    assert!(matches!(err, ClientError::NoServer { .. }), "{err}");
+}
+
+#[test]
+fn measured_loss_is_exactly_what_the_server_dropped() {
+    // 30% drop with a fixed seed: on loopback nothing else is lost, so every missing reply
+    // is one the server dropped on purpose, and the rate is near 30%.
+    let s = Server::start(faults(0.3, 0.0, None, 2026));
+    let report = ping::run(&options(s.addr, 50, 0), pings(400, 0)).unwrap();
+    let summary = s.stop();
+    assert_eq!(report.sent, 400);
+    assert_eq!(
+        report.lost, summary.injected_drops,
+        "client and server agree"
+    );
+    // Tolerance: 400 draws of p = 0.3 have a standard deviation of 2.3%; allow 4 of them.
+    assert!(
+        (20.8..=39.2).contains(&report.lost_percent),
+        "{}%",
+        report.lost_percent
+    );
+    assert_eq!((report.duplicates, report.reordered), (0, 0));
+}
+
+#[test]
+fn duplicates_are_detected() {
+    let s = Server::start(faults(0.0, 1.0, None, 1));
+    let report = ping::run(&options(s.addr, 200, 0), pings(20, 20)).unwrap();
+    s.stop();
+    assert_eq!(report.received, 20);
+    assert_eq!(report.duplicates, 20, "{report:?}");
+}
+
+#[test]
+fn reordering_is_detected() {
+    // Random delays of 0-80 ms on requests 5 ms apart: replies overtake each other.
+    let delay = Some(Delay {
+        min: Duration::ZERO,
+        max: Duration::from_millis(80),
+    });
+    let s = Server::start(faults(0.0, 0.0, delay, 9));
+    let report = ping::run(&options(s.addr, 500, 0), pings(60, 5)).unwrap();
+    s.stop();
+    assert_eq!(report.received, 60);
+    assert!(report.reordered > 0, "{report:?}");
+    assert!(report.rtt_ms.max >= report.rtt_ms.p50 && report.jitter_ms > 0.0);
+}
+
+#[test]
+fn rate_mode_counts_every_reply_at_a_modest_rate() {
+    let s = Server::start(Faults::none());
+    let report = rate::run(
+        &options(s.addr, 300, 0),
+        RateOptions {
+            rate: 5000.0,
+            count: 5000,
+            size: 64,
+        },
+    )
+    .unwrap();
+    s.stop();
+    assert_eq!(report.sent, 5000);
+    assert_eq!(report.replies, 5000, "{report:?}");
+    // The pacing: 5000 at 5000/s take about a second, not a burst.
+    assert!(report.seconds_sending > 0.8, "{report:?}");
+}
+
+// ---- the binary ----
+
+fn client(args: &[&str]) -> (Option<i32>, String, String) {
+    run(Command::new(BIN).args(args), LIMIT)
+}
+
+#[test]
+fn binary_prints_the_reply_and_exits_0() {
+    let s = Server::start(Faults::none());
+    let (code, out, err) = client(&[&s.addr.to_string()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "Hi!hello!\n");
+    assert!(err.contains("connected: no packet sent"), "{err}");
+    s.stop();
+}
+
+#[test]
+fn binary_without_a_reply_exits_1_and_explains() {
+    let s = Server::start(faults(1.0, 0.0, None, 1));
+    let (code, out, err) = client(&[&s.addr.to_string(), "--timeout", "0.2", "--retries", "1"]);
+    assert_eq!(code, Some(1));
+    assert!(out.is_empty());
+    assert!(err.contains("resending (try 2 of 2)"), "{err}");
+    assert!(
+        err.contains("udp-client: no reply from") && err.contains("UDP never resends"),
+        "{err}"
+    );
+    s.stop();
+}
+
+#[test]
+fn binary_with_the_server_down_says_no_server() {
+    let addr = closed_port();
+    let (code, _, err) = client(&[&addr.to_string()]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains(&format!("udp-client: no server at {addr}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn binary_ping_json() {
+    let s = Server::start(Faults::none());
+    let (code, out, err) = client(&[
+        &s.addr.to_string(),
+        "--count",
+        "50",
+        "--interval",
+        "0",
+        "--json",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (
+            v["sent"].as_u64(),
+            v["received"].as_u64(),
+            v["lost"].as_u64()
+        ),
+        (Some(50), Some(50), Some(0))
+    );
+    assert!(v["rtt_ms"]["p99"].as_f64().unwrap() > 0.0);
+    s.stop();
+}
+
+#[test]
+fn binary_ping_prints_each_reply_and_a_summary() {
+    let s = Server::start(faults(0.0, 1.0, None, 1));
+    let (code, out, _) = client(&[
+        &s.addr.to_string(),
+        "--count",
+        "3",
+        "--interval",
+        "10",
+        "-q",
+    ]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out.matches("(duplicate)").count(), 3, "{out}");
+    assert!(out.contains("bytes: seq=0 time="), "{out}");
+    assert!(
+        out.contains("3 sent, 3 received, 0.0% lost, 3 duplicates"),
+        "{out}"
+    );
+    s.stop();
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for (args, want) in [
+        (&["127.0.0.1:99999"][..], "invalid port 99999"),
+        (&["127.0.0.1:0"][..], "port 0 means 'any port'"),
+        (&["--timeout=-1"][..], "0 or more"),
+        (&["--rate", "100"][..], "--count N or --duration"),
+        (&["--rate", "0", "--count", "5"][..], "more than 0"),
+        (&["--interval", "5"][..], "--count"),
+    ] {
+        let (code, out, err) = client(args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
+
+// ---- real peers ----
+
+#[test]
+fn talks_to_the_tutorials_python_server() {
+    if !have("python3") {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    let mut cmd = Command::new("python3");
+    cmd.arg("-u")
+        .arg(workspace_root().join("docs/python/udp.py"))
+        .arg("0");
+    let py = ServerProcess::start(cmd);
+    let (code, out, err) = client(&[&py.addr.to_string()]);
+    assert_eq!(code, Some(0), "{err}");
+    // The tutorial's bug, visible: the reply carries Python's b'..'.
+    assert_eq!(out, "Hi!b'hello!'\n");
+    // Ping still works: the sequence number is found inside the b'..'.
+    let (code, out, _) = client(&[
+        &py.addr.to_string(),
+        "--count",
+        "5",
+        "--interval",
+        "0",
+        "--json",
+    ]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("\"received\":5"), "{out}");
+}
+
+#[test]
+fn talks_to_socat_as_an_echo_server() {
+    if !have("socat") {
+        eprintln!("skipped: socat is not installed (apt-get install socat)");
+        return;
+    }
+    let port = closed_port().port();
+    // Without `fork`, socat serves the first peer itself: one process, ours to stop by PID.
+    // Its output goes nowhere, so it can never hold this test's pipes open.
+    let mut socat = Command::new("socat")
+        .arg(format!("UDP-LISTEN:{port},bind=127.0.0.1"))
+        .arg("PIPE")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    thread::sleep(Duration::from_millis(300));
+    let (code, out, err) = client(&[
+        &format!("127.0.0.1:{port}"),
+        "--retries",
+        "3",
+        "--timeout",
+        "0.5",
+    ]);
+    let _ = socat.kill();
+    let _ = socat.wait();
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "hello!\n", "an echo: the reply is the request");
+}
