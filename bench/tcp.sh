@@ -34,9 +34,7 @@ fi
 
 echo "building release binaries..." >&2
 cargo build --release --quiet -p tcp-server -p tcp-client -p bench
-R=target/release
-OUT=target/bench
-mkdir -p "$OUT"
+source bench/lib.sh
 rm -f "$OUT"/tcp-*.json
 
 SERVER_CPU=() CLIENT_CPU=()
@@ -44,42 +42,19 @@ if command -v taskset >/dev/null && (( $(nproc) >= 2 )); then
     SERVER_CPU=(taskset -c 0) CLIENT_CPU=(taskset -c 1)
 fi
 
-SERVER_PID=""
-cleanup() { [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null || true; }
-trap cleanup EXIT
-
-# start_server NAME [extra tcp-server args...]: sets SERVER_PID and SERVER_ADDR.
-# The server is started directly with `&` (not inside a compound command, which would
-# background a subshell and make $! the subshell's PID instead of the server's).
-start_server() {
+# start NAME [extra tcp-server args...]
+start() {
     local name=$1; shift
-    local cmd
     case $name in
-        tcp-server) cmd=("$R/tcp-server" 127.0.0.1:0 --quiet "$@") ;;
-        std) cmd=("$R/std-hello-server" 127.0.0.1:0) ;;
+        tcp-server) start_server "$name" "${SERVER_CPU[@]}" "$R/tcp-server" 127.0.0.1:0 --quiet "$@" ;;
+        std) start_server "$name" "${SERVER_CPU[@]}" "$R/std-hello-server" 127.0.0.1:0 ;;
     esac
-    "${SERVER_CPU[@]}" "${cmd[@]}" >"$OUT/server.out" 2>&1 &
-    SERVER_PID=$!
-    for _ in $(seq 100); do
-        grep -q "listening on" "$OUT/server.out" 2>/dev/null && break
-        sleep 0.1
-    done
-    SERVER_ADDR=$(grep -o 'listening on [^ ]*' "$OUT/server.out" | head -1 | cut -d' ' -f3)
-    [[ -n "$SERVER_ADDR" ]] || { echo "$name did not start: $(cat "$OUT/server.out")" >&2; exit 1; }
 }
-
-stop_server() {
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-}
-
-order() { if (( $1 % 2 )); then echo "std tcp-server"; else echo "tcp-server std"; fi; }
 
 echo "throughput: $CONNS connections x $COUNT round trips, $ROUNDS runs each" >&2
 for r in $(seq "$ROUNDS"); do
-    for s in $(order "$r"); do
-        start_server "$s"
+    for s in $(order "$r" std tcp-server); do
+        start "$s"
         "${CLIENT_CPU[@]}" "$R/tcp-client" "$SERVER_ADDR" -q --connections "$CONNS" --count "$COUNT" --json \
             >"$OUT/tcp-tput-$s-$r.json"
         stop_server
@@ -88,8 +63,8 @@ done
 
 echo "memory: $IDLE idle connections, $MEM_ROUNDS runs each" >&2
 for r in $(seq "$MEM_ROUNDS"); do
-    for s in $(order "$r"); do
-        start_server "$s" --max-connections $((IDLE + 100))
+    for s in $(order "$r" std tcp-server); do
+        start "$s" --max-connections $((IDLE + 100))
         "$R/hold" "$SERVER_ADDR" --connections "$IDLE" --server-pid "$SERVER_PID" >"$OUT/tcp-mem-$s-$r.json"
         stop_server
     done
@@ -97,7 +72,7 @@ done
 
 echo "flood: $FLOOD connection attempts" >&2
 for s in tcp-server std; do
-    start_server "$s"   # tcp-server with its default settings (1024 connections)
+    start "$s"   # tcp-server with its default settings (1024 connections)
     "$R/flood" "$SERVER_ADDR" --attempts "$FLOOD" --server-pid "$SERVER_PID" >"$OUT/tcp-flood-$s.json" || true
     stop_server
 done

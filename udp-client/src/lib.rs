@@ -89,7 +89,12 @@ pub struct Client {
     log: Log,
     trace: bool,
     buf: Vec<u8>,
+    /// The receive timeout the socket has now (setting it is a system call: only on change).
+    timeout_set: Option<Duration>,
 }
+
+/// A receive timeout closer than this to the one already set is left as it is.
+const TIMEOUT_SLACK: Duration = Duration::from_millis(1);
 
 impl Client {
     /// Makes a socket and connects it to the server (no packet is sent).
@@ -138,6 +143,7 @@ impl Client {
             log,
             trace: opts.trace,
             buf: vec![0; MAX_DATAGRAM],
+            timeout_set: None,
         })
     }
 
@@ -171,13 +177,19 @@ impl Client {
     pub fn recv(&mut self, timeout: Duration) -> Result<Option<&[u8]>, ClientError> {
         // A zero timeout would mean "block forever" to the socket: wait a microsecond.
         let timeout = timeout.max(Duration::from_micros(1));
-        self.socket
-            .set_read_timeout(Some(timeout))
-            .map_err(|err| ClientError::Io {
-                what: "could not set a timeout for",
-                addr: self.peer,
-                err,
-            })?;
+        let close_enough = self
+            .timeout_set
+            .is_some_and(|t| t.abs_diff(timeout) < TIMEOUT_SLACK);
+        if !close_enough {
+            self.socket
+                .set_read_timeout(Some(timeout))
+                .map_err(|err| ClientError::Io {
+                    what: "could not set a timeout for",
+                    addr: self.peer,
+                    err,
+                })?;
+            self.timeout_set = Some(timeout);
+        }
         match self.socket.recv(&mut self.buf) {
             Ok(n) => {
                 if self.trace {

@@ -1,0 +1,54 @@
+# bench/lib.sh — helpers shared by the benchmark scripts (sourced, not run).
+#
+# start_server NAME CMD...   starts CMD in its own process group (setsid), output in
+#                            $OUT/NAME.out, waits for the line that gives its address
+#                            ("listening on ADDR" or "on port N"); sets SERVER_PID, SERVER_ADDR.
+# stop_server                stops that process group: the server and anything it forked
+#                            (socat's `fork` children), and nothing else.
+# order ROUND A B            "A B" on odd rounds, "B A" on even ones (alternating runs).
+
+R=target/release
+OUT=target/bench
+mkdir -p "$OUT"
+
+SERVER_PID=""
+SERVER_ADDR=""
+
+start_server() {
+    local name=$1; shift
+    # setsid: a new session and process group whose id is the server's PID.
+    setsid "$@" >"$OUT/$name.out" 2>&1 </dev/null &
+    SERVER_PID=$!
+    SERVER_ADDR=""
+    for _ in $(seq 100); do
+        # `|| true`: no match yet is not an error (the scripts run with set -e and pipefail).
+        SERVER_ADDR=$(grep -o -m1 'listening on [^ ]*' "$OUT/$name.out" 2>/dev/null | cut -d' ' -f3 || true)
+        if [[ -z "$SERVER_ADDR" ]]; then
+            local port
+            port=$(grep -o -m1 'on port [0-9]*' "$OUT/$name.out" 2>/dev/null | cut -d' ' -f3 || true)
+            [[ -n "$port" ]] && SERVER_ADDR="127.0.0.1:$port"
+        fi
+        [[ -n "$SERVER_ADDR" ]] && return 0
+        sleep 0.1
+    done
+    echo "$name did not start: $(cat "$OUT/$name.out")" >&2
+    stop_server
+    exit 1
+}
+
+stop_server() {
+    if [[ -n "$SERVER_PID" ]]; then
+        kill -- -"$SERVER_PID" 2>/dev/null || kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    SERVER_PID=""
+}
+
+trap stop_server EXIT
+
+order() { if (( $1 % 2 )); then echo "$2 $3"; else echo "$3 $2"; fi; }
+
+# A free local port of the given protocol (udp or tcp), for servers that cannot be given 0.
+free_port() {
+    python3 -c "import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1]=='udp' else socket.SOCK_STREAM); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])" "$1"
+}
