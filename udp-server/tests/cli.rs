@@ -4,6 +4,7 @@
 // A failed unwrap in a test is a failed test, which is what we want.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::{Read, Write};
 use std::net::{TcpListener, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
@@ -70,19 +71,79 @@ fn logs_each_datagram_and_each_injected_fault_then_summarises_on_ctrl_c() {
 
 #[test]
 fn runs_beside_tcp_server_on_the_same_port_number() {
-    // TCP and UDP ports are separate: both can be bound to the same number.
-    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = tcp.local_addr().unwrap().to_string();
+    // TCP and UDP ports are separate: tcp-server and udp-server both use port N.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let tcp_shutdown = common::server::Shutdown::new(&listener).unwrap();
+    let stop = tcp_shutdown.clone();
+    let config = tcp_server::Config {
+        quiet: true,
+        ..Default::default()
+    };
+    let tcp = std::thread::spawn(move || {
+        tcp_server::serve(listener, config, common::server::Limits::default(), &stop)
+    });
     let mut cmd = Command::new(BIN);
-    cmd.arg(&addr);
+    cmd.arg(addr.to_string());
     let s = ServerProcess::start(cmd);
-    assert_eq!(s.addr.to_string(), addr);
+    assert_eq!(s.addr, addr);
+    // UDP on port N answers...
     let c = UdpSocket::bind("127.0.0.1:0").unwrap();
     c.set_read_timeout(Some(LIMIT)).unwrap();
-    c.send_to(b"x", s.addr).unwrap();
+    c.send_to(b"x", addr).unwrap();
     let mut buf = [0u8; 16];
     let n = c.recv(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"Hi!x");
+    // ...and so does TCP on port N.
+    let mut t = std::net::TcpStream::connect(addr).unwrap();
+    t.write_all(b"y\nexit\n").unwrap();
+    let mut out = Vec::new();
+    t.read_to_end(&mut out).unwrap();
+    assert_eq!(out, b"Hello!\nhello,y\n");
+    tcp_shutdown.trigger();
+    tcp.join().unwrap();
+}
+
+/// A process that reads nothing while datagrams pour in: its receive queue (SO_RCVBUF)
+/// fills and the kernel drops the rest, which the summary reports.
+#[test]
+fn a_full_receive_queue_shows_as_kernel_drops() {
+    let mut s = server(&["--recv-buffer", "4096", "-q"]);
+    let pid = s.child.id().to_string();
+    // SIGSTOP: the server stops reading (our own child, by its PID).
+    assert!(Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..2000 {
+        let _ = c.send_to(&[b'f'; 100], s.addr);
+    }
+    assert!(Command::new("kill")
+        .args(["-CONT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(s.interrupt().code(), Some(0));
+    let last = s.stdout().last().cloned().unwrap_or_default();
+    let drops: u64 = last
+        .split("kernel drops: ")
+        .nth(1)
+        .and_then(|d| d.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no kernel drops in {last}"));
+    assert!(drops > 0, "{last}");
+    // Every datagram either reached the program or was counted as dropped.
+    let got: u64 = last
+        .split("summary: ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(got + drops, 2000, "{last}");
 }
 
 #[test]
