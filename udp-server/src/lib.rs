@@ -351,6 +351,9 @@ impl DelayQueue {
     }
 
     fn stop(&self) {
+        // Under the lock: the worker checks the flag and starts waiting while holding it,
+        // so the wake-up cannot fall between the two and be lost.
+        let _queue = self.queue.lock();
         self.stop.store(true, Ordering::SeqCst);
         self.ready.notify_all();
     }

@@ -238,3 +238,23 @@ fn thread_per_datagram_gives_the_same_answers() {
     inline.stop();
     threaded.stop();
 }
+
+#[test]
+fn shutdown_is_prompt_with_delayed_replies_pending() {
+    // The delay thread must never miss its stop signal, however the timing falls.
+    for _ in 0..20 {
+        let delay = Some(Delay {
+            min: Duration::from_secs(30),
+            max: Duration::from_secs(30),
+        });
+        let server = TestServer::with_faults(faults(0.0, 0.0, delay, 1));
+        server.client().send(b"later").unwrap();
+        thread::sleep(Duration::from_millis(5));
+        let (done, finished) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            let _ = done.send(server.stop());
+        });
+        let summary = finished.recv_timeout(REPLY_WAIT).expect("shutdown hung");
+        assert_eq!(summary.datagrams_out, 0, "the 30 s reply was never sent");
+    }
+}
