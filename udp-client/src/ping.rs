@@ -62,15 +62,23 @@ pub struct PingReport {
     /// Mean difference between the RTTs of consecutive replies.
     pub jitter_ms: f64,
     pub seconds: f64,
+    /// Requests were sent in lock-step (`--interval 0`): then round trips per second
+    /// measure the server.
+    pub lock_step: bool,
     pub round_trips_per_sec: f64,
 }
 
 impl PingReport {
     pub fn to_text(&self) -> String {
         let r = &self.rtt_ms;
+        let speed = if self.lock_step {
+            format!(", {:.0} round trips/s", self.round_trips_per_sec)
+        } else {
+            String::new()
+        };
         format!(
             "--- {} ping: {} sent, {} received, {:.1}% lost, {} duplicates, {} reordered, {} late\n\
-             rtt min/avg/p50/p99/max = {:.3}/{:.3}/{:.3}/{:.3}/{:.3} ms, jitter {:.3} ms, {:.0} round trips/s",
+             rtt min/avg/p50/p99/max = {:.3}/{:.3}/{:.3}/{:.3}/{:.3} ms, jitter {:.3} ms{speed}",
             self.server,
             self.sent,
             self.received,
@@ -84,7 +92,6 @@ impl PingReport {
             r.p99,
             r.max,
             self.jitter_ms,
-            self.round_trips_per_sec
         )
     }
 }
@@ -195,7 +202,13 @@ pub fn run(opts: &Options, ping: PingOptions) -> Result<PingReport, ClientError>
         receive_until(&mut client, &mut t, stragglers, None)?;
     }
     let seconds = started.elapsed().as_secs_f64();
-    Ok(report(client.peer().to_string(), &t, ping.count, seconds))
+    Ok(report(
+        client.peer().to_string(),
+        &t,
+        ping.count,
+        seconds,
+        ping.interval.is_zero(),
+    ))
 }
 
 /// Receives replies until `until`, or until the reply to `stop_at` has come.
@@ -223,7 +236,7 @@ fn receive_until(
     }
 }
 
-fn report(server: String, t: &Tally, sent: u64, seconds: f64) -> PingReport {
+fn report(server: String, t: &Tally, sent: u64, seconds: f64, lock_step: bool) -> PingReport {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let in_order: Vec<f64> = t.rtt.iter().flatten().map(|&d| ms(d)).collect();
     let mut sorted = in_order.clone();
@@ -273,6 +286,7 @@ fn report(server: String, t: &Tally, sent: u64, seconds: f64) -> PingReport {
         rtt_ms,
         jitter_ms,
         seconds,
+        lock_step,
         round_trips_per_sec: if seconds > 0.0 {
             t.received as f64 / seconds
         } else {
