@@ -166,6 +166,16 @@ pub fn have(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Whether `program` can be run; if not, says so on stderr, with what to install, so a
+/// test that needs it can skip with a visible reason: `if !available("nc", "netcat-openbsd") { return; }`.
+pub fn available(program: &str, package: &str) -> bool {
+    let ok = have(program);
+    if !ok {
+        eprintln!("skipped: {program} is not installed (apt-get install {package})");
+    }
+    ok
+}
+
 /// Runs a command with a time limit; returns (exit code, stdout, stderr). A command that
 /// outlives the limit is killed (our own child, by its PID) and the test fails.
 pub fn run(command: &mut Command, timeout: Duration) -> (Option<i32>, String, String) {

@@ -7,51 +7,29 @@
 use std::io::Cursor;
 use std::net::{SocketAddr, TcpListener};
 use std::process::Command;
-use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use common::addr::Endpoint;
 use common::frame::{Framing, DEFAULT_MAX_FRAME};
-use common::server::{Limits, Shutdown, Summary};
-use common::testing::{have, run, workspace_root, ServerProcess};
+use common::server::{Background, Limits, Summary};
+use common::testing::{available, run, workspace_root, ServerProcess};
 use tcp_client::load::{self, LoadOptions};
 use tcp_client::{run_check, run_interactive, run_session, tutorial_messages, Options};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcp-client");
 const LIMIT: Duration = Duration::from_secs(30);
 
-struct Server {
-    addr: SocketAddr,
-    shutdown: Shutdown,
-    handle: JoinHandle<Summary>,
-}
-
-fn start(config: tcp_server::Config) -> Server {
+fn start(config: tcp_server::Config) -> Background<Summary> {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = Shutdown::new(&listener).unwrap();
-    let s = shutdown.clone();
-    let handle = thread::spawn(move || tcp_server::serve(listener, config, Limits::default(), &s));
-    Server {
-        addr,
-        shutdown,
-        handle,
-    }
+    tcp_server::spawn(listener, config, Limits::default()).unwrap()
 }
 
-fn server(framing: Framing) -> Server {
+fn server(framing: Framing) -> Background<Summary> {
     start(tcp_server::Config {
         framing,
         quiet: true,
         ..Default::default()
     })
-}
-
-impl Server {
-    fn stop(self) -> Summary {
-        self.shutdown.trigger();
-        self.handle.join().unwrap()
-    }
 }
 
 fn options(addr: SocketAddr, framing: Framing) -> Options {
@@ -83,7 +61,7 @@ fn plays_the_tutorials_session_in_every_real_framing() {
             ["Hello!", "hello,li", "hello,bo", "hello,ca"],
             "{framing}"
         );
-        let summary = s.stop();
+        let summary = s.stop().unwrap();
         assert_eq!(summary.closed[0], 1, "the server closed on exit: {summary}");
     }
 }
@@ -93,7 +71,7 @@ fn burst_with_framing_keeps_every_message() {
     let s = server(Framing::Line);
     let got = run_session(&options(s.addr, Framing::Line), &tutorial_messages(), true).unwrap();
     assert_eq!(texts(&got), ["Hello!", "hello,li", "hello,bo", "hello,ca"]);
-    s.stop();
+    s.stop().unwrap();
 }
 
 #[test]
@@ -108,7 +86,7 @@ fn burst_without_framing_keeps_the_bytes_but_not_the_boundaries() {
     let replies = text.matches("hello,").count();
     assert!((1..=4).contains(&replies), "{text}");
     assert!(text.replace("hello,", "").starts_with("liboca"), "{text}");
-    s.stop();
+    s.stop().unwrap();
 }
 
 #[test]
@@ -120,7 +98,7 @@ fn interactive_sends_each_line_and_ends_at_end_of_input() {
         texts(&got),
         ["Hello!", "hello,li", "hello,bo", "hello,", "hello,ca"]
     );
-    let summary = s.stop();
+    let summary = s.stop().unwrap();
     assert_eq!(
         summary.closed[1], 1,
         "ended by our end of stream: {summary}"
@@ -133,7 +111,7 @@ fn check_passes_a_good_server_and_fails_a_wrong_one() {
     let steps = run_check(&options(good.addr, Framing::Line)).unwrap();
     assert_eq!(steps.len(), 5);
     assert!(steps.iter().all(|s| s.ok), "{steps:?}");
-    good.stop();
+    good.stop().unwrap();
 
     let wrong = start(tcp_server::Config {
         reply_prefix: "hi,".into(),
@@ -145,7 +123,7 @@ fn check_passes_a_good_server_and_fails_a_wrong_one() {
     assert!(!steps[1].ok);
     assert_eq!(steps[1].expected, "\"hello,li\"");
     assert_eq!(steps[1].got, "\"hi,li\"");
-    wrong.stop();
+    wrong.stop().unwrap();
 }
 
 #[test]
@@ -166,7 +144,7 @@ fn load_counts_every_round_trip() {
     assert!(report.latency.p50_us > 0.0 && report.latency.p50_us <= report.latency.p99_us);
     assert!(report.latency.p99_us <= report.latency.max_us);
     assert!(report.round_trips_per_sec > 0.0);
-    let summary = s.stop();
+    let summary = s.stop().unwrap();
     assert_eq!(
         summary.closed[0], 8,
         "each load connection said exit: {summary}"
@@ -220,7 +198,7 @@ fn binary_prints_the_greeting_and_replies_on_stdout() {
     let (code, out, _) = client(&[&s.addr.to_string(), "-q", "one", "two words"]);
     assert_eq!(code, Some(0));
     assert_eq!(out, "Hello!\nhello,one\nhello,two words\n");
-    s.stop();
+    s.stop().unwrap();
 }
 
 #[test]
@@ -234,7 +212,7 @@ fn localhost_names_are_resolved() {
     let (code, out, _) = client(&[&port, "-q", "hi"]);
     assert_eq!(code, Some(0));
     assert_eq!(out, "Hello!\nhello,hi\n");
-    s.stop();
+    s.stop().unwrap();
 }
 
 #[test]
@@ -307,7 +285,7 @@ fn trace_shows_every_read_and_write() {
         err.contains("read ") && err.contains("00 00 00 06 48 65 6c 6c 6f 21"),
         "{err}"
     );
-    s.stop();
+    s.stop().unwrap();
 }
 
 #[test]
@@ -319,7 +297,7 @@ fn check_exit_code_grades_the_server() {
         out.ends_with("check passed: 5 of 5 steps passed\n"),
         "{out}"
     );
-    s.stop();
+    s.stop().unwrap();
 }
 
 #[test]
@@ -338,7 +316,7 @@ fn load_json_is_one_object() {
     assert_eq!(v["round_trips"], 100);
     assert_eq!(v["errors"], 0);
     assert!(v["latency"]["p99_us"].as_f64().unwrap() > 0.0);
-    s.stop();
+    s.stop().unwrap();
 }
 
 #[test]
@@ -351,14 +329,13 @@ fn interactive_reads_stdin() {
     let (code, out, err) = run(Command::new("sh").args(["-c", &script]), LIMIT);
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(out, "Hello!\nhello,li\n");
-    s.stop();
+    s.stop().unwrap();
 }
 
 // ---- the tutorial's own Python server ----
 
 fn python_server() -> Option<ServerProcess> {
-    if !have("python3") {
-        eprintln!("skipped: python3 is not installed");
+    if !available("python3", "python3") {
         return None;
     }
     let mut cmd = Command::new("python3");

@@ -27,7 +27,9 @@ use common::conn::{ConnError, Connection, Writer};
 use common::frame::{self, Framing};
 use common::net::{self, ListenOptions};
 use common::output::{self, Log};
-use common::server::{self, Accepted, CloseReason, Closed, Handler, Limits, Shutdown, Summary};
+use common::server::{
+    self, Accepted, Background, CloseReason, Closed, Handler, Limits, Shutdown, Summary,
+};
 use common::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 
 /// The first message every client gets.
@@ -192,6 +194,18 @@ pub fn serve(
     )
 }
 
+/// Serves on a thread of this process (tests, embedding): stop it with
+/// [`Background::stop`], which returns the summary.
+pub fn spawn(
+    listener: std::net::TcpListener,
+    config: Config,
+    limits: Limits,
+) -> std::io::Result<Background<Summary>> {
+    let addr = listener.local_addr()?;
+    let shutdown = Shutdown::new(&listener)?;
+    Background::spawn(addr, shutdown, move |s| serve(listener, config, limits, s))
+}
+
 /// The whole `tcp-server` program: check, listen, serve until Ctrl-C, print a summary.
 pub fn main(options: Options) -> ExitCode {
     if let Err(e) = validate(&options.config) {
@@ -241,9 +255,8 @@ pub fn main(options: Options) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE as u8);
         }
     };
-    let on_signal = shutdown.clone();
-    if let Err(e) = ctrlc::set_handler(move || on_signal.trigger()) {
-        log.warn(format_args!("Ctrl-C will not print a summary: {e}"));
+    if let Err(e) = shutdown.trigger_on_ctrl_c() {
+        log.warn(format_args!("{e}"));
     }
     let summary = serve(listener, options.config, options.limits, &shutdown);
     output::out_line(format_args!(

@@ -9,7 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
-use common::testing::{have, run, workspace_root, ServerProcess};
+use common::testing::{available, run, workspace_root, ServerProcess};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcp-server");
 const LIMIT: Duration = Duration::from_secs(20);
@@ -238,8 +238,7 @@ fn survives_running_out_of_file_descriptors() {
 
 #[test]
 fn backlog_is_what_listen_gets() {
-    if !have("ss") {
-        eprintln!("skipped: ss is not installed (apt-get install iproute2)");
+    if !available("ss", "iproute2") {
         return;
     }
     // For a listening socket, `ss -lnt` shows the backlog in the Send-Q column.
@@ -268,8 +267,7 @@ fn ipv6_and_localhost_work_end_to_end() {
 
 #[test]
 fn nc_talks_to_the_server() {
-    if !have("nc") {
-        eprintln!("skipped: nc is not installed (apt-get install netcat-openbsd)");
+    if !available("nc", "netcat-openbsd") {
         return;
     }
     let s = server(&[]);
@@ -285,8 +283,7 @@ fn nc_talks_to_the_server() {
 
 #[test]
 fn the_tutorials_python_client_talks_to_a_raw_server() {
-    if !have("python3") {
-        eprintln!("skipped: python3 is not installed");
+    if !available("python3", "python3") {
         return;
     }
     let s = server(&["--framing", "raw"]);

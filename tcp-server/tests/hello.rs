@@ -6,35 +6,23 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
-use std::net::{Shutdown as NetShutdown, SocketAddr, TcpListener, TcpStream};
-use std::thread::{self, JoinHandle};
+use std::net::{Shutdown as NetShutdown, TcpListener, TcpStream};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use common::frame::Framing;
-use common::server::{Limits, Shutdown, Summary};
-use tcp_server::{serve, Config};
+use common::server::{Background, Limits, Summary};
+use tcp_server::Config;
 
 /// Longest any read in these tests may wait.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-struct TestServer {
-    addr: SocketAddr,
-    shutdown: Shutdown,
-    handle: JoinHandle<Summary>,
-}
+struct TestServer(Background<Summary>);
 
 impl TestServer {
     fn start(config: Config, limits: Limits) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = Shutdown::new(&listener).unwrap();
-        let s = shutdown.clone();
-        let handle = thread::spawn(move || serve(listener, config, limits, &s));
-        TestServer {
-            addr,
-            shutdown,
-            handle,
-        }
+        TestServer(tcp_server::spawn(listener, config, limits).unwrap())
     }
 
     /// A quiet line-framing server with these limits.
@@ -59,7 +47,7 @@ impl TestServer {
     }
 
     fn connect(&self) -> TcpStream {
-        let s = TcpStream::connect(self.addr).unwrap();
+        let s = TcpStream::connect(self.0.addr).unwrap();
         s.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
         s
     }
@@ -72,8 +60,7 @@ impl TestServer {
     }
 
     fn stop(self) -> Summary {
-        self.shutdown.trigger();
-        self.handle.join().unwrap()
+        self.0.stop().unwrap()
     }
 }
 
@@ -283,7 +270,7 @@ fn a_silent_client_is_disconnected_at_the_idle_timeout() {
 #[test]
 fn two_hundred_clients_at_once() {
     let server = TestServer::line();
-    let addr = server.addr;
+    let addr = server.0.addr;
     let clients: Vec<_> = (0..200)
         .map(|i| {
             thread::spawn(move || {

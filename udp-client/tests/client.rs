@@ -6,12 +6,12 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Duration;
 
 use common::addr::Endpoint;
-use common::server::Shutdown;
-use common::testing::{have, run, workspace_root, ServerProcess};
+use common::server::Background;
+use common::testing::{available, run, workspace_root, ServerProcess};
 use common::udp::{self, UdpOptions};
 use udp_client::ping::{self, PingOptions};
 use udp_client::rate::{self, RateOptions};
@@ -21,36 +21,14 @@ use udp_server::{Config, Delay, Faults, Summary};
 const BIN: &str = env!("CARGO_BIN_EXE_udp-client");
 const LIMIT: Duration = Duration::from_secs(60);
 
-struct Server {
-    addr: SocketAddr,
-    shutdown: Shutdown,
-    handle: JoinHandle<Summary>,
-}
-
-impl Server {
-    fn start(faults: Faults) -> Server {
-        let socket =
-            udp::udp_socket("127.0.0.1:0".parse().unwrap(), &UdpOptions::default()).unwrap();
-        let addr = socket.local_addr().unwrap();
-        let shutdown = Shutdown::for_udp(&socket).unwrap();
-        let s = shutdown.clone();
-        let config = Config {
-            faults,
-            quiet: true,
-            ..Config::default()
-        };
-        let handle = thread::spawn(move || udp_server::serve(socket, config, &s));
-        Server {
-            addr,
-            shutdown,
-            handle,
-        }
-    }
-
-    fn stop(self) -> Summary {
-        self.shutdown.trigger();
-        self.handle.join().unwrap()
-    }
+fn start(faults: Faults) -> Background<Summary> {
+    let socket = udp::udp_socket("127.0.0.1:0".parse().unwrap(), &UdpOptions::default()).unwrap();
+    let config = Config {
+        faults,
+        quiet: true,
+        ..Config::default()
+    };
+    udp_server::spawn(socket, config).unwrap()
 }
 
 fn faults(drop: f64, duplicate: f64, delay: Option<Delay>, seed: u64) -> Faults {
@@ -91,30 +69,30 @@ fn closed_port() -> SocketAddr {
 
 #[test]
 fn sends_the_message_and_gets_hi_back() {
-    let s = Server::start(Faults::none());
+    let s = start(Faults::none());
     let got = run_messages(
         &options(s.addr, 1000, 0),
         &[b"hello!".to_vec(), b"two".to_vec()],
     )
     .unwrap();
     assert_eq!(got, vec![b"Hi!hello!".to_vec(), b"Hi!two".to_vec()]);
-    s.stop();
+    s.stop().unwrap();
 }
 
 #[test]
 fn retries_get_through_a_lossy_server() {
     // Half the replies are lost; with 10 retries, each of 10 messages still gets through.
-    let s = Server::start(faults(0.5, 0.0, None, 3));
+    let s = start(faults(0.5, 0.0, None, 3));
     let msgs: Vec<Vec<u8>> = (0..10).map(|i| format!("m{i}").into_bytes()).collect();
     let got = run_messages(&options(s.addr, 100, 10), &msgs).unwrap();
     assert_eq!(got.len(), 10);
-    let summary = s.stop();
+    let summary = s.stop().unwrap();
     assert!(summary.injected_drops > 0, "{summary}");
 }
 
 #[test]
 fn no_reply_at_all_is_an_error_that_explains_udp() {
-    let s = Server::start(faults(1.0, 0.0, None, 1));
+    let s = start(faults(1.0, 0.0, None, 1));
     let err = run_messages(&options(s.addr, 100, 2), &[b"hello!".to_vec()]).unwrap_err();
     assert!(
         matches!(err, ClientError::NoReply { tries: 3, .. }),
@@ -125,7 +103,7 @@ fn no_reply_at_all_is_an_error_that_explains_udp() {
         text.contains("after 3 tries") && text.contains("UDP never resends"),
         "{text}"
     );
-    assert_eq!(s.stop().injected_drops, 3, "sent three times");
+    assert_eq!(s.stop().unwrap().injected_drops, 3, "sent three times");
 }
 
 #[test]
@@ -138,9 +116,9 @@ fn a_closed_port_is_reported_as_no_server() {
 fn measured_loss_is_exactly_what_the_server_dropped() {
     // 30% drop with a fixed seed: on loopback nothing else is lost, so every missing reply
     // is one the server dropped on purpose, and the rate is near 30%.
-    let s = Server::start(faults(0.3, 0.0, None, 2026));
+    let s = start(faults(0.3, 0.0, None, 2026));
     let report = ping::run(&options(s.addr, 50, 0), pings(400, 0)).unwrap();
-    let summary = s.stop();
+    let summary = s.stop().unwrap();
     assert_eq!(report.sent, 400);
     assert_eq!(
         report.lost, summary.injected_drops,
@@ -157,9 +135,9 @@ fn measured_loss_is_exactly_what_the_server_dropped() {
 
 #[test]
 fn duplicates_are_detected() {
-    let s = Server::start(faults(0.0, 1.0, None, 1));
+    let s = start(faults(0.0, 1.0, None, 1));
     let report = ping::run(&options(s.addr, 200, 0), pings(20, 20)).unwrap();
-    s.stop();
+    s.stop().unwrap();
     assert_eq!(report.received, 20);
     assert_eq!(report.duplicates, 20, "{report:?}");
 }
@@ -171,9 +149,9 @@ fn reordering_is_detected() {
         min: Duration::ZERO,
         max: Duration::from_millis(80),
     });
-    let s = Server::start(faults(0.0, 0.0, delay, 9));
+    let s = start(faults(0.0, 0.0, delay, 9));
     let report = ping::run(&options(s.addr, 500, 0), pings(60, 5)).unwrap();
-    s.stop();
+    s.stop().unwrap();
     assert_eq!(report.received, 60);
     assert!(report.reordered > 0, "{report:?}");
     assert!(report.rtt_ms.max >= report.rtt_ms.p50 && report.jitter_ms > 0.0);
@@ -181,7 +159,7 @@ fn reordering_is_detected() {
 
 #[test]
 fn rate_mode_counts_every_reply_at_a_modest_rate() {
-    let s = Server::start(Faults::none());
+    let s = start(Faults::none());
     let report = rate::run(
         &options(s.addr, 300, 0),
         RateOptions {
@@ -191,7 +169,7 @@ fn rate_mode_counts_every_reply_at_a_modest_rate() {
         },
     )
     .unwrap();
-    s.stop();
+    s.stop().unwrap();
     assert_eq!(report.sent, 5000);
     assert_eq!(report.replies, 5000, "{report:?}");
     // The pacing: 5000 at 5000/s take about a second, not a burst.
@@ -206,17 +184,17 @@ fn client(args: &[&str]) -> (Option<i32>, String, String) {
 
 #[test]
 fn binary_prints_the_reply_and_exits_0() {
-    let s = Server::start(Faults::none());
+    let s = start(Faults::none());
     let (code, out, err) = client(&[&s.addr.to_string()]);
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(out, "Hi!hello!\n");
     assert!(err.contains("connected: no packet sent"), "{err}");
-    s.stop();
+    s.stop().unwrap();
 }
 
 #[test]
 fn binary_without_a_reply_exits_1_and_explains() {
-    let s = Server::start(faults(1.0, 0.0, None, 1));
+    let s = start(faults(1.0, 0.0, None, 1));
     let (code, out, err) = client(&[&s.addr.to_string(), "--timeout", "0.2", "--retries", "1"]);
     assert_eq!(code, Some(1));
     assert!(out.is_empty());
@@ -225,7 +203,7 @@ fn binary_without_a_reply_exits_1_and_explains() {
         err.contains("udp-client: no reply from") && err.contains("UDP never resends"),
         "{err}"
     );
-    s.stop();
+    s.stop().unwrap();
 }
 
 #[test]
@@ -241,7 +219,7 @@ fn binary_with_the_server_down_says_no_server() {
 
 #[test]
 fn binary_ping_json() {
-    let s = Server::start(Faults::none());
+    let s = start(Faults::none());
     let (code, out, err) = client(&[
         &s.addr.to_string(),
         "--count",
@@ -261,12 +239,12 @@ fn binary_ping_json() {
         (Some(50), Some(50), Some(0))
     );
     assert!(v["rtt_ms"]["p99"].as_f64().unwrap() > 0.0);
-    s.stop();
+    s.stop().unwrap();
 }
 
 #[test]
 fn binary_ping_prints_each_reply_and_a_summary() {
-    let s = Server::start(faults(0.0, 1.0, None, 1));
+    let s = start(faults(0.0, 1.0, None, 1));
     let (code, out, _) = client(&[
         &s.addr.to_string(),
         "--count",
@@ -282,7 +260,7 @@ fn binary_ping_prints_each_reply_and_a_summary() {
         out.contains("3 sent, 3 received, 0.0% lost, 3 duplicates"),
         "{out}"
     );
-    s.stop();
+    s.stop().unwrap();
 }
 
 #[test]
@@ -306,8 +284,7 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn talks_to_the_tutorials_python_server() {
-    if !have("python3") {
-        eprintln!("skipped: python3 is not installed");
+    if !available("python3", "python3") {
         return;
     }
     let mut cmd = Command::new("python3");
@@ -334,8 +311,7 @@ fn talks_to_the_tutorials_python_server() {
 
 #[test]
 fn talks_to_socat_as_an_echo_server() {
-    if !have("socat") {
-        eprintln!("skipped: socat is not installed (apt-get install socat)");
+    if !available("socat", "socat") {
         return;
     }
     let port = closed_port().port();

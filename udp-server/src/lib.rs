@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use common::addr::Endpoint;
 use common::output::{self, Log, Tag};
-use common::server::Shutdown;
+use common::server::{Background, Shutdown};
 use common::udp::{self, Receiver, UdpOptions};
 use common::{EXIT_FAILURE, EXIT_OK};
 
@@ -515,6 +515,14 @@ pub fn serve(socket: UdpSocket, config: Config, shutdown: &Shutdown) -> Summary 
     }
 }
 
+/// Serves on a thread of this process (tests, embedding): stop it with
+/// [`Background::stop`], which returns the summary.
+pub fn spawn(socket: UdpSocket, config: Config) -> std::io::Result<Background<Summary>> {
+    let addr = socket.local_addr()?;
+    let shutdown = Shutdown::for_udp(&socket)?;
+    Background::spawn(addr, shutdown, move |s| serve(socket, config, s))
+}
+
 /// Checks what clap cannot.
 pub fn validate(config: &Config) -> Result<(), String> {
     for (name, p) in [
@@ -578,9 +586,8 @@ pub fn main(options: Options) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE as u8);
         }
     };
-    let on_signal = shutdown.clone();
-    if let Err(e) = ctrlc::set_handler(move || on_signal.trigger()) {
-        Log::new(false).warn(format_args!("Ctrl-C will not print a summary: {e}"));
+    if let Err(e) = shutdown.trigger_on_ctrl_c() {
+        Log::new(false).warn(format_args!("{e}"));
     }
     let summary = serve(socket, options.config, &shutdown);
     output::out_line(format_args!(

@@ -9,7 +9,7 @@ use std::net::{TcpListener, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
 
-use common::testing::{have, run, workspace_root, ServerProcess};
+use common::testing::{available, run, workspace_root, ServerProcess};
 
 const BIN: &str = env!("CARGO_BIN_EXE_udp-server");
 const LIMIT: Duration = Duration::from_secs(20);
@@ -185,8 +185,7 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn nc_is_a_client_too() {
-    if !have("nc") {
-        eprintln!("skipped: nc is not installed (apt-get install netcat-openbsd)");
+    if !available("nc", "netcat-openbsd") {
         return;
     }
     let s = server(&[]);
@@ -202,8 +201,7 @@ fn nc_is_a_client_too() {
 
 #[test]
 fn the_tutorials_python_client_gets_its_reply() {
-    if !have("python3") {
-        eprintln!("skipped: python3 is not installed");
+    if !available("python3", "python3") {
         return;
     }
     let s = server(&[]);

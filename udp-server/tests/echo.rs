@@ -4,38 +4,26 @@
 // A failed unwrap in a test is a failed test, which is what we want.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{SocketAddr, UdpSocket};
-use std::thread::{self, JoinHandle};
+use std::net::UdpSocket;
+use std::thread;
 use std::time::{Duration, Instant};
 
-use common::server::Shutdown;
+use common::server::Background;
 use common::udp::{self, UdpOptions, MAX_DATAGRAM_V4};
-use udp_server::{serve, Config, Delay, Faults, HandlerMode, Summary};
+use udp_server::{Config, Delay, Faults, HandlerMode, Summary};
 
 /// How long a test waits for a reply that should come.
 const REPLY_WAIT: Duration = Duration::from_secs(5);
 /// How long a test waits to be sure a reply does not come.
 const SILENCE: Duration = Duration::from_millis(300);
 
-struct TestServer {
-    addr: SocketAddr,
-    shutdown: Shutdown,
-    handle: JoinHandle<Summary>,
-}
+struct TestServer(Background<Summary>);
 
 impl TestServer {
     fn start(config: Config) -> TestServer {
         let socket =
             udp::udp_socket("127.0.0.1:0".parse().unwrap(), &UdpOptions::default()).unwrap();
-        let addr = socket.local_addr().unwrap();
-        let shutdown = Shutdown::for_udp(&socket).unwrap();
-        let s = shutdown.clone();
-        let handle = thread::spawn(move || serve(socket, config, &s));
-        TestServer {
-            addr,
-            shutdown,
-            handle,
-        }
+        TestServer(udp_server::spawn(socket, config).unwrap())
     }
 
     fn with_faults(faults: Faults) -> TestServer {
@@ -52,7 +40,7 @@ impl TestServer {
 
     fn client(&self) -> UdpSocket {
         let c = UdpSocket::bind("127.0.0.1:0").unwrap();
-        c.connect(self.addr).unwrap();
+        c.connect(self.0.addr).unwrap();
         c
     }
 
@@ -63,8 +51,7 @@ impl TestServer {
     }
 
     fn stop(self) -> Summary {
-        self.shutdown.trigger();
-        self.handle.join().unwrap()
+        self.0.stop().unwrap()
     }
 }
 
