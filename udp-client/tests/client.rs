@@ -264,6 +264,25 @@ fn binary_ping_prints_each_reply_and_a_summary() {
 }
 
 #[test]
+fn binary_rate_mode_for_a_duration() {
+    let s = start(Faults::none());
+    let (code, out, err) = client(&[
+        &s.addr.to_string(),
+        "--rate",
+        "2000",
+        "--duration",
+        "0.5",
+        "--json",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["sent"].as_u64(), Some(1000), "2000/s for 0.5 s");
+    assert_eq!(v["replies"].as_u64(), Some(1000));
+    assert_eq!(v["lost_percent"].as_f64(), Some(0.0));
+    s.stop().unwrap();
+}
+
+#[test]
 fn usage_errors_exit_2() {
     for (args, want) in [
         (&["127.0.0.1:99999"][..], "invalid port 99999"),

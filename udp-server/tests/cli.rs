@@ -147,6 +147,34 @@ fn a_full_receive_queue_shows_as_kernel_drops() {
 }
 
 #[test]
+fn trace_dumps_each_datagram_both_ways() {
+    let s = server(&["--trace", "-q"]);
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.set_read_timeout(Some(LIMIT)).unwrap();
+    c.send_to(b"li", s.addr).unwrap();
+    let mut buf = [0u8; 16];
+    let n = c.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"Hi!li");
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
+        let err = s.stderr().join("\n");
+        if err.contains("send 5 bytes") {
+            assert!(
+                err.contains("recv 2 bytes") && err.contains("6c 69"),
+                "{err}"
+            );
+            assert!(
+                err.contains("48 69 21 6c 69") && err.contains("Hi!li"),
+                "{err}"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no trace: {err}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
 fn a_taken_udp_port_says_so_and_exits_1() {
     let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
