@@ -22,6 +22,7 @@
 use std::fmt::{self, Write as _};
 use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 
 /// Bytes per line of a hex dump.
 const HEX_DUMP_WIDTH: usize = 16;
@@ -131,14 +132,38 @@ impl Log {
     }
 }
 
+/// Runs a print so that it does not tear what is on the terminal: see [`print_through`].
+type Gate = dyn Fn(&mut dyn FnMut()) + Send + Sync;
+
+/// Set once by a program that draws progress bars: every line is printed through it.
+static GATE: OnceLock<Box<Gate>> = OnceLock::new();
+
+/// Routes every line printed by this module through `gate`. A program that draws progress
+/// bars passes "hide the bars, print, draw them again" (indicatif's `suspend`), so that
+/// event lines and bars never tear each other on the terminal. Only the first call counts.
+pub fn print_through(gate: impl Fn(&mut dyn FnMut()) + Send + Sync + 'static) {
+    let _ = GATE.set(Box::new(gate));
+}
+
+fn gated(mut print: impl FnMut()) {
+    match GATE.get() {
+        Some(gate) => gate(&mut print),
+        None => print(),
+    }
+}
+
 /// Prints one line on stdout; a closed stdout is not a reason to stop.
 pub fn out_line(line: fmt::Arguments<'_>) {
-    let _ = writeln!(std::io::stdout().lock(), "{line}");
+    gated(|| {
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    });
 }
 
 /// Prints one line on stderr; a closed stderr is not a reason to stop.
 pub fn err_line(line: fmt::Arguments<'_>) {
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
+    gated(|| {
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    });
 }
 
 /// Prints a `--trace` dump on stderr: the direction, the byte count, then the bytes.

@@ -1,0 +1,508 @@
+//! # `upload send`: send files, and know that they arrived intact
+//!
+//! For each file: `PUT <size> <name>`, wait for `GO`, send the bytes while feeding them to
+//! SHA-256 (one read of the file, no second pass), send `SHA256 <digest>`, and wait for the
+//! server's `OK <digest>`. The server only says OK after its own digest of what arrived
+//! matched ours and the file is safely in place. We then print the digest in `sha256sum`
+//! format on stdout, so anyone can check the copy: `sha256sum photo.jpg` on either machine.
+//!
+//! Several files go over one connection. A refusal (`ERR EXISTS`, `ERR TOO_LARGE`, ...)
+//! fails that file only: the next one goes on the same connection. If the connection
+//! breaks, the next file opens a new one.
+//!
+//! While it sends, the client keeps an ear open: a server that runs out of disk mid-file
+//! says `ERR NO_SPACE` at once, and the client stops sending instead of pushing the rest of
+//! a large file into a connection nobody is reading ([`Wire::has_pending_input`]).
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::addr::Endpoint;
+use common::net::{self, NetError};
+use common::output::{self, human_bytes, Log};
+use sha2::{Digest as _, Sha256};
+
+use crate::progress::{Bar, Progress};
+use crate::protocol::{digest_hex, Digest, ErrCode, Reply, Request};
+use crate::seed::{self, SeedError};
+use crate::wire::{LineError, Wire};
+use crate::{rate, Protocol, DATA_BUFFER};
+
+/// The default time to wait for the server: to connect, and for each reply or write.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// While sending a file, look for an early reply from the server every this many bytes.
+const LISTEN_EVERY: u64 = 1 << 20;
+/// The name the server has in its hints.
+const SERVER_NAME: &str = "upload serve";
+
+/// How `upload send` behaves.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub to: Endpoint,
+    pub protocol: Protocol,
+    /// Time allowed to connect, and for each reply or write.
+    pub timeout: Duration,
+    /// Send at most this many bytes per second (to watch the bars on a fast network).
+    pub limit_rate: Option<u64>,
+    /// No line per file on stderr (the digests on stdout and errors stay).
+    pub quiet: bool,
+    /// Dump control lines as hex and text.
+    pub trace: bool,
+}
+
+impl Options {
+    pub fn new(to: Endpoint) -> Options {
+        Options {
+            to,
+            protocol: Protocol::V1,
+            timeout: DEFAULT_TIMEOUT,
+            limit_rate: None,
+            quiet: false,
+            trace: false,
+        }
+    }
+}
+
+/// A file that arrived.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub size: u64,
+    pub digest: Digest,
+    pub elapsed: Duration,
+    /// The server compared digests (always, except with the tutorial's exchange).
+    pub verified: bool,
+}
+
+/// Why a file did not arrive.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("cannot read it: {0}")]
+    Open(io::Error),
+    #[error("it is not a regular file")]
+    NotAFile,
+    #[error("{0}")]
+    Connect(#[from] NetError),
+    /// The server said `ERR <code> <text>`.
+    #[error("refused by the server: {1} (ERR {0})")]
+    Refused(ErrCode, String),
+    #[error("the connection to the server failed: {0}")]
+    Connection(io::Error),
+    #[error("the server broke the protocol: {0}")]
+    Protocol(String),
+    #[error("it changed while being sent (it is shorter than when the upload began)")]
+    FileChanged,
+    #[error("the server stored a file with SHA-256 {theirs}, but we sent {ours}")]
+    Mismatch { ours: String, theirs: String },
+    #[error("{0}")]
+    Seed(#[from] SeedError),
+}
+
+impl SendError {
+    /// What to try, for a person.
+    pub fn advice(&self) -> &'static str {
+        match self {
+            SendError::Refused(code, _) => match code {
+                ErrCode::Exists => "rename the file, or run the server with --overwrite",
+                ErrCode::TooLarge => "ask for a larger --max-size on the server",
+                ErrCode::BadName => "rename the file to a plain name (no path, no leading '.')",
+                ErrCode::NoSpace => "free some space on the server, or use a smaller file",
+                ErrCode::Busy => "try again in a moment",
+                ErrCode::BadRequest => {
+                    "is it an Upload v1 server? for the tutorial's server use --protocol seed"
+                }
+                ErrCode::Checksum => "the bytes were damaged on the way; send the file again",
+                ErrCode::Timeout => {
+                    "the connection was too slow; try again, or a shorter --limit-rate"
+                }
+                ErrCode::Internal => "the server cannot write to its folder; see its log",
+            },
+            SendError::Open(_) | SendError::NotAFile => "check the path",
+            SendError::Connect(_) => "check the address and that the server is running",
+            SendError::Connection(_) => "the server may have stopped; try again",
+            SendError::FileChanged => "send it again once nothing is writing to it",
+            SendError::Protocol(_) | SendError::Mismatch { .. } => {
+                "is the server an `upload serve`? (--protocol seed for the tutorial's)"
+            }
+            SendError::Seed(_) => "is the server running with --protocol seed?",
+        }
+    }
+
+    /// Whether the connection is still in step for the next file.
+    fn connection_usable(&self) -> bool {
+        matches!(
+            self,
+            SendError::Refused(..) | SendError::Open(_) | SendError::NotAFile
+        )
+    }
+}
+
+/// The outcome of `upload send`: one entry per file, in order.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub files: Vec<(PathBuf, Result<Sent, SendError>)>,
+}
+
+impl Report {
+    pub fn all_sent(&self) -> bool {
+        self.files.iter().all(|(_, r)| r.is_ok())
+    }
+}
+
+impl fmt::Display for Report {
+    /// `sent 2 of 3 files (1.0 MiB); not sent: big.iso (ERR TOO_LARGE)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sent: Vec<&Sent> = self
+            .files
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok())
+            .collect();
+        let bytes: u64 = sent.iter().map(|s| s.size).sum();
+        write!(
+            f,
+            "sent {} of {} file{} ({})",
+            sent.len(),
+            self.files.len(),
+            if self.files.len() == 1 { "" } else { "s" },
+            human_bytes(bytes)
+        )?;
+        let failed: Vec<String> = self
+            .files
+            .iter()
+            .filter_map(|(path, r)| {
+                let e = r.as_ref().err()?;
+                let why = match e {
+                    SendError::Refused(code, _) => format!("ERR {code}"),
+                    SendError::Connect(_) => "no connection".into(),
+                    SendError::Open(_) | SendError::NotAFile => "unreadable".into(),
+                    _ => "failed".into(),
+                };
+                Some(format!("{} ({why})", path.display()))
+            })
+            .collect();
+        if !failed.is_empty() {
+            write!(f, "; not sent: {}", failed.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Paces a transfer to `--limit-rate` bytes per second (or not at all).
+#[derive(Debug)]
+pub struct Pacer {
+    rate: Option<u64>,
+    started: Instant,
+}
+
+/// With a rate limit, at least this many chunks per second, so the pace looks smooth.
+const PACE_STEPS_PER_SECOND: u64 = 20;
+
+impl Pacer {
+    pub fn new(rate: Option<u64>) -> Pacer {
+        Pacer {
+            rate,
+            started: Instant::now(),
+        }
+    }
+
+    /// How much to send at once: the whole buffer, or less when the pace is slow.
+    pub fn chunk(&self, buffer: usize) -> usize {
+        match self.rate {
+            Some(rate) => (rate / PACE_STEPS_PER_SECOND).clamp(1, buffer as u64) as usize,
+            None => buffer,
+        }
+    }
+
+    /// After `sent` bytes in all, sleeps until the pace allows more.
+    pub fn wait(&mut self, sent: u64) {
+        if let Some(rate) = self.rate {
+            let due = self.started + Duration::from_secs_f64(sent as f64 / rate as f64);
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+        }
+    }
+}
+
+/// One open connection to an Upload v1 server.
+struct Session {
+    wire: Wire,
+}
+
+impl Session {
+    fn open(options: &Options) -> Result<Session, SendError> {
+        let stream = net::connect(&options.to, options.timeout, SERVER_NAME)?;
+        stream
+            .set_read_timeout(Some(options.timeout))
+            .and_then(|()| stream.set_write_timeout(Some(options.timeout)))
+            .map_err(SendError::Connection)?;
+        let trace = options.trace.then(|| options.to.to_string());
+        let mut session = Session {
+            wire: Wire::new(stream, trace),
+        };
+        match session.reply()? {
+            Reply::Ready => Ok(session),
+            Reply::Err(code, text) => Err(SendError::Refused(code, text)),
+            other => Err(SendError::Protocol(format!(
+                "expected {:?}, got {other}",
+                crate::protocol::GREETING
+            ))),
+        }
+    }
+
+    /// Reads the server's next line.
+    fn reply(&mut self) -> Result<Reply, SendError> {
+        match self.wire.read_line() {
+            Ok(Some(line)) => Reply::parse(line).map_err(|e| {
+                SendError::Protocol(format!(
+                    "{e}: \"{}\"",
+                    output::preview(line, output::PREVIEW_CHARS)
+                ))
+            }),
+            Ok(None) => Err(SendError::Connection(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the server closed the connection",
+            ))),
+            Err(LineError::Io(e)) => Err(SendError::Connection(e)),
+            Err(e) => Err(SendError::Protocol(e.to_string())),
+        }
+    }
+
+    /// After a failed write: the server may have said why before it closed.
+    fn reason_for(&mut self, e: io::Error) -> SendError {
+        match self.reply() {
+            Ok(Reply::Err(code, text)) => SendError::Refused(code, text),
+            _ => SendError::Connection(e),
+        }
+    }
+
+    /// Uploads one file (see the module docs).
+    fn put(
+        &mut self,
+        file: &mut File,
+        size: u64,
+        name: &str,
+        pacer: &mut Pacer,
+        bar: &Bar,
+    ) -> Result<(Digest, Duration), SendError> {
+        let put = Request::Put {
+            size,
+            name: name.as_bytes().to_vec(),
+        };
+        self.wire
+            .write_line(&put.to_line())
+            .map_err(|e| self.reason_for(e))?;
+        match self.reply()? {
+            Reply::Go(0) => {}
+            Reply::Go(offset) => {
+                return Err(SendError::Protocol(format!(
+                    "the server asked to resume at byte {offset}; this client always starts at 0"
+                )))
+            }
+            Reply::Err(code, text) => return Err(SendError::Refused(code, text)),
+            other => return Err(SendError::Protocol(format!("expected GO, got {other}"))),
+        }
+
+        let started = Instant::now();
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; DATA_BUFFER];
+        let mut sent: u64 = 0;
+        let mut next_listen = LISTEN_EVERY;
+        while sent < size {
+            let want = (size - sent).min(pacer.chunk(buf.len()) as u64) as usize;
+            let n = match file.read(&mut buf[..want]) {
+                Ok(0) => return Err(SendError::FileChanged),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(SendError::Open(e)),
+            };
+            let chunk = &buf[..n];
+            hasher.update(chunk);
+            self.wire
+                .write_data(chunk)
+                .map_err(|e| self.reason_for(e))?;
+            sent += n as u64;
+            bar.inc(n as u64);
+            if sent >= next_listen {
+                next_listen = sent + LISTEN_EVERY;
+                // The server only talks mid-file to say it gave up.
+                if self.wire.has_pending_input() {
+                    return Err(match self.reply()? {
+                        Reply::Err(code, text) => SendError::Refused(code, text),
+                        other => SendError::Protocol(format!("unexpected {other} during the file")),
+                    });
+                }
+            }
+            pacer.wait(sent);
+        }
+        let digest: Digest = hasher.finalize().into();
+        self.wire
+            .write_line(&Request::Sha256(digest).to_line())
+            .map_err(|e| self.reason_for(e))?;
+        match self.reply()? {
+            Reply::Ok(theirs) if theirs == digest => Ok((digest, started.elapsed())),
+            Reply::Ok(theirs) => Err(SendError::Mismatch {
+                ours: digest_hex(&digest),
+                theirs: digest_hex(&theirs),
+            }),
+            Reply::Err(code, text) => Err(SendError::Refused(code, text)),
+            other => Err(SendError::Protocol(format!("expected OK, got {other}"))),
+        }
+    }
+
+    /// Says goodbye (best effort: the files are already safe).
+    fn close(mut self) {
+        let _ = self.wire.write_line(&Request::Bye.to_line());
+    }
+}
+
+/// An opened file to send, and what it is called.
+fn open(path: &Path) -> Result<(File, u64, String), SendError> {
+    let file = File::open(path).map_err(SendError::Open)?;
+    let meta = file.metadata().map_err(SendError::Open)?;
+    if !meta.is_file() {
+        return Err(SendError::NotAFile);
+    }
+    // The name the server gets: the last part of the path, as the student sees it.
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok((file, meta.len(), name))
+}
+
+/// Sends `files`, printing as it goes: a `sha256sum` line on stdout per file that arrived,
+/// one line per file on stderr when there are no bars, one line per failure.
+pub fn send_files(files: &[PathBuf], options: &Options, progress: &Progress) -> Report {
+    let log = Log::stderr(options.quiet);
+    let mut report = Report::default();
+    // Sizes first, for the total bar; unreadable files fail when their turn comes.
+    let total_size: u64 = files
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum();
+    let total = if files.len() > 1 {
+        progress.total(total_size)
+    } else {
+        Bar::none()
+    };
+    let mut session: Option<Session> = None;
+    for (i, path) in files.iter().enumerate() {
+        total.set_message(format!("file {} of {}", i + 1, files.len()));
+        let result = send_one(path, options, progress, &total, &mut session);
+        match &result {
+            Ok(sent) => {
+                // sha256sum's format: digest, two spaces, the path. `sha256sum -c` reads it.
+                output::out_line(format_args!(
+                    "{}  {}",
+                    digest_hex(&sent.digest),
+                    path.display()
+                ));
+                if !progress.is_drawing() {
+                    log.info(format_args!(
+                        "sent {}: {} in {:.3} s ({}), sha256 {}{}",
+                        path.display(),
+                        human_bytes(sent.size),
+                        sent.elapsed.as_secs_f64(),
+                        rate(sent.size, sent.elapsed),
+                        digest_hex(&sent.digest),
+                        if sent.verified {
+                            ", verified by the server"
+                        } else {
+                            " (not verified: the tutorial's exchange has no checksum)"
+                        }
+                    ));
+                }
+            }
+            Err(e) => output::err_line(format_args!(
+                "upload: {}: {e}; {}",
+                path.display(),
+                e.advice()
+            )),
+        }
+        // A connection that failed cannot be trusted; a refused file leaves it usable.
+        if let Err(e) = &result {
+            if !e.connection_usable() {
+                session = None;
+            }
+            // No server to talk to: the remaining files would fail the same way.
+            if let SendError::Connect(_) = e {
+                report.files.push((path.clone(), result));
+                for rest in &files[i + 1..] {
+                    let why =
+                        io::Error::new(io::ErrorKind::NotConnected, "not tried: no connection");
+                    report
+                        .files
+                        .push((rest.clone(), Err(SendError::Connection(why))));
+                }
+                break;
+            }
+        }
+        report.files.push((path.clone(), result));
+    }
+    if let Some(session) = session {
+        session.close();
+    }
+    total.clear();
+    report
+}
+
+/// Sends one file, over `session` (opened if needed) or, for the tutorial's exchange, over
+/// a connection of its own.
+fn send_one(
+    path: &Path,
+    options: &Options,
+    progress: &Progress,
+    total: &Bar,
+    session: &mut Option<Session>,
+) -> Result<Sent, SendError> {
+    let (mut file, size, name) = open(path)?;
+    let bar = progress.file(&name, size);
+    let both = Bar::pair(&bar, total);
+    let mut pacer = Pacer::new(options.limit_rate);
+    let result = match options.protocol {
+        Protocol::V1 => {
+            let s = match session {
+                Some(s) => s,
+                None => session.insert(Session::open(options)?),
+            };
+            s.put(&mut file, size, &name, &mut pacer, &both)
+                .map(|(digest, elapsed)| Sent {
+                    size,
+                    digest,
+                    elapsed,
+                    verified: true,
+                })
+        }
+        Protocol::Seed => {
+            let log = Log::stderr(options.quiet);
+            let mut say = |m: &str| log.info(format_args!("server says {m}"));
+            seed::send_one(
+                &options.to,
+                &mut file,
+                size,
+                options.timeout,
+                &mut pacer,
+                &both,
+                &mut say,
+            )
+            .map(|s| Sent {
+                size: s.size,
+                digest: s.digest,
+                elapsed: s.elapsed,
+                verified: false,
+            })
+            .map_err(SendError::from)
+        }
+    };
+    match &result {
+        Ok(sent) => bar.finish(&format!("{name} ✓ {}", rate(sent.size, sent.elapsed))),
+        Err(_) => bar.abandon(&format!("{name} ✗ failed")),
+    }
+    result
+}

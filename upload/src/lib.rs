@@ -1,0 +1,183 @@
+//! # upload: a file transfer you can trust — the tutorial's image upload, done right
+//!
+//! The tutorial's last example sends `yan.jpg` to a server that saves it as `recv_yan.jpg`:
+//! the size as bare digits, a go-ahead, the bytes, "传送完成" (done). It works on a good
+//! day. What it gets wrong is a list of what every file transfer must get right:
+//!
+//! | the tutorial                                          | here                                    |
+//! |-------------------------------------------------------|-----------------------------------------|
+//! | `send()` may send part of the bytes, unchecked        | `write_all` (Python: `sendall`)          |
+//! | the size is not framed: it must arrive alone          | [`protocol`]: lines, then exactly `size` bytes |
+//! | a client that leaves early makes the server loop forever (`recv` returns `b''`) | end of stream is seen; the partial file is deleted |
+//! | every upload overwrites `recv_yan.jpg`                | the client's name, checked ([`name`]); `ERR EXISTS` |
+//! | a half-received file sits under the real name         | hidden `.part`, fsync, atomic rename ([`store`]) |
+//! | nothing checks that the bytes arrived intact          | SHA-256 on both sides, compared before the file is kept |
+//! | one client at a time, no limits, no timeout           | [`common::server`]: threads, limits, idle timeout; `--max-size` |
+//! | silence while it runs                                 | progress bars ([`progress`])             |
+//!
+//! One crate, two subcommands: [`server`] is `upload serve`, [`client`] is `upload send`.
+//! [`seed`] speaks the tutorial's own exchange (`--protocol seed`), so our programs and the
+//! tutorial's can talk to each other.
+
+pub mod client;
+pub mod name;
+pub mod progress;
+pub mod protocol;
+pub mod seed;
+pub mod server;
+pub mod store;
+pub mod wire;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use common::addr::Endpoint;
+use common::net::{self, ListenOptions};
+use common::output::{self, human_bytes, Log};
+use common::server::{Limits, Shutdown};
+use common::{EXIT_FAILURE, EXIT_OK};
+
+use crate::progress::Progress;
+
+/// Which exchange the two sides speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Protocol {
+    /// Upload v1: names, sizes and SHA-256 digests in lines, several files per connection.
+    #[default]
+    V1,
+    /// The tutorial's exchange: greeting, size, go-ahead, bytes, done. One file, no name,
+    /// no checksum.
+    Seed,
+}
+
+/// How many bytes the programs move per `read`/`write` of file data. Large enough that a
+/// system call moves a lot (on loopback, calls are the cost), small enough that memory
+/// stays flat whatever the file size.
+pub const DATA_BUFFER: usize = 256 * 1024;
+
+/// `12.3 MB/s` (decimal megabytes, as network speeds are given).
+pub fn rate(bytes: u64, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64();
+    if secs <= 0.0 {
+        return "- MB/s".to_string();
+    }
+    format!("{:.1} MB/s", bytes as f64 / secs / 1e6)
+}
+
+/// Everything `upload serve` needs to start.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub addr: Endpoint,
+    pub listen: ListenOptions,
+    pub limits: Limits,
+    pub config: server::Config,
+    /// Draw a bar per upload when stderr is a terminal.
+    pub progress: bool,
+}
+
+fn exit(code: i32) -> ExitCode {
+    ExitCode::from(code as u8)
+}
+
+/// The whole `upload serve` program: prepare the folder, listen, serve until Ctrl-C, print
+/// a summary.
+pub fn serve_main(options: ServeOptions) -> ExitCode {
+    let config = options.config;
+    let log = Log::new(config.quiet);
+    if let Err(e) = server::prepare_dir(&config.dir) {
+        output::err_line(format_args!("upload serve: {e}"));
+        return exit(EXIT_FAILURE);
+    }
+    let _ = common::capacity::raise_open_file_limit();
+    let listener = match net::listen(&options.addr, &options.listen) {
+        Ok(listener) => listener,
+        Err(e) => {
+            output::err_line(format_args!("upload serve: {e}"));
+            return exit(EXIT_FAILURE);
+        }
+    };
+    let local = listener
+        .local_addr()
+        .map_or_else(|_| options.addr.to_string(), |a| a.to_string());
+    let dir = std::fs::canonicalize(&config.dir).unwrap_or_else(|_| config.dir.clone());
+    // Always printed, even with --quiet: scripts and tests read the port from it.
+    output::out_line(format_args!(
+        "{} upload serve listening on {local} (protocol {}, folder {}, max size {}, {}, \
+         max {} connections, idle timeout {}); Ctrl-C stops it",
+        output::timestamp(),
+        match config.protocol {
+            Protocol::V1 => "upload/1",
+            Protocol::Seed => "seed (the tutorial's)",
+        },
+        dir.display(),
+        human_bytes(config.max_size),
+        if config.overwrite {
+            "overwrite on"
+        } else {
+            "existing files kept"
+        },
+        options.limits.max_connections,
+        options
+            .limits
+            .idle_timeout
+            .map_or_else(|| "off".to_string(), |d| format!("{} s", d.as_secs_f64())),
+    ));
+    let leftovers = store::leftover_parts(&config.dir);
+    if !leftovers.is_empty() {
+        log.warn(format_args!(
+            "{} partial file(s) in {} were left by a server that was stopped mid-upload \
+             (e.g. {}); they are safe to delete",
+            leftovers.len(),
+            dir.display(),
+            leftovers[0].display()
+        ));
+    }
+    for warning in common::capacity::check(options.limits.max_connections) {
+        log.warn(format_args!("{warning}"));
+    }
+    let shutdown = match Shutdown::new(&listener) {
+        Ok(s) => s,
+        Err(e) => {
+            output::err_line(format_args!(
+                "upload serve: could not prepare shutdown on {local}: {e}"
+            ));
+            return exit(EXIT_FAILURE);
+        }
+    };
+    if let Err(e) = shutdown.trigger_on_ctrl_c() {
+        log.warn(format_args!("{e}"));
+    }
+    let progress = Progress::on_stderr(options.progress);
+    progress.keep_lines_clear();
+    let report = server::serve(listener, config, options.limits, progress, &shutdown);
+    output::out_line(format_args!(
+        "{} upload serve stopped. {report}",
+        output::timestamp()
+    ));
+    exit(EXIT_OK)
+}
+
+/// The whole `upload send` program: send every file, print the digests and a summary;
+/// exit 1 if any file did not arrive.
+pub fn send_main(files: &[PathBuf], options: &client::Options, bars: bool) -> ExitCode {
+    let progress = Progress::on_stderr(bars);
+    progress.keep_lines_clear();
+    let report = client::send_files(files, options, &progress);
+    let all_sent = report.all_sent();
+    if !all_sent || files.len() > 1 {
+        output::err_line(format_args!("upload: {report}"));
+    }
+    exit(if all_sent { EXIT_OK } else { EXIT_FAILURE })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_in_decimal_megabytes_per_second() {
+        assert_eq!(rate(10_000_000, Duration::from_secs(2)), "5.0 MB/s");
+        assert_eq!(rate(1, Duration::ZERO), "- MB/s");
+    }
+}

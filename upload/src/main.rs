@@ -1,0 +1,147 @@
+//! # upload — the tutorial's image upload, done right
+//!
+//! Run the server in one terminal, the sender in another:
+//!
+//! ```text
+//! left$  cargo run -p upload -- serve                    # stores into ./uploads
+//! right$ cargo run -p upload -- send photo.jpg notes.pdf  # bars, then sha256sum lines
+//! right$ sha256sum photo.jpg uploads/photo.jpg            # the same digest, twice
+//! ```
+//!
+//! This file only reads the command line; the programs are in `lib.rs`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use common::addr::{Endpoint, DEFAULT_ADDR};
+use common::cli::{nonzero, parse_bytes, parse_positive, parse_seconds};
+use common::net::{ListenOptions, DEFAULT_BACKLOG};
+use common::server::{Limits, DEFAULT_MAX_CONNECTIONS};
+use upload::Protocol;
+
+/// Upload files over TCP with progress bars, SHA-256 verification and safe writes.
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    after_help = "Try it: `upload serve` in one terminal, `upload send FILE` in another."
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Receive files into a folder, verifying each before it gets its name.
+    Serve(ServeArgs),
+    /// Send files to an `upload serve`; prints each verified digest as `sha256sum` does.
+    Send(SendArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on: HOST:PORT, [IPv6]:PORT or a bare PORT (0 = any free port);
+    /// 0.0.0.0:9999 accepts senders from other machines.
+    #[arg(default_value = DEFAULT_ADDR)]
+    addr: Endpoint,
+    /// Folder to store the files in (created if missing).
+    #[arg(long, default_value = "uploads")]
+    dir: PathBuf,
+    /// Replace an existing file of the same name (atomically) instead of refusing it.
+    #[arg(long)]
+    overwrite: bool,
+    /// Largest file accepted (e.g. 500M, 4GiB); larger ones get ERR TOO_LARGE before any data.
+    #[arg(long, value_name = "BYTES", default_value = "4GiB", value_parser = parse_bytes)]
+    max_size: u64,
+    /// Free space to leave on the disk; an upload that would use it gets ERR NO_SPACE.
+    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_bytes)]
+    keep_free: u64,
+    /// Which exchange to speak: Upload v1, or the tutorial's own (one file, no name, no checksum).
+    #[arg(long, value_enum, default_value_t)]
+    protocol: Protocol,
+    /// Clients served at once; past it a new one gets ERR BUSY.
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = parse_positive)]
+    max_connections: usize,
+    /// Seconds a sender may stay silent, mid-file or between files, before it is
+    /// disconnected and its partial file deleted (0 = never).
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_seconds)]
+    idle_timeout: Duration,
+    /// Length of the queue of connections not yet accepted (the tutorial uses 5).
+    #[arg(long, default_value_t = DEFAULT_BACKLOG, value_parser = clap::value_parser!(i32).range(0..))]
+    backlog: i32,
+    /// Dump every control line (not the file data) as hex and text on stderr.
+    #[arg(long)]
+    trace: bool,
+    /// No progress bars.
+    #[arg(long)]
+    no_progress: bool,
+    /// No line per connection or upload (for benchmarks); warnings and the summary stay.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct SendArgs {
+    /// Files to send, one after another over one connection.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// The server: HOST:PORT, [IPv6]:PORT or a bare PORT.
+    #[arg(long, default_value = DEFAULT_ADDR)]
+    to: Endpoint,
+    /// Which exchange to speak: Upload v1, or the tutorial's own (one connection per file).
+    #[arg(long, value_enum, default_value_t)]
+    protocol: Protocol,
+    /// Seconds to wait for the server: to connect, and for each reply.
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
+    timeout: Duration,
+    /// Send at most this many bytes per second (e.g. 5M): to watch the bars on loopback.
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    limit_rate: Option<u64>,
+    /// Dump every control line (not the file data) as hex and text on stderr.
+    #[arg(long)]
+    trace: bool,
+    /// No progress bars.
+    #[arg(long)]
+    no_progress: bool,
+    /// No line per file on stderr; the sha256sum lines and errors stay.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    match Args::parse().command {
+        Command::Serve(a) => {
+            let mut config = upload::server::Config::new(a.dir);
+            config.overwrite = a.overwrite;
+            config.max_size = a.max_size;
+            config.keep_free = a.keep_free;
+            config.protocol = a.protocol;
+            config.quiet = a.quiet;
+            config.trace = a.trace;
+            upload::serve_main(upload::ServeOptions {
+                addr: a.addr,
+                listen: ListenOptions {
+                    backlog: a.backlog,
+                    ..ListenOptions::default()
+                },
+                limits: Limits {
+                    max_connections: a.max_connections,
+                    idle_timeout: nonzero(a.idle_timeout),
+                },
+                config,
+                progress: !a.no_progress && !a.quiet,
+            })
+        }
+        Command::Send(a) => {
+            let mut options = upload::client::Options::new(a.to);
+            options.protocol = a.protocol;
+            options.timeout = a.timeout;
+            options.limit_rate = a.limit_rate.filter(|&r| r > 0);
+            options.quiet = a.quiet;
+            options.trace = a.trace;
+            upload::send_main(&a.files, &options, !a.no_progress && !a.quiet)
+        }
+    }
+}

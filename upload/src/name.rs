@@ -1,0 +1,127 @@
+//! # Names from the network: a file name, or nothing
+//!
+//! The tutorial's server writes every upload to `recv_yan.jpg`: safe, but each upload
+//! destroys the last. The obvious improvement, "use the name the client sends", is one of
+//! the classic holes in network servers: a name like `../../home/teacher/.bashrc` or
+//! `/etc/cron.d/x` writes wherever the client likes ("path traversal").
+//!
+//! The rule here is strict and easy to state: **a name is accepted only if it is a single,
+//! plain, visible file name**, the same on every operating system. It is checked before a
+//! single byte of the file is accepted, and refused with `ERR BAD_NAME` and the reason.
+//!
+//! - not empty, at most 255 bytes, valid UTF-8;
+//! - no `/` or `\` (the separators of Unix and Windows), no `:` (Windows drive letters like
+//!   `C:` and alternate streams, the old Mac separator): so no path and no absolute path;
+//! - not starting with `.`: this refuses `.` and `..`, and keeps hidden names for the
+//!   server's own partial files (`.photo.jpg.3.part`);
+//! - no control characters (a newline in a name would forge lines in logs and listings,
+//!   an escape sequence would repaint the teacher's terminal).
+//!
+//! Symbolic links are the other way out of a folder: a link `uploads/x -> /etc/passwd` would
+//! make "write to x" write to /etc/passwd. The server never opens an existing final name for
+//! writing: it writes a new partial file and moves it into place with `link`/`rename`,
+//! which replace a link itself, never what it points to (see [`crate::store`]).
+
+/// Why a name was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BadName {
+    #[error("the name is empty")]
+    Empty,
+    #[error("the name is longer than {} bytes", crate::protocol::MAX_NAME)]
+    TooLong,
+    #[error("the name is not valid UTF-8")]
+    NotUtf8,
+    #[error("the name contains a path separator ('/', '\\' or ':'); send a plain file name")]
+    Separator,
+    #[error("the name starts with '.' ('.', '..' and hidden names are not accepted)")]
+    Dot,
+    #[error("the name contains a control character")]
+    Control,
+}
+
+/// Checks a name from the network; returns it as text if it is a plain file name.
+pub fn check(name: &[u8]) -> Result<&str, BadName> {
+    if name.is_empty() {
+        return Err(BadName::Empty);
+    }
+    if name.len() > crate::protocol::MAX_NAME {
+        return Err(BadName::TooLong);
+    }
+    let name = std::str::from_utf8(name).map_err(|_| BadName::NotUtf8)?;
+    if name.contains(['/', '\\', ':']) {
+        return Err(BadName::Separator);
+    }
+    if name.starts_with('.') {
+        return Err(BadName::Dot);
+    }
+    // char::is_control covers C0 (including \0, \n, \r, \t, ESC), DEL and C1.
+    if name.chars().any(char::is_control) {
+        return Err(BadName::Control);
+    }
+    Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::path::{Component, Path};
+
+    #[test]
+    fn plain_names_pass() {
+        for good in [
+            "photo.jpg",
+            "my photo (1).jpg",
+            "报告.pdf",
+            "a",
+            "x.tar.gz",
+            "a..b",
+        ] {
+            assert_eq!(check(good.as_bytes()), Ok(good));
+        }
+        assert!(check("x".repeat(255).as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn hostile_names_are_refused_for_the_right_reason() {
+        use BadName::*;
+        let cases: &[(&[u8], BadName)] = &[
+            (b"", Empty),
+            (b".", Dot),
+            (b"..", Dot),
+            (b".bashrc", Dot),
+            (b"../etc/passwd", Separator),
+            (b"/etc/passwd", Separator),
+            (b"a/b", Separator),
+            (b"..\\..\\boot.ini", Separator),
+            (b"C:\\Windows\\x", Separator),
+            (b"C:x", Separator),
+            (b"file.txt:stream", Separator),
+            (b"a\nb", Control),
+            (b"a\rb", Control),
+            (b"a\0b", Control),
+            (b"\x1b[2Jclear", Control),
+            (b"tab\there", Control),
+            ("c1\u{85}".as_bytes(), Control),
+            (b"\xff\xfe", NotUtf8),
+        ];
+        for (name, why) in cases {
+            assert_eq!(check(name), Err(*why), "{name:?}");
+        }
+        assert_eq!(check("x".repeat(256).as_bytes()), Err(TooLong));
+    }
+
+    proptest! {
+        /// Whatever passes is one normal path component: joined to a folder, it stays inside.
+        #[test]
+        fn whatever_passes_stays_in_the_folder(name in proptest::collection::vec(any::<u8>(), 0..300)) {
+            if let Ok(name) = check(&name) {
+                let path = Path::new("/srv/uploads").join(name);
+                prop_assert_eq!(path.parent(), Some(Path::new("/srv/uploads")));
+                let last = Path::new(name).components().collect::<Vec<_>>();
+                prop_assert_eq!(last.len(), 1);
+                prop_assert!(matches!(last[0], Component::Normal(_)));
+            }
+        }
+    }
+}

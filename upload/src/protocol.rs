@@ -1,0 +1,375 @@
+//! # Upload v1: the control messages, as a pure codec
+//!
+//! The tutorial's upload sends the file size as bare digits and hopes it arrives alone in
+//! one `recv(1024)`. Upload v1 says where every message ends: control messages are lines
+//! (ending in `\n`), and the only unframed bytes are the file itself, whose length the
+//! `PUT` line announced:
+//!
+//! ```text
+//! S: UPLOAD/1 READY
+//! C: PUT <size> <name>
+//! S: GO 0                           or  ERR <CODE> <text>
+//! C: <size raw bytes>
+//! C: SHA256 <64 hex digits>
+//! S: OK <64 hex digits>             or  ERR <CODE> <text>
+//! C: another PUT, or BYE, or end of stream
+//! ```
+//!
+//! This module only turns lines into values and values into lines: no sockets, no files.
+//! So it can be tested with every odd input there is, and both sides share it.
+
+use std::fmt;
+
+/// What a server says first.
+pub const GREETING: &str = "UPLOAD/1 READY";
+/// The longest control line either side accepts, `\n` included: `PUT`, a 20-digit size
+/// and a 255-byte name fit with room to spare. A longer line is refused without being
+/// buffered.
+pub const MAX_LINE: usize = 512;
+/// The longest file name, in bytes (the limit of most file systems).
+pub const MAX_NAME: usize = 255;
+/// Bytes in a SHA-256 digest.
+pub const DIGEST_LEN: usize = 32;
+
+/// A SHA-256 digest.
+pub type Digest = [u8; DIGEST_LEN];
+
+/// A message from the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// `PUT <size> <name>`: I want to send `size` bytes to be stored as `name`. The name is
+    /// given as raw bytes: whether it is acceptable is the server's decision
+    /// ([`crate::name::check`]), not the parser's.
+    Put { size: u64, name: Vec<u8> },
+    /// `SHA256 <hex>`: the digest of the bytes just sent.
+    Sha256(Digest),
+    /// `BYE`: no more files.
+    Bye,
+}
+
+/// A message from the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// `UPLOAD/1 READY`, the greeting.
+    Ready,
+    /// `GO <offset>`: send the bytes from `offset` (always 0 here; resume is reserved).
+    Go(u64),
+    /// `OK <hex>`: stored under its name, and this is the digest the server computed.
+    Ok(Digest),
+    /// `ERR <CODE> <text>`: refused or failed, and why.
+    Err(ErrCode, String),
+}
+
+/// Why the server refused or failed, as one word a program can match on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrCode {
+    /// A file of that name is already there (and the server does not `--overwrite`).
+    Exists,
+    /// The file is larger than the server's `--max-size`.
+    TooLarge,
+    /// The name is not a plain file name (see [`crate::name`]).
+    BadName,
+    /// Not enough free space for the file (or the disk filled up while writing).
+    NoSpace,
+    /// The server is full, or another client is uploading the same name right now.
+    Busy,
+    /// The line was not a request the server understands here.
+    BadRequest,
+    /// The digest the client sent is not the digest of the bytes that arrived.
+    Checksum,
+    /// The client was silent for longer than the server's `--idle-timeout`.
+    Timeout,
+    /// The server could not write the file (permissions, I/O error).
+    Internal,
+}
+
+impl ErrCode {
+    pub const ALL: [ErrCode; 9] = [
+        ErrCode::Exists,
+        ErrCode::TooLarge,
+        ErrCode::BadName,
+        ErrCode::NoSpace,
+        ErrCode::Busy,
+        ErrCode::BadRequest,
+        ErrCode::Checksum,
+        ErrCode::Timeout,
+        ErrCode::Internal,
+    ];
+
+    /// The word on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrCode::Exists => "EXISTS",
+            ErrCode::TooLarge => "TOO_LARGE",
+            ErrCode::BadName => "BAD_NAME",
+            ErrCode::NoSpace => "NO_SPACE",
+            ErrCode::Busy => "BUSY",
+            ErrCode::BadRequest => "BAD_REQUEST",
+            ErrCode::Checksum => "CHECKSUM",
+            ErrCode::Timeout => "TIMEOUT",
+            ErrCode::Internal => "INTERNAL",
+        }
+    }
+
+    fn parse(word: &str) -> Option<ErrCode> {
+        ErrCode::ALL.into_iter().find(|c| c.as_str() == word)
+    }
+}
+
+impl fmt::Display for ErrCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A line that is not a valid message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("empty line")]
+    Empty,
+    #[error("unknown command {0:?}")]
+    UnknownCommand(String),
+    #[error("{0}")]
+    Malformed(&'static str),
+}
+
+/// Reads a decimal size: digits only (no sign, no spaces, no `0x`), at most `u64::MAX`.
+fn parse_size(word: &[u8]) -> Result<u64, ParseError> {
+    if word.is_empty() || !word.iter().all(u8::is_ascii_digit) {
+        return Err(ParseError::Malformed("the size must be decimal digits"));
+    }
+    std::str::from_utf8(word)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or(ParseError::Malformed("the size is too large a number"))
+}
+
+/// Reads 64 hex digits (either case) as a digest.
+pub fn parse_digest(hex_digits: &[u8]) -> Result<Digest, ParseError> {
+    let mut digest = [0u8; DIGEST_LEN];
+    hex::decode_to_slice(hex_digits, &mut digest)
+        .map_err(|_| ParseError::Malformed("a SHA-256 digest is 64 hex digits"))?;
+    Ok(digest)
+}
+
+/// Writes a digest as `sha256sum` does: 64 lower-case hex digits.
+pub fn digest_hex(digest: &Digest) -> String {
+    hex::encode(digest)
+}
+
+/// One line without its ending: `\n`, or `\r\n` from a terminal (`nc -C`, telnet).
+fn strip_line_end(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+impl Request {
+    /// Parses one line from the client (with or without its `\n`).
+    pub fn parse(line: &[u8]) -> Result<Request, ParseError> {
+        let line = strip_line_end(line);
+        if line.is_empty() {
+            return Err(ParseError::Empty);
+        }
+        // The command is the first word; what follows it depends on the command.
+        let (command, rest) = match line.iter().position(|&b| b == b' ') {
+            Some(i) => (&line[..i], Some(&line[i + 1..])),
+            None => (line, None),
+        };
+        match (command, rest) {
+            (b"PUT", Some(rest)) => {
+                // The name is everything after the second space, spaces included: names
+                // like "my photo.jpg" are common.
+                let Some(i) = rest.iter().position(|&b| b == b' ') else {
+                    return Err(ParseError::Malformed("PUT needs a size and a name"));
+                };
+                Ok(Request::Put {
+                    size: parse_size(&rest[..i])?,
+                    name: rest[i + 1..].to_vec(),
+                })
+            }
+            (b"PUT", None) => Err(ParseError::Malformed("PUT needs a size and a name")),
+            (b"SHA256", Some(hex_digits)) => Ok(Request::Sha256(parse_digest(hex_digits)?)),
+            (b"SHA256", None) => Err(ParseError::Malformed("SHA256 needs a digest")),
+            (b"BYE", None) => Ok(Request::Bye),
+            (b"BYE", Some(_)) => Err(ParseError::Malformed("BYE takes nothing after it")),
+            (other, _) => Err(ParseError::UnknownCommand(
+                String::from_utf8_lossy(other).into_owned(),
+            )),
+        }
+    }
+
+    /// The line for this request, `\n` included.
+    pub fn to_line(&self) -> Vec<u8> {
+        let mut line = match self {
+            Request::Put { size, name } => {
+                let mut line = format!("PUT {size} ").into_bytes();
+                line.extend_from_slice(name);
+                line
+            }
+            Request::Sha256(digest) => format!("SHA256 {}", digest_hex(digest)).into_bytes(),
+            Request::Bye => b"BYE".to_vec(),
+        };
+        line.push(b'\n');
+        line
+    }
+}
+
+impl Reply {
+    /// Parses one line from the server (with or without its `\n`).
+    pub fn parse(line: &[u8]) -> Result<Reply, ParseError> {
+        let line = std::str::from_utf8(strip_line_end(line))
+            .map_err(|_| ParseError::Malformed("a reply is UTF-8 text"))?;
+        if line.is_empty() {
+            return Err(ParseError::Empty);
+        }
+        if line == GREETING {
+            return Ok(Reply::Ready);
+        }
+        let (command, rest) = line.split_once(' ').unwrap_or((line, ""));
+        match command {
+            "GO" => rest
+                .parse()
+                .map(Reply::Go)
+                .map_err(|_| ParseError::Malformed("GO needs an offset")),
+            "OK" => Ok(Reply::Ok(parse_digest(rest.as_bytes())?)),
+            "ERR" => {
+                let (code, text) = rest.split_once(' ').unwrap_or((rest, ""));
+                let code =
+                    ErrCode::parse(code).ok_or(ParseError::Malformed("ERR needs a known code"))?;
+                Ok(Reply::Err(code, text.to_string()))
+            }
+            other => Err(ParseError::UnknownCommand(other.to_string())),
+        }
+    }
+
+    /// The line for this reply, `\n` included. Line breaks in an error's text become spaces,
+    /// so the text can never end the line early.
+    pub fn to_line(&self) -> Vec<u8> {
+        let line = match self {
+            Reply::Ready => GREETING.to_string(),
+            Reply::Go(offset) => format!("GO {offset}"),
+            Reply::Ok(digest) => format!("OK {}", digest_hex(digest)),
+            Reply::Err(code, text) => format!("ERR {code} {}", text.replace(['\r', '\n'], " ")),
+        };
+        let mut bytes = line.into_bytes();
+        bytes.push(b'\n');
+        bytes
+    }
+}
+
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let line = self.to_line();
+        f.write_str(String::from_utf8_lossy(strip_line_end(&line)).as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn requests_parse_and_print_back() {
+        let digest = [0xab; DIGEST_LEN];
+        for request in [
+            Request::Put {
+                size: 0,
+                name: b"a".to_vec(),
+            },
+            Request::Put {
+                size: u64::MAX,
+                name: "my photo (1).jpg".into(),
+            },
+            Request::Sha256(digest),
+            Request::Bye,
+        ] {
+            assert_eq!(Request::parse(&request.to_line()), Ok(request));
+        }
+        assert_eq!(
+            Request::parse(b"PUT 12 x\r\n"),
+            Ok(Request::Put {
+                size: 12,
+                name: b"x".to_vec()
+            })
+        );
+    }
+
+    #[test]
+    fn bad_requests_are_refused_with_a_reason() {
+        for bad in [
+            &b""[..],
+            b"\n",
+            b"put 1 a",
+            b"PUT",
+            b"PUT 12",
+            b"PUT -1 a",
+            b"PUT +1 a",
+            b"PUT 0x10 a",
+            b"PUT 99999999999999999999 a",
+            b"SHA256",
+            b"SHA256 1234",
+            b"SHA256 zz",
+            b"BYE now",
+            b"\xff\xfe",
+        ] {
+            assert!(Request::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+        // An empty name parses: refusing it is the name check's job (BAD_NAME, not BAD_REQUEST).
+        assert_eq!(
+            Request::parse(b"PUT 1 "),
+            Ok(Request::Put {
+                size: 1,
+                name: Vec::new()
+            })
+        );
+    }
+
+    #[test]
+    fn replies_parse_and_print_back() {
+        for reply in [
+            Reply::Ready,
+            Reply::Go(0),
+            Reply::Ok([7; DIGEST_LEN]),
+            Reply::Err(ErrCode::Exists, "photo.jpg is already there".into()),
+        ] {
+            assert_eq!(Reply::parse(&reply.to_line()), Ok(reply));
+        }
+        for code in ErrCode::ALL {
+            let line = Reply::Err(code, String::new()).to_line();
+            assert_eq!(Reply::parse(&line), Ok(Reply::Err(code, String::new())));
+        }
+    }
+
+    #[test]
+    fn an_error_text_cannot_break_the_line() {
+        let line = Reply::Err(ErrCode::BadName, "a\nGO 0".into()).to_line();
+        assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
+    }
+
+    #[test]
+    fn digests_print_as_sha256sum_does() {
+        let mut digest = [0u8; DIGEST_LEN];
+        digest[0] = 0xe3;
+        assert!(digest_hex(&digest).starts_with("e300"));
+        assert_eq!(digest_hex(&digest).len(), 64);
+        assert_eq!(
+            parse_digest(digest_hex(&digest).to_uppercase().as_bytes()),
+            Ok(digest)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn no_line_makes_the_parsers_panic(line in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = Request::parse(&line);
+            let _ = Reply::parse(&line);
+        }
+
+        #[test]
+        fn any_put_round_trips(size: u64, name in proptest::collection::vec(any::<u8>().prop_filter("no line end", |b| *b != b'\n' && *b != b'\r'), 0..300)) {
+            let request = Request::Put { size, name };
+            prop_assert_eq!(Request::parse(&request.to_line()), Ok(request));
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! # One connection: control lines and raw file bytes on the same stream
+//!
+//! Upload v1 mixes two kinds of bytes on one TCP stream: short control lines, and the
+//! file, which is not framed at all (its length was announced by `PUT`). A reader must
+//! therefore never take more than it needs. Reading a line with a plain `read()` could
+//! swallow the first bytes of the file with it; reading the file with the socket directly
+//! would skip what a line reader had already buffered.
+//!
+//! [`Wire`] reads both through one [`BufReader`]: a line comes out of its buffer, and the
+//! file's bytes come from that same buffer first, then straight from the socket (for large
+//! reads `BufReader` skips its own buffer, so the file costs no extra copy).
+//!
+//! A line is read with `take(MAX_LINE)`: a client that sends an endless line is refused
+//! after [`MAX_LINE`] bytes instead of filling the server's memory.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+
+use common::output;
+
+use crate::protocol::MAX_LINE;
+
+/// What [`Wire::read_line`] found instead of a line.
+#[derive(Debug, thiserror::Error)]
+pub enum LineError {
+    #[error("a control line longer than {MAX_LINE} bytes")]
+    TooLong,
+    #[error("the connection ended in the middle of a line")]
+    Truncated,
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Size of the buffer lines are read through. Small: control lines are short, and large
+/// reads of file data go around it.
+const LINE_BUFFER: usize = 4 * 1024;
+
+/// A connection that speaks in lines and raw bytes.
+pub struct Wire {
+    /// The stream, read through a small buffer; written directly.
+    reader: BufReader<TcpStream>,
+    line: Vec<u8>,
+    /// `--trace`: who to name in the dumps of control lines.
+    trace: Option<String>,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+impl Wire {
+    pub fn new(stream: TcpStream, trace: Option<String>) -> Wire {
+        Wire {
+            reader: BufReader::with_capacity(LINE_BUFFER, stream),
+            line: Vec::new(),
+            trace,
+            bytes_in: 0,
+            bytes_out: 0,
+        }
+    }
+
+    pub fn stream(&self) -> &TcpStream {
+        self.reader.get_ref()
+    }
+
+    /// Reads one line, `\n` included. `Ok(None)` is end of stream before the line began.
+    pub fn read_line(&mut self) -> Result<Option<&[u8]>, LineError> {
+        self.line.clear();
+        let n = (&mut self.reader)
+            .take(MAX_LINE as u64)
+            .read_until(b'\n', &mut self.line)?;
+        self.bytes_in += n as u64;
+        if let Some(who) = &self.trace {
+            output::trace(who, "read", &self.line);
+        }
+        if n == 0 {
+            return Ok(None);
+        }
+        if !self.line.ends_with(b"\n") {
+            return Err(if n == MAX_LINE {
+                LineError::TooLong
+            } else {
+                LineError::Truncated
+            });
+        }
+        Ok(Some(&self.line))
+    }
+
+    /// Reads file bytes: what the line reader had buffered first, then from the socket.
+    /// `Ok(0)` is end of stream.
+    pub fn read_data(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.reader.read(buf)?;
+        self.bytes_in += n as u64;
+        Ok(n)
+    }
+
+    /// Whether bytes the peer sent are waiting (buffered here or in the socket), without
+    /// waiting for any. A sender uses it to hear an early `ERR` while it is still sending.
+    pub fn has_pending_input(&self) -> bool {
+        if !self.reader.buffer().is_empty() {
+            return true;
+        }
+        let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+        // MSG_PEEK: look without taking; MSG_DONTWAIT: return at once if nothing is there.
+        // End of stream (0 bytes) counts: the server closing is news, too.
+        socket2::SockRef::from(self.stream())
+            .recv_with_flags(&mut probe, libc::MSG_PEEK | libc::MSG_DONTWAIT)
+            .is_ok()
+    }
+
+    /// Writes one control line (already ending in `\n`) in a single call.
+    pub fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        if let Some(who) = &self.trace {
+            output::trace(who, "write", line);
+        }
+        self.write_data(line)
+    }
+
+    /// Writes file bytes.
+    pub fn write_data(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let mut stream = self.stream();
+        stream.write_all(bytes)?;
+        self.bytes_out += bytes.len() as u64;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::net::TcpListener;
+
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (client, server)
+    }
+
+    #[test]
+    fn a_line_and_the_bytes_after_it_arrive_in_order() {
+        let (mut client, server) = pair();
+        // Line and data in one write: the line reader must not lose the data's first bytes.
+        client.write_all(b"PUT 5 a\nhelloSHA256 x\n").unwrap();
+        let mut wire = Wire::new(server, None);
+        assert_eq!(wire.read_line().unwrap(), Some(&b"PUT 5 a\n"[..]));
+        let mut data = [0u8; 5];
+        let mut got = 0;
+        while got < 5 {
+            got += wire.read_data(&mut data[got..]).unwrap();
+        }
+        assert_eq!(&data, b"hello");
+        assert_eq!(wire.read_line().unwrap(), Some(&b"SHA256 x\n"[..]));
+        drop(client);
+        assert!(wire.read_line().unwrap().is_none());
+        assert_eq!(wire.bytes_in, 22);
+    }
+
+    #[test]
+    fn an_endless_line_is_refused_without_buffering_it() {
+        let (mut client, server) = pair();
+        client.write_all(&vec![b'x'; MAX_LINE * 4]).unwrap();
+        let mut wire = Wire::new(server, None);
+        assert!(matches!(wire.read_line(), Err(LineError::TooLong)));
+        assert!(wire.line.len() <= MAX_LINE);
+    }
+
+    #[test]
+    fn a_cut_line_is_reported() {
+        let (mut client, server) = pair();
+        client.write_all(b"PUT 5").unwrap();
+        drop(client);
+        let mut wire = Wire::new(server, None);
+        assert!(matches!(wire.read_line(), Err(LineError::Truncated)));
+    }
+
+    #[test]
+    fn pending_input_is_seen_without_waiting() {
+        let (mut client, server) = pair();
+        let wire = Wire::new(server, None);
+        assert!(!wire.has_pending_input());
+        client.write_all(b"ERR NO_SPACE full\n").unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !wire.has_pending_input() {
+            assert!(std::time::Instant::now() < deadline);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}

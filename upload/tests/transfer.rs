@@ -1,0 +1,400 @@
+//! Upload v1 against a real server on port 0, with real files: what arrives, what is refused,
+//! and that nothing half-done is ever left under a real name.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::fs;
+use std::path::PathBuf;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::addr::Endpoint;
+use indicatif::{InMemoryTerm, ProgressDrawTarget};
+use support::*;
+use upload::client::{self, SendError};
+use upload::progress::Progress;
+use upload::protocol::ErrCode;
+
+fn options(server: &TestServer) -> client::Options {
+    let to: Endpoint = server.addr().to_string().parse().unwrap();
+    let mut options = client::Options::new(to);
+    options.quiet = true;
+    options
+}
+
+#[test]
+fn files_of_every_size_arrive_byte_identical_with_matching_digests() {
+    let server = TestServer::start(|_, _| {});
+    let sizes = [0usize, 1, 1 << 20, 64 << 20];
+    let files: Vec<PathBuf> = sizes
+        .iter()
+        .map(|&len| random_file(server.root.path(), &format!("r{len}.bin"), len))
+        .collect();
+    let report = client::send_files(&files, &options(&server), &Progress::none());
+    assert!(report.all_sent(), "{report}");
+    for (path, result) in &report.files {
+        let sent = result.as_ref().unwrap();
+        let original = fs::read(path).unwrap();
+        let stored = fs::read(server.dir().join(path.file_name().unwrap())).unwrap();
+        assert!(original == stored, "{} differs", path.display());
+        assert_eq!(sent.digest, sha256(&original));
+        assert!(sent.verified);
+    }
+    // Nothing else in the folder: no partial files left behind.
+    assert_eq!(
+        server.stored(),
+        ["r0.bin", "r1.bin", "r1048576.bin", "r67108864.bin"]
+    );
+    let report = server.stop();
+    assert_eq!(report.uploads.stored, 4);
+    assert_eq!(report.uploads.stored_bytes, (1 << 20) + (64 << 20) + 1);
+}
+
+#[test]
+fn a_flipped_byte_gets_err_checksum_and_leaves_no_file() {
+    let server = TestServer::start(|_, _| {});
+    let original = vec![7u8; 100_000];
+    let mut damaged = original.clone();
+    damaged[54_321] ^= 0x01;
+    let mut client = RawClient::connect(server.addr());
+    assert_eq!(client.put(original.len() as u64, b"photo.jpg"), "GO 0");
+    client.send(&damaged);
+    // The digest of what the sender meant to send: the damaged bytes do not match it.
+    client.send(format!("SHA256 {}\n", sha256_hex(&original)).as_bytes());
+    let reply = client.line();
+    assert!(reply.starts_with("ERR CHECKSUM "), "{reply}");
+    assert!(server.stored().is_empty(), "{:?}", server.stored());
+    // The connection is still in step: the same file, intact, goes through.
+    assert!(client.upload("photo.jpg", &original).starts_with("OK "));
+    assert_eq!(fs::read(server.dir().join("photo.jpg")).unwrap(), original);
+    let report = server.stop();
+    assert_eq!((report.uploads.stored, report.uploads.failed), (1, 1));
+}
+
+#[test]
+fn a_client_gone_mid_file_leaves_nothing_and_the_server_serves_the_next() {
+    let server = TestServer::start(|_, _| {});
+    let mut client = RawClient::connect(server.addr());
+    assert_eq!(client.put(1_000_000, b"half.bin"), "GO 0");
+    client.send(&[1u8; 400_000]);
+    drop(client);
+    // The server notices the end of stream and deletes the partial file.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.stored().is_empty() {
+        assert!(Instant::now() < deadline, "{:?}", server.stored());
+        thread::sleep(Duration::from_millis(10));
+    }
+    let mut next = RawClient::connect(server.addr());
+    assert!(next.upload("next.bin", b"next").starts_with("OK "));
+    assert_eq!(server.stored(), ["next.bin"]);
+}
+
+#[test]
+fn hostile_names_are_refused_and_nothing_is_written_outside_the_folder() {
+    let server = TestServer::start(|_, _| {});
+    let hostile: &[&[u8]] = &[
+        b"",
+        b".",
+        b"..",
+        b"../escape.txt",
+        b"../../escape.txt",
+        b"/tmp/escape.txt",
+        b"sub/escape.txt",
+        b"..\\escape.txt",
+        b"C:\\escape.txt",
+        b"C:escape.txt",
+        b".hidden",
+        b"bad\x1b[2Jname",
+        b"bad\0name",
+        b"\xff\xfe.bin",
+        &[b'x'; 256],
+    ];
+    let mut client = RawClient::connect(server.addr());
+    for name in hostile {
+        let reply = client.put(5, name);
+        assert!(reply.starts_with("ERR BAD_NAME "), "{name:?}: {reply}");
+    }
+    // A newline in the name ends the line early: the rest is a second, bad line.
+    let reply = client.put(5, b"a\nb");
+    assert!(
+        reply.starts_with("ERR BAD_NAME ") || reply == "GO 0",
+        "{reply}"
+    );
+    drop(client);
+    let mut client = RawClient::connect(server.addr());
+    assert!(client.upload("fine.txt", b"fine!").starts_with("OK "));
+    assert_eq!(server.stored(), ["fine.txt"]);
+    // The test's root holds the upload folder and nothing else.
+    assert_eq!(names(server.root.path()), ["uploads"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symbolic_link_in_the_folder_cannot_redirect_an_upload() {
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim.txt");
+    fs::write(&victim, b"precious").unwrap();
+    let server = TestServer::start(|_, _| {});
+    std::os::unix::fs::symlink(&victim, server.dir().join("link.txt")).unwrap();
+    let mut client = RawClient::connect(server.addr());
+    assert!(client.put(3, b"link.txt").starts_with("ERR EXISTS "));
+    assert_eq!(fs::read(&victim).unwrap(), b"precious");
+
+    // With --overwrite the link itself is replaced; its target is never written.
+    let server = TestServer::start(|c, _| c.overwrite = true);
+    std::os::unix::fs::symlink(&victim, server.dir().join("link.txt")).unwrap();
+    let mut client = RawClient::connect(server.addr());
+    assert!(client.upload("link.txt", b"new").starts_with("OK "));
+    assert_eq!(fs::read(&victim).unwrap(), b"precious");
+    assert_eq!(fs::read(server.dir().join("link.txt")).unwrap(), b"new");
+}
+
+#[test]
+fn oversize_is_refused_before_any_data_and_the_connection_goes_on() {
+    let server = TestServer::start(|c, _| c.max_size = 1000);
+    let mut client = RawClient::connect(server.addr());
+    let reply = client.put(1001, b"big.bin");
+    assert!(reply.starts_with("ERR TOO_LARGE "), "{reply}");
+    assert!(reply.contains("--max-size"), "{reply}");
+    assert!(client.upload("small.bin", &[0u8; 1000]).starts_with("OK "));
+    // The largest size there is: refused the same way, no overflow anywhere.
+    assert!(client
+        .put(u64::MAX, b"huge.bin")
+        .starts_with("ERR TOO_LARGE "));
+    assert_eq!(server.stored(), ["small.bin"]);
+}
+
+#[test]
+fn too_little_free_space_is_refused_with_no_space() {
+    // Ask the server to keep more free space than any disk has.
+    let server = TestServer::start(|c, _| c.keep_free = u64::MAX / 2);
+    let mut client = RawClient::connect(server.addr());
+    let reply = client.put(10, b"a.bin");
+    assert!(reply.starts_with("ERR NO_SPACE "), "{reply}");
+    assert!(server.stored().is_empty());
+}
+
+#[test]
+fn an_existing_file_is_refused_unless_the_server_overwrites() {
+    let server = TestServer::start(|_, _| {});
+    fs::write(server.dir().join("a.txt"), b"old").unwrap();
+    let mut client = RawClient::connect(server.addr());
+    assert!(client.put(3, b"a.txt").starts_with("ERR EXISTS "));
+    assert_eq!(fs::read(server.dir().join("a.txt")).unwrap(), b"old");
+
+    let server = TestServer::start(|c, _| c.overwrite = true);
+    fs::write(server.dir().join("a.txt"), b"old").unwrap();
+    let mut client = RawClient::connect(server.addr());
+    assert!(client.upload("a.txt", b"new!").starts_with("OK "));
+    assert_eq!(fs::read(server.dir().join("a.txt")).unwrap(), b"new!");
+}
+
+#[test]
+fn malformed_requests_get_bad_request_and_the_server_goes_on() {
+    let server = TestServer::start(|_, _| {});
+    let mut client = RawClient::connect(server.addr());
+    for bad in [
+        &b"HELLO\n"[..],
+        b"PUT abc x\n",
+        b"PUT -5 x\n",
+        b"PUT 5\n",
+        b"SHA256 00\n",
+        b"\n",
+    ] {
+        client.send(bad);
+        let reply = client.line();
+        assert!(reply.starts_with("ERR BAD_REQUEST "), "{bad:?}: {reply}");
+    }
+    assert!(client.upload("ok.txt", b"ok").starts_with("OK "));
+    // An endless line: refused after MAX_LINE bytes, and that connection is closed.
+    client.send(&[b'P'; 10_000]);
+    assert!(client.line().starts_with("ERR BAD_REQUEST "));
+    assert_eq!(client.line(), "");
+    // Binary garbage on a new connection: still no panic, the server answers the next one.
+    let mut garbage = RawClient::connect(server.addr());
+    garbage.send(&[0xff, 0x00, 0x13, b'\n', 0x80, 0x81, b'\n']);
+    assert!(garbage.line().starts_with("ERR BAD_REQUEST "));
+    let mut next = RawClient::connect(server.addr());
+    assert!(next.upload("next.txt", b"x").starts_with("OK "));
+}
+
+#[test]
+fn a_sender_that_stalls_mid_file_is_timed_out_and_its_part_deleted() {
+    let server = TestServer::start(|_, l| l.idle_timeout = Some(Duration::from_millis(300)));
+    let mut client = RawClient::connect(server.addr());
+    assert_eq!(client.put(1000, b"slow.bin"), "GO 0");
+    client.send(&[0u8; 500]);
+    // ... and nothing more. The server gives up, says so, and closes.
+    let reply = client.line();
+    assert!(reply.starts_with("ERR TIMEOUT "), "{reply}");
+    assert_eq!(client.line(), "");
+    assert!(server.stored().is_empty(), "{:?}", server.stored());
+    let report = server.stop();
+    assert_eq!(report.uploads.failed, 1);
+}
+
+#[test]
+fn concurrent_uploads_of_different_files_all_arrive() {
+    let server = TestServer::start(|_, _| {});
+    let addr = server.addr();
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            thread::spawn(move || {
+                let bytes: Vec<u8> = (0..300_000u32).map(|j| (j * 7 + i) as u8).collect();
+                let mut client = RawClient::connect(addr);
+                let reply = client.upload(&format!("f{i}.bin"), &bytes);
+                (bytes, reply)
+            })
+        })
+        .collect();
+    for (i, h) in handles.into_iter().enumerate() {
+        let (bytes, reply) = h.join().unwrap();
+        assert_eq!(reply, format!("OK {}", sha256_hex(&bytes)));
+        assert_eq!(
+            fs::read(server.dir().join(format!("f{i}.bin"))).unwrap(),
+            bytes
+        );
+    }
+    assert_eq!(server.stored().len(), 8);
+}
+
+#[test]
+fn two_uploads_of_one_name_at_once_never_mix() {
+    let server = TestServer::start(|_, _| {});
+    let first = vec![b'A'; 200_000];
+    let second = vec![b'B'; 200_000];
+    let mut a = RawClient::connect(server.addr());
+    let mut b = RawClient::connect(server.addr());
+    assert_eq!(a.put(first.len() as u64, b"same.bin"), "GO 0");
+    a.send(&first[..100_000]);
+    // While A is half way, B asks for the same name: told to wait, not let in.
+    let reply = b.put(second.len() as u64, b"same.bin");
+    assert!(reply.starts_with("ERR BUSY "), "{reply}");
+    a.send(&first[100_000..]);
+    a.send(format!("SHA256 {}\n", sha256_hex(&first)).as_bytes());
+    assert!(a.line().starts_with("OK "));
+    // Afterwards B is refused because the file exists: A's file stays whole.
+    assert!(b.upload("same.bin", &second).starts_with("ERR EXISTS "));
+    assert_eq!(fs::read(server.dir().join("same.bin")).unwrap(), first);
+}
+
+#[test]
+fn racing_overwrites_leave_one_whole_file() {
+    let server = TestServer::start(|c, _| c.overwrite = true);
+    let addr = server.addr();
+    let contents: Vec<Vec<u8>> = (0..6u8).map(|i| vec![b'a' + i; 500_000]).collect();
+    let handles: Vec<_> = contents
+        .iter()
+        .cloned()
+        .map(|bytes| {
+            thread::spawn(move || {
+                // Retry while another upload of the name is in progress.
+                for _ in 0..500 {
+                    let reply = RawClient::connect(addr).upload("race.bin", &bytes);
+                    if !reply.starts_with("ERR BUSY") {
+                        return reply;
+                    }
+                    thread::sleep(Duration::from_millis(2));
+                }
+                panic!("always busy");
+            })
+        })
+        .collect();
+    for h in handles {
+        assert!(h.join().unwrap().starts_with("OK "));
+    }
+    let stored = fs::read(server.dir().join("race.bin")).unwrap();
+    assert!(contents.contains(&stored), "a mixed file");
+    assert_eq!(server.stored(), ["race.bin"]);
+}
+
+#[test]
+fn the_sender_reports_each_refusal_and_goes_on_with_the_next_file() {
+    let server = TestServer::start(|c, _| c.max_size = 100);
+    let root = server.root.path();
+    let small = random_file(root, "small.bin", 50);
+    let big = random_file(root, "big.bin", 101);
+    let hidden = random_file(root, ".hidden", 10);
+    let missing = root.join("missing.bin");
+    let files = [big.clone(), hidden.clone(), missing.clone(), small.clone()];
+    let report = client::send_files(&files, &options(&server), &Progress::none());
+    assert!(!report.all_sent());
+    let outcome: Vec<Option<ErrCode>> = report
+        .files
+        .iter()
+        .map(|(_, r)| match r {
+            Err(SendError::Refused(code, _)) => Some(*code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        outcome,
+        [Some(ErrCode::TooLarge), Some(ErrCode::BadName), None, None]
+    );
+    assert!(matches!(report.files[2].1, Err(SendError::Open(_))));
+    assert!(report.files[3].1.is_ok());
+    let summary = report.to_string();
+    assert!(summary.starts_with("sent 1 of 4 files"), "{summary}");
+    assert!(summary.contains("big.bin (ERR TOO_LARGE)"), "{summary}");
+    assert_eq!(server.stored(), ["small.bin"]);
+}
+
+#[test]
+fn a_full_disk_mid_file_stops_the_sender_at_once() {
+    // The server answers ERR in the middle of a file; the sender must hear it while it is
+    // still sending, not after pushing the whole file. A server stand-in that does just that:
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fake = thread::spawn(move || {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.write_all(b"UPLOAD/1 READY\n").unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        stream.write_all(b"GO 0\n").unwrap();
+        let mut first = vec![0u8; 2 << 20];
+        reader.read_exact(&mut first).unwrap();
+        stream
+            .write_all(b"ERR NO_SPACE the server's disk is full\n")
+            .unwrap();
+        // Keep reading (as the real server lingers) and count what still comes.
+        let mut rest = 0u64;
+        let mut buf = [0u8; 65536];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            rest += n as u64;
+        }
+        rest
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let big = random_file(dir.path(), "big.bin", 256 << 20);
+    let mut options = client::Options::new(addr.to_string().parse().unwrap());
+    options.quiet = true;
+    let report = client::send_files(&[big], &options, &Progress::none());
+    match &report.files[0].1 {
+        Err(SendError::Refused(ErrCode::NoSpace, text)) => assert!(text.contains("full")),
+        other => panic!("{other:?}"),
+    }
+    let after_err = fake.join().unwrap();
+    assert!(after_err < 64 << 20, "sent {after_err} bytes after the ERR");
+}
+
+#[test]
+fn progress_bars_show_each_file_and_the_total() {
+    let server = TestServer::start(|_, _| {});
+    let a = random_file(server.root.path(), "alpha.bin", 300_000);
+    let b = random_file(server.root.path(), "beta.bin", 200_000);
+    let term = InMemoryTerm::new(10, 140);
+    let progress = Progress::with_target(ProgressDrawTarget::term_like(Box::new(term.clone())));
+    let report = client::send_files(&[a, b], &options(&server), &progress);
+    assert!(report.all_sent());
+    let screen = term.contents();
+    assert!(screen.contains("alpha.bin ✓"), "{screen}");
+    assert!(screen.contains("beta.bin ✓"), "{screen}");
+    assert!(screen.contains("195.31 KiB/195.31 KiB"), "{screen}");
+}
