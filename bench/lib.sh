@@ -52,3 +52,37 @@ order() { if (( $1 % 2 )); then echo "$2 $3"; else echo "$3 $2"; fi; }
 free_port() {
     python3 -c "import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1]=='udp' else socket.SOCK_STREAM); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])" "$1"
 }
+
+# measure FILE CMD...        runs CMD, then writes "SECONDS PEAK_RSS_KIB" to FILE: wall time,
+#                            and the peak resident memory of CMD itself (VmHWM, sampled
+#                            every 5 ms: getrusage would also count the memory of the
+#                            process that forked it, before exec). CMD's exit status is kept.
+# (The script is passed with -c, not on stdin: CMD's stdin is the caller's.)
+MEASURE_PY='
+import subprocess, sys, time
+start = time.perf_counter()
+child = subprocess.Popen(sys.argv[2:])
+peak = 0
+while True:
+    try:
+        for line in open(f"/proc/{child.pid}/status"):
+            if line.startswith("VmHWM:"):
+                peak = max(peak, int(line.split()[1]))
+    except OSError:
+        pass
+    if child.poll() is not None:
+        break
+    time.sleep(0.005)
+seconds = time.perf_counter() - start
+open(sys.argv[1], "w").write(f"{seconds:.6f} {peak}\n")
+sys.exit(child.returncode)
+'
+measure() {
+    local file=$1; shift
+    python3 -c "$MEASURE_PY" "$file" "$@"
+}
+
+# peak_rss PID               the peak resident memory (KiB) of a running process so far.
+peak_rss() {
+    awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0
+}

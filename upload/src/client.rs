@@ -23,13 +23,13 @@ use std::time::{Duration, Instant};
 use common::addr::Endpoint;
 use common::net::{self, NetError};
 use common::output::{self, human_bytes, Log};
-use sha2::{Digest as _, Sha256};
 
+use crate::hashing::Pipeline;
 use crate::progress::{Bar, Progress};
 use crate::protocol::{digest_hex, Digest, ErrCode, Reply, Request};
 use crate::seed::{self, SeedError};
 use crate::wire::{LineError, Wire};
-use crate::{rate, Protocol, DATA_BUFFER};
+use crate::{rate, Protocol};
 
 /// The default time to wait for the server: to connect, and for each reply or write.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -307,23 +307,23 @@ impl Session {
         }
 
         let started = Instant::now();
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; DATA_BUFFER];
+        let mut pipeline = Pipeline::start().map_err(SendError::Open)?;
         let mut sent: u64 = 0;
         let mut next_listen = LISTEN_EVERY;
         while sent < size {
+            let mut buf = pipeline.buffer().map_err(SendError::Open)?;
             let want = (size - sent).min(pacer.chunk(buf.len()) as u64) as usize;
             let n = match file.read(&mut buf[..want]) {
                 Ok(0) => return Err(SendError::FileChanged),
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
                 Err(e) => return Err(SendError::Open(e)),
             };
-            let chunk = &buf[..n];
-            hasher.update(chunk);
             self.wire
-                .write_data(chunk)
+                .write_data(&buf[..n])
                 .map_err(|e| self.reason_for(e))?;
+            // Hashed on the pipeline's thread while this one reads and sends the next chunk.
+            pipeline.hash(buf, n).map_err(SendError::Open)?;
             sent += n as u64;
             bar.inc(n as u64);
             if sent >= next_listen {
@@ -338,7 +338,7 @@ impl Session {
             }
             pacer.wait(sent);
         }
-        let digest: Digest = hasher.finalize().into();
+        let digest: Digest = pipeline.finish().map_err(SendError::Open)?;
         self.wire
             .write_line(&Request::Sha256(digest).to_line())
             .map_err(|e| self.reason_for(e))?;

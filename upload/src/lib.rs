@@ -20,6 +20,7 @@
 //! tutorial's can talk to each other.
 
 pub mod client;
+pub mod hashing;
 pub mod name;
 pub mod progress;
 pub mod protocol;

@@ -31,13 +31,13 @@ use common::output::{self, human_bytes, Log, Tag};
 use common::server::{
     self, Accepted, Background, CloseReason, Closed, Handler, Limits, Shutdown, Summary,
 };
-use sha2::{Digest as _, Sha256};
 
+use crate::hashing::Pipeline;
 use crate::progress::Progress;
 use crate::protocol::{digest_hex, Digest, ErrCode, Reply, Request};
-use crate::store::{CommitError, PartFile};
+use crate::store::{CommitError, PartFile, WRITEBACK_EVERY};
 use crate::wire::{LineError, Wire};
-use crate::{name, rate, Protocol, DATA_BUFFER};
+use crate::{name, rate, Protocol};
 
 /// The default largest upload.
 pub const DEFAULT_MAX_SIZE: u64 = 4 << 30;
@@ -527,32 +527,42 @@ enum DataFailure {
     Write(io::Error),
 }
 
-/// Receives exactly `size` bytes into `part`, hashing them on the way. One buffer, reused:
-/// memory stays the same for 1 KiB or 100 GiB.
+/// Receives exactly `size` bytes into `part`, hashing them on the way (on the pipeline's
+/// thread). A few buffers, reused: memory stays the same for 1 KiB or 100 GiB.
 fn receive(
     wire: &mut Wire,
     part: &mut PartFile,
     size: u64,
     bar: &crate::progress::Bar,
 ) -> Result<Digest, DataFailure> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; DATA_BUFFER];
+    let mut pipeline = Pipeline::start().map_err(DataFailure::Write)?;
+    // Large files go to disk as they arrive, so the final fsync is short.
+    let writeback = (size > WRITEBACK_EVERY).then(|| part.writeback()).flatten();
+    let mut next_writeback = WRITEBACK_EVERY;
     let mut got: u64 = 0;
     while got < size {
+        let mut buf = pipeline.buffer().map_err(DataFailure::Write)?;
         let want = (size - got).min(buf.len() as u64) as usize;
         let n = match wire.read_data(&mut buf[..want]) {
             Ok(0) => return Err(DataFailure::Ended { got }),
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
             Err(error) => return Err(DataFailure::Read { got, error }),
         };
-        let chunk = &buf[..n];
-        hasher.update(chunk);
-        part.write_all(chunk).map_err(DataFailure::Write)?;
+        part.write_all(&buf[..n]).map_err(DataFailure::Write)?;
+        // Hashed on the pipeline's thread while this one reads and writes the next chunk.
+        pipeline.hash(buf, n).map_err(DataFailure::Write)?;
         got += n as u64;
         bar.inc(n as u64);
+        if got >= next_writeback {
+            next_writeback = got + WRITEBACK_EVERY;
+            if let Some(w) = &writeback {
+                w.poke();
+            }
+        }
     }
-    Ok(hasher.finalize().into())
+    drop(writeback);
+    pipeline.finish().map_err(DataFailure::Write)
 }
 
 /// The `ERR` code and text for a failed write to the upload folder.

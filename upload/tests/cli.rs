@@ -1,0 +1,346 @@
+//! The `upload` binary as a student runs it: exit codes, messages, what goes to stdout and
+//! stderr, a sender killed mid-file, and both directions of talk with the tutorial's own
+//! programs (their Python 3 ports under docs/python/).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::testing::{available, run, workspace_root, ServerProcess};
+use support::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_upload");
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn upload() -> Command {
+    Command::new(BIN)
+}
+
+/// `upload serve 127.0.0.1:0 --dir DIR ARGS...` as a process.
+fn serve(dir: &Path, args: &[&str]) -> ServerProcess {
+    let mut command = upload();
+    command
+        .args(["serve", "127.0.0.1:0", "--dir"])
+        .arg(dir)
+        .args(args);
+    ServerProcess::start(command)
+}
+
+fn send(server: &ServerProcess, files: &[&Path], args: &[&str]) -> (Option<i32>, String, String) {
+    let mut command = upload();
+    command
+        .arg("send")
+        .args(files)
+        .args(["--to", &server.addr.to_string()])
+        .args(args);
+    run(&mut command, LIMIT)
+}
+
+#[test]
+fn a_sent_file_prints_a_sha256sum_line_and_a_plain_line_per_file() {
+    let root = tempfile::tempdir().unwrap();
+    let a = random_file(root.path(), "a.bin", 123_456);
+    let b = random_file(root.path(), "b.bin", 7);
+    let server = serve(&root.path().join("in"), &[]);
+    let (code, out, err) = send(&server, &[&a, &b], &[]);
+    assert_eq!(code, Some(0), "{err}");
+    // stdout is exactly what sha256sum prints for the same files.
+    let expected = format!(
+        "{}  {}\n{}  {}\n",
+        sha256_hex(&fs::read(&a).unwrap()),
+        a.display(),
+        sha256_hex(&fs::read(&b).unwrap()),
+        b.display()
+    );
+    assert_eq!(out, expected);
+    // stderr is not a terminal here: no bars, one plain line per file with name, size,
+    // seconds, rate and digest.
+    assert!(!err.contains('\u{1b}'), "control characters in {err:?}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("sent ") && l.contains("a.bin"))
+        .unwrap();
+    assert!(line.contains("120.6 KiB in "), "{line}");
+    assert!(
+        line.contains(" s (") && line.contains("MB/s), sha256 "),
+        "{line}"
+    );
+    assert!(line.contains(&sha256_hex(&fs::read(&a).unwrap())), "{line}");
+    assert!(err.contains("sent 2 of 2 files"), "{err}");
+    // And the server's copies check out with the real sha256sum.
+    if available("sha256sum", "coreutils") {
+        let sums = root.path().join("sums");
+        fs::write(&sums, out.replace(&root.path().display().to_string(), "in")).unwrap();
+        let (code, _, err) = run(
+            Command::new("sha256sum")
+                .arg("-c")
+                .arg(&sums)
+                .current_dir(root.path()),
+            LIMIT,
+        );
+        assert_eq!(code, Some(0), "{err}");
+    }
+}
+
+#[test]
+fn a_terminal_gets_progress_bars() {
+    if !available("script", "bsdutils") {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let a = random_file(root.path(), "a.bin", 2 << 20);
+    let server = serve(&root.path().join("in"), &[]);
+    // script(1) runs the sender on a pseudo-terminal, as a student's terminal would.
+    let line = format!(
+        "{BIN} send {} --to {} --limit-rate 8M",
+        a.display(),
+        server.addr
+    );
+    let (code, out, err) = run(
+        Command::new("script").args(["-qefc", &line, "/dev/null"]),
+        LIMIT,
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("a.bin ✓"), "{out}");
+    assert!(out.contains("2.00 MiB/2.00 MiB"), "{out}");
+    assert!(out.contains("=>") || out.contains("=="), "no bar in {out}");
+}
+
+#[test]
+fn exit_codes_and_messages() {
+    let root = tempfile::tempdir().unwrap();
+    let a = random_file(root.path(), "a.bin", 10);
+
+    // Usage: no file given.
+    let (code, _, err) = run(upload().arg("send"), LIMIT);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("FILE"), "{err}");
+    let (code, _, _) = run(upload().args(["serve", "--max-size", "lots"]), LIMIT);
+    assert_eq!(code, Some(2));
+
+    // Nobody listening: one line that says what failed, where, and what to try.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let (code, out, err) = run(
+        upload()
+            .args(["send"])
+            .arg(&a)
+            .args(["--to", &port.to_string()]),
+        LIMIT,
+    );
+    assert_eq!(code, Some(1));
+    assert!(out.is_empty());
+    assert!(
+        err.contains(&format!(
+            "could not connect to 127.0.0.1:{port}: connection refused"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("is upload serve running?"), "{err}");
+
+    // A refusal: exit 1, the code, the reason, what to try, and the summary.
+    let server = serve(&root.path().join("in"), &[]);
+    assert_eq!(send(&server, &[&a], &[]).0, Some(0));
+    let missing = root.path().join("missing.bin");
+    let (code, out, err) = send(&server, &[&a, &missing], &[]);
+    assert_eq!(code, Some(1));
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("(ERR EXISTS); rename the file, or run the server with --overwrite"),
+        "{err}"
+    );
+    assert!(err.contains("missing.bin: cannot read it"), "{err}");
+    assert!(err.contains("sent 0 of 2 files"), "{err}");
+
+    // A folder that cannot be one.
+    let file = root.path().join("a-file");
+    fs::write(&file, b"x").unwrap();
+    let (code, _, err) = run(
+        upload().args(["serve", "127.0.0.1:0", "--dir"]).arg(&file),
+        LIMIT,
+    );
+    assert_eq!(code, Some(1));
+    assert!(err.contains("could not create the upload folder"), "{err}");
+}
+
+#[test]
+fn ctrl_c_prints_a_summary_of_the_uploads() {
+    let root = tempfile::tempdir().unwrap();
+    let a = random_file(root.path(), "a.bin", 1000);
+    let mut server = serve(&root.path().join("in"), &["--max-size", "500"]);
+    let b = random_file(root.path(), "b.bin", 100);
+    let _ = send(&server, &[&a, &b], &[]);
+    let status = server.interrupt();
+    assert!(status.success());
+    let last = server.stdout().last().cloned().unwrap();
+    assert!(
+        last.contains("uploads: 1 stored (100 B), 1 refused, 0 failed"),
+        "{last}"
+    );
+}
+
+#[test]
+fn a_sender_killed_mid_file_leaves_no_file_and_the_server_serves_the_next() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("in");
+    let big = random_file(root.path(), "big.bin", 8 << 20);
+    let server = serve(&dir, &[]);
+    // Slowed down so that it is surely mid-file when killed.
+    let mut sender = upload()
+        .arg("send")
+        .arg(&big)
+        .args(["--to", &server.addr.to_string(), "--limit-rate", "2M"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    server.wait_for_stdout("PUT \"big.bin\"", LIMIT);
+    thread::sleep(Duration::from_millis(500));
+    // Our own child, by its PID.
+    sender.kill().unwrap();
+    sender.wait().unwrap();
+    server.wait_for_stdout("the client left after", LIMIT);
+    assert!(names(&dir).is_empty(), "{:?}", names(&dir));
+
+    let small = random_file(root.path(), "small.bin", 1000);
+    let (code, _, err) = send(&server, &[&small], &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(names(&dir), ["small.bin"]);
+}
+
+#[test]
+fn the_rust_sender_uploads_to_the_tutorials_server() {
+    if !available("python3", "python3") {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let file = random_file(root.path(), "yan.jpg", 300_000);
+    let mut python = Command::new("python3");
+    python
+        .arg("-u")
+        .arg(workspace_root().join("docs/python/upload.py"))
+        .arg("0")
+        .current_dir(root.path());
+    let server = ServerProcess::start(python);
+    let (code, out, err) = send(&server, &[&file], &["--protocol", "seed"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("server says 文件上传"), "{err}");
+    assert!(err.contains("server says 传送完成"), "{err}");
+    assert!(err.contains("not verified"), "{err}");
+    let original = fs::read(&file).unwrap();
+    assert!(out.starts_with(&sha256_hex(&original)));
+    // The tutorial's server says "done" before it closes the file: wait for the last bytes.
+    let stored = root.path().join("recv_yan.jpg");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fs::metadata(&stored).map(|m| m.len()).unwrap_or(0) < original.len() as u64 {
+        assert!(Instant::now() < deadline);
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(fs::read(&stored).unwrap() == original);
+}
+
+#[test]
+fn the_tutorials_client_uploads_to_the_rust_server() {
+    if !available("python3", "python3") {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("in");
+    let server = serve(&dir, &["--protocol", "seed"]);
+    let client = workspace_root().join("docs/python/upload_user.py");
+    let mut sent = Vec::new();
+    for (i, len) in [200_000usize, 5].into_iter().enumerate() {
+        let file = random_file(root.path(), &format!("yan{i}.jpg"), len);
+        let (code, out, err) = run(
+            Command::new("python3")
+                .arg(&client)
+                .arg(server.addr.port().to_string())
+                .arg(&file),
+            LIMIT,
+        );
+        assert_eq!(code, Some(0), "{err}");
+        assert_eq!(out, "文件上传\n开始传送\n传送完成\n");
+        sent.push(fs::read(&file).unwrap());
+    }
+    // The tutorial overwrote recv_yan.jpg; we keep both, each whole.
+    assert_eq!(names(&dir), ["recv_yan-1.jpg", "recv_yan.jpg"]);
+    assert!(fs::read(dir.join("recv_yan.jpg")).unwrap() == sent[0]);
+    assert!(fs::read(dir.join("recv_yan-1.jpg")).unwrap() == sent[1]);
+}
+
+#[test]
+fn the_seed_server_survives_a_client_that_leaves_early_and_one_that_sends_no_size() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("in");
+    let server = serve(&dir, &["--protocol", "seed"]);
+    // Announces 1000 bytes, sends 10, leaves: the tutorial's server would spin forever.
+    let mut c = RawClient::connect_quiet(server.addr);
+    let mut greeting = [0u8; 12];
+    std::io::Read::read_exact(&mut c.reader, &mut greeting).unwrap();
+    assert_eq!(&greeting, "文件上传".as_bytes());
+    c.send(b"1000");
+    let mut go = [0u8; 12];
+    std::io::Read::read_exact(&mut c.reader, &mut go).unwrap();
+    c.send(&[0u8; 10]);
+    drop(c);
+    server.wait_for_stdout("the client left after 10 of 1000 bytes", LIMIT);
+    // Not a size at all.
+    let mut c = RawClient::connect_quiet(server.addr);
+    std::io::Read::read_exact(&mut c.reader, &mut greeting).unwrap();
+    c.send(b"hello");
+    server.wait_for_stdout("expected the size as digits", LIMIT);
+    assert!(names(&dir).is_empty(), "{:?}", names(&dir));
+}
+
+#[test]
+fn the_server_refuses_past_max_connections_with_err_busy() {
+    let root = tempfile::tempdir().unwrap();
+    let server = serve(&root.path().join("in"), &["--max-connections", "1"]);
+    let _first = RawClient::connect(server.addr);
+    let mut second = RawClient::connect_quiet(server.addr);
+    let line = second.line();
+    assert!(line.starts_with("ERR BUSY "), "{line}");
+}
+
+/// A real full disk: a 2 MiB tmpfs, mounted in a mount namespace of the test's own (needs
+/// root or user namespaces; skipped with the reason otherwise).
+#[test]
+fn a_full_disk_gets_no_space_and_the_server_goes_on() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("small-disk");
+    fs::create_dir(&dir).unwrap();
+    let probe = Command::new("unshare")
+        .args(["--mount", "--map-root-user", "true"])
+        .stderr(Stdio::null())
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: cannot make a mount namespace here (unshare --mount)");
+        return;
+    }
+    let script = format!(
+        "mount -t tmpfs -o size=2m tmpfs '{}' && exec '{BIN}' serve 127.0.0.1:0 --dir '{}' --keep-free 0",
+        dir.display(),
+        dir.display()
+    );
+    let mut command = Command::new("unshare");
+    command.args(["--mount", "--map-root-user", "sh", "-c", &script]);
+    let server = ServerProcess::start(command);
+    let big = random_file(root.path(), "big.bin", 3 << 20);
+    let small = random_file(root.path(), "small.bin", 1000);
+    let (code, out, err) = send(&server, &[&big, &small], &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("(ERR NO_SPACE)"), "{err}");
+    assert!(
+        out.contains("small.bin"),
+        "the next file went through: {out}"
+    );
+    let log = server.stdout().join("\n");
+    assert!(!log.contains("stored big.bin"), "{log}");
+}
