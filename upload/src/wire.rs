@@ -127,14 +127,7 @@ impl Wire {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use std::net::TcpListener;
-
-    fn pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        (client, server)
-    }
+    use common::testing::tcp_pair as pair;
 
     #[test]
     fn a_line_and_the_bytes_after_it_arrive_in_order() {
