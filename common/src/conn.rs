@@ -65,15 +65,12 @@ impl ConnError {
     /// A read or write timeout ran out (`SO_RCVTIMEO`/`SO_SNDTIMEO`: the OS reports
     /// `EAGAIN`, which Rust calls `WouldBlock`).
     pub fn is_timeout(&self) -> bool {
-        matches!(self, ConnError::Io(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut))
+        matches!(self, ConnError::Io(e) if crate::net::is_timeout(e))
     }
 
     /// The peer reset the connection, or closed it while we were writing.
     pub fn is_reset(&self) -> bool {
-        matches!(self, ConnError::Io(e) if matches!(
-            e.kind(),
-            io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe
-        ))
+        matches!(self, ConnError::Io(e) if crate::net::is_reset(e))
     }
 }
 

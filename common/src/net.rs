@@ -211,6 +211,25 @@ pub fn tune_stream(stream: &TcpStream) {
     let _ = stream.set_nodelay(true);
 }
 
+/// A read or write timeout ran out (`SO_RCVTIMEO`/`SO_SNDTIMEO`: the OS reports `EAGAIN`,
+/// which Rust calls `WouldBlock`).
+pub fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// The peer reset the connection, or closed it while we were writing.
+pub fn is_reset(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
+}
+
 /// A short, lower-case description of an I/O error, without Rust's "(os error N)" noise.
 pub fn describe(e: &io::Error) -> String {
     use io::ErrorKind::*;

@@ -110,6 +110,19 @@ pub enum CloseReason {
 impl CloseReason {
     const KINDS: usize = 6;
 
+    /// Why a connection ended, from the I/O error that ended it.
+    #[cold]
+    #[inline(never)]
+    pub fn from_io(e: &io::Error) -> CloseReason {
+        if crate::net::is_timeout(e) {
+            CloseReason::IdleTimeout
+        } else if crate::net::is_reset(e) {
+            CloseReason::Reset
+        } else {
+            CloseReason::Error(crate::net::describe(e))
+        }
+    }
+
     fn index(&self) -> usize {
         match self {
             CloseReason::Exit => 0,

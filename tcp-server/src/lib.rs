@@ -160,10 +160,8 @@ impl Handler for Hello {
 #[inline(never)]
 fn close_reason(e: &ConnError) -> CloseReason {
     match e {
-        e if e.is_timeout() => CloseReason::IdleTimeout,
-        e if e.is_reset() => CloseReason::Reset,
         ConnError::Frame(f) => CloseReason::ProtocolError(f.to_string()),
-        ConnError::Io(io) => CloseReason::Error(net::describe(io)),
+        ConnError::Io(io) => CloseReason::from_io(io),
     }
 }
 

@@ -16,7 +16,8 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -307,38 +308,7 @@ impl Session {
         }
 
         let started = Instant::now();
-        let mut pipeline = Pipeline::start().map_err(SendError::Open)?;
-        let mut sent: u64 = 0;
-        let mut next_listen = LISTEN_EVERY;
-        while sent < size {
-            let mut buf = pipeline.buffer().map_err(SendError::Open)?;
-            let want = (size - sent).min(pacer.chunk(buf.len()) as u64) as usize;
-            let n = match file.read(&mut buf[..want]) {
-                Ok(0) => return Err(SendError::FileChanged),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
-                Err(e) => return Err(SendError::Open(e)),
-            };
-            self.wire
-                .write_data(&buf[..n])
-                .map_err(|e| self.reason_for(e))?;
-            // Hashed on the pipeline's thread while this one reads and sends the next chunk.
-            pipeline.hash(buf, n).map_err(SendError::Open)?;
-            sent += n as u64;
-            bar.inc(n as u64);
-            if sent >= next_listen {
-                next_listen = sent + LISTEN_EVERY;
-                // The server only talks mid-file to say it gave up.
-                if self.wire.has_pending_input() {
-                    return Err(match self.reply()? {
-                        Reply::Err(code, text) => SendError::Refused(code, text),
-                        other => SendError::Protocol(format!("unexpected {other} during the file")),
-                    });
-                }
-            }
-            pacer.wait(sent);
-        }
-        let digest: Digest = pipeline.finish().map_err(SendError::Open)?;
+        let digest = send_body(self, file, size, pacer, bar)?;
         self.wire
             .write_line(&Request::Sha256(digest).to_line())
             .map_err(|e| self.reason_for(e))?;
@@ -357,6 +327,75 @@ impl Session {
     fn close(mut self) {
         let _ = self.wire.write_line(&Request::Bye.to_line());
     }
+}
+
+/// Where a file's bytes go, and how to hear the server while they do.
+trait Sink {
+    fn send(&mut self, bytes: &[u8]) -> Result<(), SendError>;
+    /// Called every [`LISTEN_EVERY`] bytes: an error if the server has spoken up.
+    fn listen(&mut self) -> Result<(), SendError>;
+}
+
+impl Sink for Session {
+    fn send(&mut self, bytes: &[u8]) -> Result<(), SendError> {
+        self.wire.write_data(bytes).map_err(|e| self.reason_for(e))
+    }
+
+    fn listen(&mut self) -> Result<(), SendError> {
+        // The server only talks mid-file to say it gave up.
+        if !self.wire.has_pending_input() {
+            return Ok(());
+        }
+        Err(match self.reply()? {
+            Reply::Err(code, text) => SendError::Refused(code, text),
+            other => SendError::Protocol(format!("unexpected {other} during the file")),
+        })
+    }
+}
+
+/// The tutorial's exchange: the server says nothing until the last byte.
+impl Sink for &TcpStream {
+    fn send(&mut self, bytes: &[u8]) -> Result<(), SendError> {
+        self.write_all(bytes).map_err(SendError::Connection)
+    }
+
+    fn listen(&mut self) -> Result<(), SendError> {
+        Ok(())
+    }
+}
+
+/// Sends exactly `size` bytes of `file` to `sink`, hashed on the pipeline's thread while
+/// this one reads and sends the next chunk; returns their digest.
+fn send_body(
+    sink: &mut impl Sink,
+    file: &mut File,
+    size: u64,
+    pacer: &mut Pacer,
+    bar: &Bar,
+) -> Result<Digest, SendError> {
+    let mut pipeline = Pipeline::start().map_err(SendError::Open)?;
+    let mut sent: u64 = 0;
+    let mut next_listen = LISTEN_EVERY;
+    while sent < size {
+        let mut buf = pipeline.buffer().map_err(SendError::Open)?;
+        let want = (size - sent).min(pacer.chunk(buf.len()) as u64) as usize;
+        let n = match file.read(&mut buf[..want]) {
+            Ok(0) => return Err(SendError::FileChanged),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+            Err(e) => return Err(SendError::Open(e)),
+        };
+        sink.send(&buf[..n])?;
+        pipeline.hash(buf, n).map_err(SendError::Open)?;
+        sent += n as u64;
+        bar.inc(n as u64);
+        if sent >= next_listen {
+            next_listen = sent + LISTEN_EVERY;
+            sink.listen()?;
+        }
+        pacer.wait(sent);
+    }
+    pipeline.finish().map_err(SendError::Open)
 }
 
 /// An opened file to send, and what it is called.
@@ -482,22 +521,16 @@ fn send_one(
         Protocol::Seed => {
             let log = Log::stderr(options.quiet);
             let mut say = |m: &str| log.info(format_args!("server says {m}"));
-            seed::send_one(
-                &options.to,
-                &mut file,
+            let stream = seed::start(&options.to, size, options.timeout, &mut say)?;
+            let started = Instant::now();
+            let digest = send_body(&mut &stream, &mut file, size, &mut pacer, &both)?;
+            seed::finish(&stream, &mut say)?;
+            Ok(Sent {
                 size,
-                options.timeout,
-                &mut pacer,
-                &both,
-                &mut say,
-            )
-            .map(|s| Sent {
-                size: s.size,
-                digest: s.digest,
-                elapsed: s.elapsed,
+                digest,
+                elapsed: started.elapsed(),
                 verified: false,
             })
-            .map_err(SendError::from)
         }
     };
     match &result {

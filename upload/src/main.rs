@@ -71,15 +71,30 @@ struct ServeArgs {
     /// Length of the queue of connections not yet accepted (the tutorial uses 5).
     #[arg(long, default_value_t = DEFAULT_BACKLOG, value_parser = clap::value_parser!(i32).range(0..))]
     backlog: i32,
+    #[command(flatten)]
+    show: Show,
+}
+
+/// What both subcommands print.
+#[derive(Debug, clap::Args)]
+struct Show {
     /// Dump every control line (not the file data) as hex and text on stderr.
     #[arg(long)]
     trace: bool,
     /// No progress bars.
     #[arg(long)]
     no_progress: bool,
-    /// No line per connection or upload (for benchmarks); warnings and the summary stay.
+    /// No line per connection, upload or file (for benchmarks); the digests, warnings,
+    /// errors and summaries stay.
     #[arg(long, short)]
     quiet: bool,
+}
+
+impl Show {
+    /// Bars are drawn unless turned off or quiet.
+    fn bars(&self) -> bool {
+        !self.no_progress && !self.quiet
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -99,15 +114,8 @@ struct SendArgs {
     /// Send at most this many bytes per second (e.g. 5M): to watch the bars on loopback.
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     limit_rate: Option<u64>,
-    /// Dump every control line (not the file data) as hex and text on stderr.
-    #[arg(long)]
-    trace: bool,
-    /// No progress bars.
-    #[arg(long)]
-    no_progress: bool,
-    /// No line per file on stderr; the sha256sum lines and errors stay.
-    #[arg(long, short)]
-    quiet: bool,
+    #[command(flatten)]
+    show: Show,
 }
 
 fn main() -> ExitCode {
@@ -118,8 +126,8 @@ fn main() -> ExitCode {
             config.max_size = a.max_size;
             config.keep_free = a.keep_free;
             config.protocol = a.protocol;
-            config.quiet = a.quiet;
-            config.trace = a.trace;
+            config.quiet = a.show.quiet;
+            config.trace = a.show.trace;
             upload::serve_main(upload::ServeOptions {
                 addr: a.addr,
                 listen: ListenOptions {
@@ -131,7 +139,7 @@ fn main() -> ExitCode {
                     idle_timeout: nonzero(a.idle_timeout),
                 },
                 config,
-                progress: !a.no_progress && !a.quiet,
+                progress: a.show.bars(),
             })
         }
         Command::Send(a) => {
@@ -139,9 +147,9 @@ fn main() -> ExitCode {
             options.protocol = a.protocol;
             options.timeout = a.timeout;
             options.limit_rate = a.limit_rate.filter(|&r| r > 0);
-            options.quiet = a.quiet;
-            options.trace = a.trace;
-            upload::send_main(&a.files, &options, !a.no_progress && !a.quiet)
+            options.quiet = a.show.quiet;
+            options.trace = a.show.trace;
+            upload::send_main(&a.files, &options, a.show.bars())
         }
     }
 }

@@ -29,13 +29,11 @@ use std::time::{Duration, Instant};
 use common::addr::Endpoint;
 use common::output::{self, human_bytes, Tag};
 use common::server::{CloseReason, Closed};
-use sha2::{Digest as _, Sha256};
 
-use crate::progress::Bar;
-use crate::protocol::{digest_hex, Digest};
-use crate::server::{io_reason, Service};
+use crate::protocol::digest_hex;
+use crate::rate;
+use crate::server::{receive, DataFailure, Service};
 use crate::store::{CommitError, PartFile};
-use crate::{rate, DATA_BUFFER};
 
 /// "文件上传": file upload.
 pub const GREETING: &str = "文件上传";
@@ -112,12 +110,12 @@ fn converse(
         Ok(())
     };
     if let Err(e) = send(GREETING) {
-        return io_reason(&e);
+        return CloseReason::from_io(&e);
     }
     let message = match read_message(stream) {
         Ok(Some(m)) => m,
         Ok(None) => return CloseReason::EndOfStream,
-        Err(e) => return io_reason(&e),
+        Err(e) => return CloseReason::from_io(&e),
     };
     *bytes_in += message.len() as u64;
     // The tutorial's exchange has no way to say "no": a refusal is a close, explained here.
@@ -156,32 +154,39 @@ fn converse(
         return CloseReason::Error(format!("could not reserve {size} bytes: {e}"));
     }
     if let Err(e) = send(GO_AHEAD) {
-        return io_reason(&e);
+        return CloseReason::from_io(&e);
     }
 
     let started = Instant::now();
     let bar = service
         .progress()
         .file(&format!("#{} {STORE_AS}.{STORE_EXT}", tag.id), size);
-    let received = receive(stream, &mut part, size, &bar, bytes_in);
+    let read = |buf: &mut [u8]| {
+        let n = (&mut &*stream).read(buf)?;
+        *bytes_in += n as u64;
+        Ok(n)
+    };
+    let received = receive(read, &mut part, size, &bar);
     bar.clear();
     let digest = match received {
         Ok(digest) => digest,
-        Err(e) => {
+        Err(failure) => {
             service.count_failed();
-            let got = *bytes_in - message.len() as u64;
-            log.event(
-                tag,
-                format_args!(
-                    "the client left after {got} of {size} bytes; partial file deleted \
-                     (the tutorial's server would wait forever here)"
-                ),
-            );
-            return match e {
-                None => {
+            return match failure {
+                DataFailure::Ended { got } => {
+                    log.event(
+                        tag,
+                        format_args!(
+                            "the client left after {got} of {size} bytes; partial file deleted \
+                             (the tutorial's server would wait forever here)"
+                        ),
+                    );
                     CloseReason::ProtocolError("end of stream in the middle of the file".into())
                 }
-                Some(e) => io_reason(&e),
+                DataFailure::Read { error, .. } => CloseReason::from_io(&error),
+                DataFailure::Write(error) => {
+                    CloseReason::Error(format!("could not write the file: {error}"))
+                }
             };
         }
     };
@@ -206,7 +211,7 @@ fn converse(
         ),
     );
     if let Err(e) = send(DONE) {
-        return io_reason(&e);
+        return CloseReason::from_io(&e);
     }
     // The tutorial's client closes after reading "done"; wait for that (bounded by the
     // idle timeout), reading and ignoring anything else it sends.
@@ -217,37 +222,9 @@ fn converse(
             Ok(0) => return CloseReason::EndOfStream,
             Ok(n) => *bytes_in += n as u64,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return io_reason(&e),
+            Err(e) => return CloseReason::from_io(&e),
         }
     }
-}
-
-/// Receives exactly `size` bytes, hashing them on the way. `Err(None)`: end of stream.
-fn receive(
-    mut stream: &TcpStream,
-    part: &mut PartFile,
-    size: u64,
-    bar: &Bar,
-    bytes_in: &mut u64,
-) -> Result<Digest, Option<io::Error>> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; DATA_BUFFER];
-    let mut got = 0u64;
-    while got < size {
-        let want = (size - got).min(buf.len() as u64) as usize;
-        let n = match stream.read(&mut buf[..want]) {
-            Ok(0) => return Err(None),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Some(e)),
-        };
-        hasher.update(&buf[..n]);
-        part.write_all(&buf[..n]).map_err(Some)?;
-        got += n as u64;
-        *bytes_in += n as u64;
-        bar.inc(n as u64);
-    }
-    Ok(hasher.finalize().into())
 }
 
 /// Stores under the tutorial's name, or the first free numbered one (or replaces the
@@ -269,14 +246,6 @@ fn commit_numbered(part: &mut PartFile, overwrite: bool) -> Result<String, Commi
     Err(CommitError::Exists(numbered_name(MAX_NUMBERED_NAMES)))
 }
 
-/// What a seed upload sent.
-#[derive(Debug, Clone)]
-pub struct SeedSent {
-    pub size: u64,
-    pub digest: Digest,
-    pub elapsed: Duration,
-}
-
 /// Why a seed upload failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
@@ -286,67 +255,48 @@ pub enum SeedError {
     Closed(&'static str),
     #[error("the server said {0:?}, expected {1:?} (is it `upload serve --protocol seed` or the tutorial's upload.py?)")]
     Unexpected(String, &'static str),
-    #[error("the file is shorter than when the upload started")]
-    FileChanged,
     #[error("{0}")]
     Io(#[from] io::Error),
 }
 
-/// Sends one file the tutorial's way (the client side of `--protocol seed`). `say` gets the
-/// server's messages, to show them as the tutorial's client prints them.
-pub fn send_one(
+/// Reads one message and checks that it is `what`; `stage` says where we were if the
+/// server closed instead.
+fn expect(stream: &TcpStream, what: &'static str, stage: &'static str) -> Result<(), SeedError> {
+    match read_message(stream)? {
+        None => Err(SeedError::Closed(stage)),
+        Some(m) if m == what.as_bytes() => Ok(()),
+        Some(m) => Err(SeedError::Unexpected(
+            String::from_utf8_lossy(&m).into_owned(),
+            what,
+        )),
+    }
+}
+
+/// The client's side up to the file's bytes: connect, greeting, size, go-ahead. `say` gets
+/// the server's messages, to show them as the tutorial's client prints them. The caller
+/// then sends exactly `size` bytes and calls [`finish`].
+pub fn start(
     to: &Endpoint,
-    file: &mut std::fs::File,
     size: u64,
     timeout: Duration,
-    pacer: &mut crate::client::Pacer,
-    bar: &Bar,
     say: &mut dyn FnMut(&str),
-) -> Result<SeedSent, SeedError> {
+) -> Result<TcpStream, SeedError> {
     let stream = common::net::connect(to, timeout, "upload serve --protocol seed")?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    let expect = |what: &'static str, stage: &'static str| -> Result<(), SeedError> {
-        match read_message(&stream)? {
-            None => Err(SeedError::Closed(stage)),
-            Some(m) if m == what.as_bytes() => Ok(()),
-            Some(m) => Err(SeedError::Unexpected(
-                String::from_utf8_lossy(&m).into_owned(),
-                what,
-            )),
-        }
-    };
-    expect(GREETING, "before greeting")?;
+    expect(&stream, GREETING, "before greeting")?;
     say(GREETING);
-    let mut s = &stream;
-    s.write_all(size.to_string().as_bytes())?;
-    expect(GO_AHEAD, "after the size")?;
+    (&stream).write_all(size.to_string().as_bytes())?;
+    expect(&stream, GO_AHEAD, "after the size")?;
     say(GO_AHEAD);
-    let started = Instant::now();
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; DATA_BUFFER];
-    let mut sent = 0u64;
-    while sent < size {
-        let want = (size - sent).min(pacer.chunk(buf.len()) as u64) as usize;
-        let n = match file.read(&mut buf[..want]) {
-            Ok(0) => return Err(SeedError::FileChanged),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        };
-        hasher.update(&buf[..n]);
-        s.write_all(&buf[..n])?;
-        sent += n as u64;
-        bar.inc(n as u64);
-        pacer.wait(sent);
-    }
-    expect(DONE, "before saying the transfer was complete")?;
+    Ok(stream)
+}
+
+/// After the bytes: waits for "传送完成" (done).
+pub fn finish(stream: &TcpStream, say: &mut dyn FnMut(&str)) -> Result<(), SeedError> {
+    expect(stream, DONE, "before saying the transfer was complete")?;
     say(DONE);
-    Ok(SeedSent {
-        size,
-        digest: hasher.finalize().into(),
-        elapsed: started.elapsed(),
-    })
+    Ok(())
 }
 
 #[cfg(test)]

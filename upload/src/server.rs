@@ -226,7 +226,7 @@ impl Service {
     /// The Upload v1 conversation with one client.
     fn converse(&self, wire: &mut Wire, tag: &Tag) -> CloseReason {
         if let Err(e) = wire.write_line(&Reply::Ready.to_line()) {
-            return io_reason(&e);
+            return CloseReason::from_io(&e);
         }
         let mut uploads: u64 = 0;
         loop {
@@ -340,13 +340,13 @@ impl Service {
             return self.refused(code, text);
         }
         if let Err(e) = wire.write_line(&Reply::Go(0).to_line()) {
-            return self.failed(None, Next::Close(io_reason(&e)));
+            return self.failed(None, Next::Close(CloseReason::from_io(&e)));
         }
 
         // 2. The bytes, hashed as they pass.
         let started = Instant::now();
         let bar = self.progress.file(&format!("#{} {name}", tag.id), size);
-        let received = receive(wire, &mut part, size, &bar);
+        let received = receive(|buf| wire.read_data(buf), &mut part, size, &bar);
         bar.clear();
         let digest = match received {
             Ok(digest) => digest,
@@ -376,7 +376,7 @@ impl Service {
                 return self.failed(None, Next::Close(why));
             }
             Err(LineError::Io(e)) => {
-                return self.failed(timeout_reply(&e), Next::Close(io_reason(&e)))
+                return self.failed(timeout_reply(&e), Next::Close(CloseReason::from_io(&e)))
             }
         };
         if claimed != digest {
@@ -463,7 +463,7 @@ impl Service {
         if let Some(Reply::Err(code, text)) = timeout_reply(e) {
             self.reply_err(wire, tag, code, &text);
         }
-        io_reason(e)
+        CloseReason::from_io(e)
     }
 
     /// The data of a file did not all arrive, or could not be written. The partial file is
@@ -488,7 +488,10 @@ impl Service {
                         net::describe(&error)
                     ),
                 );
-                self.failed(timeout_reply(&error), Next::Close(io_reason(&error)))
+                self.failed(
+                    timeout_reply(&error),
+                    Next::Close(CloseReason::from_io(&error)),
+                )
             }
             DataFailure::Write(error) => {
                 let (code, text) = write_error(&error);
@@ -514,11 +517,11 @@ struct Outcome {
 
 /// The `ERR TIMEOUT` line for a read that timed out.
 fn timeout_reply(e: &io::Error) -> Option<Reply> {
-    is_timeout(e).then(|| Reply::Err(ErrCode::Timeout, "idle for too long; closing".into()))
+    net::is_timeout(e).then(|| Reply::Err(ErrCode::Timeout, "idle for too long; closing".into()))
 }
 
 /// Why receiving a file's bytes stopped early.
-enum DataFailure {
+pub(crate) enum DataFailure {
     /// The client closed the connection.
     Ended { got: u64 },
     /// Reading from the client failed (timeout, reset).
@@ -529,8 +532,8 @@ enum DataFailure {
 
 /// Receives exactly `size` bytes into `part`, hashing them on the way (on the pipeline's
 /// thread). A few buffers, reused: memory stays the same for 1 KiB or 100 GiB.
-fn receive(
-    wire: &mut Wire,
+pub(crate) fn receive(
+    mut read: impl FnMut(&mut [u8]) -> io::Result<usize>,
     part: &mut PartFile,
     size: u64,
     bar: &crate::progress::Bar,
@@ -543,7 +546,7 @@ fn receive(
     while got < size {
         let mut buf = pipeline.buffer().map_err(DataFailure::Write)?;
         let want = (size - got).min(buf.len() as u64) as usize;
-        let n = match wire.read_data(&mut buf[..want]) {
+        let n = match read(&mut buf[..want]) {
             Ok(0) => return Err(DataFailure::Ended { got }),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
@@ -594,24 +597,6 @@ fn linger(wire: &mut Wire) {
             Ok(0) | Err(_) => break,
             Ok(n) => drained += n as u64,
         }
-    }
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
-/// Why a connection ended, from the I/O error that ended it.
-pub(crate) fn io_reason(e: &io::Error) -> CloseReason {
-    match e.kind() {
-        _ if is_timeout(e) => CloseReason::IdleTimeout,
-        io::ErrorKind::ConnectionReset
-        | io::ErrorKind::BrokenPipe
-        | io::ErrorKind::ConnectionAborted => CloseReason::Reset,
-        _ => CloseReason::Error(net::describe(e)),
     }
 }
 
