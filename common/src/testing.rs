@@ -90,18 +90,13 @@ impl ServerProcess {
 
     /// Waits until some stdout line contains `needle`; returns that line.
     pub fn wait_for_stdout(&self, needle: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(l) = self.stdout().into_iter().find(|l| l.contains(needle)) {
-                return l;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no line with {needle:?} in {:?}",
-                self.stdout()
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_line(&self.stdout, needle, timeout)
+    }
+
+    /// Waits until some stderr line contains `needle`; returns that line. (Lines reach the
+    /// test through a pipe and a thread: wait for them, do not assume they are there.)
+    pub fn wait_for_stderr(&self, needle: &str, timeout: Duration) -> String {
+        wait_for_line(&self.stderr, needle, timeout)
     }
 
     /// Sends SIGINT (what Ctrl-C sends) to this process and waits for it to exit.
@@ -137,6 +132,21 @@ impl Drop for ServerProcess {
         // Our own child, by its PID.
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+fn wait_for_line(lines: &Mutex<Vec<String>>, needle: &str, timeout: Duration) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let now: Vec<String> = lines.lock().unwrap().clone();
+        if let Some(l) = now.iter().find(|l| l.contains(needle)) {
+            return l.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no line with {needle:?} in {now:?}"
+        );
+        thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -152,6 +152,7 @@ fn trace_dumps_every_read_and_write_in_hex() {
     let mut sink = Vec::new();
     c.read_to_end(&mut sink).unwrap();
     s.wait_for_stdout("closed:", LIMIT);
+    s.wait_for_stderr("Hello!.", LIMIT);
     let err = s.stderr().join("\n");
     assert!(err.contains("write 7 bytes"), "{err}");
     assert!(
@@ -207,11 +208,9 @@ fn survives_running_out_of_file_descriptors() {
         let _ = c.read_to_end(&mut out);
         assert_eq!(out, b"error: server busy\n");
     }
+    let line = s.wait_for_stderr("accept failed", LIMIT);
+    assert!(line.contains("out of file descriptors"), "{line}");
     let warned = s.stderr().join("\n");
-    assert!(
-        warned.contains("accept failed") && warned.contains("out of file descriptors"),
-        "{warned}"
-    );
     assert!(
         warned.contains("more than this process can hold"),
         "{warned}"
