@@ -11,7 +11,9 @@
 //! with a spare core, verification costs no time at all. The order of the chunks is kept
 //! (one channel, one thread), and memory stays fixed at [`BUFFERS`] × [`DATA_BUFFER`].
 
-use std::io;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::{self, JoinHandle};
 
@@ -93,6 +95,37 @@ impl Drop for Pipeline {
     }
 }
 
+/// The SHA-256 of a file, read once through a [`Pipeline`]: what `upload send` computes as
+/// it reads, without the network. `upload sum` prints it; the benchmark times it against
+/// `sha256sum` and `openssl dgst -sha256`.
+pub fn sum_file(path: &Path) -> io::Result<Digest> {
+    let mut file = File::open(path)?;
+    let mut pipeline = Pipeline::start()?;
+    loop {
+        let mut buf = pipeline.buffer()?;
+        let n = read_full(&mut file, &mut buf)?;
+        if n == 0 {
+            return pipeline.finish();
+        }
+        pipeline.hash(buf, n)?;
+    }
+}
+
+/// Fills `buf` as far as the file allows (fewer bytes only at its end): a pipe or a
+/// slow disk may return less per `read`.
+fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
 fn hasher_gone() -> io::Error {
     io::Error::other("the hashing thread stopped")
 }
@@ -125,5 +158,18 @@ mod tests {
         let buf = pipeline.buffer().unwrap();
         pipeline.hash(buf, 10).unwrap();
         drop(pipeline);
+    }
+
+    #[test]
+    fn a_file_sums_to_the_sha256_of_its_bytes() {
+        let data: Vec<u8> = (0..DATA_BUFFER as u32 * 2 + 5)
+            .map(|i| (i * 7) as u8)
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.bin");
+        std::fs::write(&path, &data).unwrap();
+        let expected: Digest = Sha256::digest(&data).into();
+        assert_eq!(sum_file(&path).unwrap(), expected);
+        assert!(sum_file(&dir.path().join("missing")).is_err());
     }
 }

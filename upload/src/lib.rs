@@ -172,6 +172,29 @@ pub fn send_main(files: &[PathBuf], options: &client::Options, bars: bool) -> Ex
     exit(if all_sent { EXIT_OK } else { EXIT_FAILURE })
 }
 
+/// The whole `upload sum` program: one `sha256sum` line per file on stdout; a file that
+/// cannot be read gets an error line on stderr, and the exit status is then 1.
+pub fn sum_main(files: &[PathBuf]) -> ExitCode {
+    let mut all_read = true;
+    for path in files {
+        match hashing::sum_file(path) {
+            Ok(digest) => output::out_line(format_args!(
+                "{}  {}",
+                protocol::digest_hex(&digest),
+                path.display()
+            )),
+            Err(e) => {
+                all_read = false;
+                output::err_line(format_args!(
+                    "upload sum: cannot read {}: {e} (check the path and its permissions)",
+                    path.display()
+                ));
+            }
+        }
+    }
+    exit(if all_read { EXIT_OK } else { EXIT_FAILURE })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

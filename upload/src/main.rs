@@ -6,6 +6,7 @@
 //! left$  cargo run -p upload -- serve                    # stores into ./uploads
 //! right$ cargo run -p upload -- send photo.jpg notes.pdf  # bars, then sha256sum lines
 //! right$ sha256sum photo.jpg uploads/photo.jpg            # the same digest, twice
+//! right$ cargo run -p upload -- sum uploads/photo.jpg     # the same, without sha256sum
 //! ```
 //!
 //! This file only reads the command line; the programs are in `lib.rs`.
@@ -38,6 +39,12 @@ enum Command {
     Serve(ServeArgs),
     /// Send files to an `upload serve`; prints each verified digest as `sha256sum` does.
     Send(SendArgs),
+    /// Print the SHA-256 of files as `sha256sum` does, with the same one-pass hashing as a
+    /// transfer: to check a received file on a machine that has no `sha256sum`.
+    Sum {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -151,5 +158,6 @@ fn main() -> ExitCode {
             options.trace = a.show.trace;
             upload::send_main(&a.files, &options, a.show.bars())
         }
+        Command::Sum { files } => upload::sum_main(&files),
     }
 }

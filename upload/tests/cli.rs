@@ -89,6 +89,38 @@ fn a_sent_file_prints_a_sha256sum_line_and_a_plain_line_per_file() {
 }
 
 #[test]
+fn sum_prints_what_sha256sum_prints_and_fails_on_a_missing_file() {
+    let root = tempfile::tempdir().unwrap();
+    let a = random_file(root.path(), "a.bin", 600_000);
+    let empty = random_file(root.path(), "empty.bin", 0);
+    let (code, out, err) = run(upload().arg("sum").arg(&a).arg(&empty), LIMIT);
+    assert_eq!(code, Some(0), "{err}");
+    let expected = format!(
+        "{}  {}\n{}  {}\n",
+        sha256_hex(&fs::read(&a).unwrap()),
+        a.display(),
+        sha256_hex(b""),
+        empty.display()
+    );
+    assert_eq!(out, expected);
+    if available("sha256sum", "coreutils") {
+        let (_, theirs, _) = run(Command::new("sha256sum").arg(&a).arg(&empty), LIMIT);
+        assert_eq!(out, theirs);
+    }
+    let missing = root.path().join("missing.bin");
+    let (code, out, err) = run(upload().arg("sum").arg(&missing).arg(&a), LIMIT);
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("a.bin"),
+        "the readable file is still summed: {out}"
+    );
+    assert!(
+        err.contains("upload sum: cannot read") && err.contains("missing.bin"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_terminal_gets_progress_bars() {
     if !available("script", "bsdutils") {
         return;
