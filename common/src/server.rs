@@ -417,9 +417,16 @@ pub fn serve<H: Handler>(
     let mut backoff = BACKOFF_START;
     let mut next_id: u64 = 0;
 
+    // ANCHOR: accept_loop
     loop {
         let result = listener.accept();
         if shutdown.is_triggered() {
+            // Most likely the wake-up connection from `Shutdown::trigger`. Abort it (RST)
+            // rather than close it: a normal close would leave a TIME_WAIT entry on our
+            // port, and a restart without SO_REUSEADDR would fail for a minute.
+            if let Ok((stream, _)) = &result {
+                let _ = socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO));
+            }
             break;
         }
         let (stream, peer) = match result {
@@ -515,6 +522,7 @@ pub fn serve<H: Handler>(
             backoff = (backoff * 2).min(BACKOFF_MAX);
         }
     }
+    // ANCHOR_END: accept_loop
 
     // Connections that are just closing (the client already saw the end) finish their
     // bookkeeping in microseconds: give them a moment, so the summary counts them as closed.
