@@ -1,11 +1,16 @@
-# bench/lib.sh — helpers shared by the benchmark scripts (sourced, not run).
+# bench/lib.sh — helpers for bench/run.sh (sourced, not run).
 #
 # start_server NAME CMD...   starts CMD in its own process group (setsid), output in
 #                            $OUT/NAME.out, waits for the line that gives its address
 #                            ("listening on ADDR" or "on port N"); sets SERVER_PID, SERVER_ADDR.
 # stop_server                stops that process group: the server and anything it forked
 #                            (socat's `fork` children), and nothing else.
-# order ROUND A B            "A B" on odd rounds, "B A" on even ones (alternating runs).
+# wait_listening PORT        waits until something listens on TCP PORT (from /proc/net/tcp,
+#                            without connecting to it: a one-shot server would take that
+#                            connection as its client).
+# wait_bound tcp|udp PORT    the same for either protocol (a UDP socket bound to PORT).
+# record W S RUN VALUE       appends one measurement to $SAMPLES (workload, system, run).
+# missing W S WHY            records that system S could not run workload W, and why.
 
 R=target/release
 OUT=target/bench
@@ -48,11 +53,33 @@ trap stop_server EXIT
 
 order() { if (( $1 % 2 )); then echo "$2 $3"; else echo "$3 $2"; fi; }
 
+wait_listening() { wait_bound tcp "$1"; }
+
+# wait_bound tcp|udp PORT    the same for a UDP socket bound to PORT (state 07, no peer).
+wait_bound() {
+    local hex state=0A
+    [[ $1 == udp ]] && state=07
+    hex=$(printf '%04X' "$2")
+    for _ in $(seq 200); do
+        grep -q ":$hex 00000000:0000 $state" "/proc/net/$1" "/proc/net/${1}6" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "nothing is bound to $1 port $2 after 10 s" >&2
+    return 1
+}
+
+SAMPLES="$OUT/samples.jsonl"
+record() { printf '{"w":"%s","s":"%s","run":%s,"v":%s}\n' "$1" "$2" "$3" "$4" >>"$SAMPLES"; }
+missing() { printf '{"w":"%s","s":"%s","missing":"%s"}\n' "$1" "$2" "$3" >>"$SAMPLES"; }
+
+jget() { python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
+
 # A free local port of the given protocol (udp or tcp), for servers that cannot be given 0.
 free_port() {
     python3 -c "import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1]=='udp' else socket.SOCK_STREAM); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])" "$1"
 }
 
+# jget KEY < JSON            one top-level field of a JSON object.
 # measure FILE CMD...        runs CMD, then writes "SECONDS PEAK_RSS_KIB" to FILE: wall time,
 #                            and the peak resident memory of CMD itself (VmHWM, sampled
 #                            every 5 ms: getrusage would also count the memory of the

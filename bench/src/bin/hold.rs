@@ -3,7 +3,7 @@
 //! Opens `--connections` connections to a hello server and reads each greeting, then
 //! measures the server's memory (VmRSS from `/proc/PID/status`) while they are all held
 //! idle, then sends one message on every connection and checks every reply. Prints one
-//! JSON object. Used by `bench/tcp.sh` to compare the memory of tcp-server with the
+//! JSON object. Used by `bench/run.sh` to compare the memory of tcp-server with the
 //! std baseline at 10,000 connections.
 //!
 //! ```text

@@ -1,0 +1,514 @@
+#!/usr/bin/env bash
+# bench/run.sh — every program of sockets-lab against what a user would otherwise use, in
+# one run, on one machine: the same load for each, the systems alternating (A B C, B C A, …),
+# a warm-up run and then the counted runs; one Markdown table (median, min–max, and how
+# many times better ours is than each baseline) and the same as JSON, plus an SVG plot.
+#
+#   bench/run.sh --setup     # once: installs the baselines that are missing (apt)
+#   bench/run.sh             # everything, 5 counted runs each (about 10 minutes on 2 cores)
+#   bench/run.sh --quick     # fewer, smaller runs (under 2 minutes)
+#   bench/run.sh --smoke     # the smallest runs, seconds: checks the benchmark itself (CI)
+#   bench/run.sh --only tcp,udp    # some workloads (names below)
+#   bench/run.sh --publish   # also write the results into docs/src/performance.md and
+#                            # docs/src/tcp-vs-udp.md (between their bench markers) and
+#                            # the plot into docs/src/images/
+#
+# Output: target/bench/report.md, report.json, tcp-connections.svg, and the raw samples
+# (target/bench/samples.jsonl: one line per run).
+#
+# Workloads (--only names in brackets):
+#   [tcp]      1 connection x 20,000 lock-step round trips (write a message, read its reply,
+#              repeat), unpinned as a user runs it, and with server and client pinned to one
+#              core: then each round trip costs exactly the CPU work of both sides, where
+#              unpinned a VM mostly measures its wake-ups. tcp-server, the minimal std server
+#              (bench/src/bin/std-hello-server.rs), socat TCP-LISTEN,fork PIPE and the
+#              tutorial's tcp.py, all driven by one load tool (bench/src/bin/lockstep.rs).
+#   [conns]    the same with 10 x 2,000, 100 x 1,000 and 1,000 x 100 connections x round
+#              trips: round trips/s against connection count (the plot). socat only up to
+#              100: it pauses about 0.1 s per forked connection, so 1,000 take minutes to open.
+#   [idle]     10,000 idle connections held open: server RSS (bench/src/bin/hold.rs).
+#              tcp-server and std only (socat would be 10,000 processes).
+#   [flood]    20,000 connection attempts at the default limits: does the server survive?
+#              One run each, reported as notes (bench/src/bin/flood.rs).
+#   [udp]      UDP lock-step round trips (udp-client --interval 0), one core and unpinned:
+#              udp-server, udp-server --handler thread (the tutorial's design), udp.py, socat.
+#   [rate]     the highest request rate answered with under 1% loss: udp-client rate mode,
+#              1 s per step, 1k/s doubling with midpoints; after the warm-up sweep, each
+#              sweep starts at a quarter of the warm-up's result.
+#   [upload]   a 1 GiB file of random bytes over loopback into a file, end to end: upload
+#              (SHA-256 both sides, fsync), nc, nc then sync, the tutorial's upload in
+#              Python, and iperf3 memory to memory (the loopback ceiling). Peak RSS of
+#              each side.
+#   [sha256]   SHA-256 of the same 1 GiB file: `upload sum` against sha256sum and
+#              `openssl dgst -sha256` (the hashing ceiling).
+#   [startup]  exec to exit of each binary's --version, against python3 -c 'import socket'
+#              (what each of the tutorial's programs pays before its first line) and socat -V.
+#
+# Every load goes to loopback and ends by itself; every process the script starts, it
+# stops (by its process group id, never by name).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+COMMAND_LINE=$(echo "bench/run.sh $*" | sed "s/ *$//")
+
+MODE=full ONLY=all PUBLISH=0
+while (($#)); do
+    case $1 in
+        --quick) MODE=quick ;;
+        --smoke) MODE=smoke ;;
+        --publish) PUBLISH=1 ;;
+        --only) ONLY=${2:?--only needs a list, e.g. tcp,udp}; shift ;;
+        --setup)
+            # The baselines, from Debian's packages; coreutils (sha256sum) is always there.
+            SUDO=""
+            [[ $(id -u) -ne 0 ]] && SUDO=sudo
+            $SUDO apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+                netcat-openbsd socat python3 iperf3 openssl util-linux
+            exit 0
+            ;;
+        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "bench/run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+# ---- sizes for each mode ----------------------------------------------------------------
+RUNS=5 WARMUP=1                      # counted runs, uncounted warm-up runs
+TCP_COUNT=20000                      # round trips of the 1-connection lock-step
+CONNS=(10 100 1000) CONN_COUNTS=(2000 1000 100)
+SOCAT_MAX_CONNS=100
+IDLE=10000 FLOOD=20000
+UDP_COUNT=20000
+SWEEP_START=1000 SWEEP_MAX=1024000 STEP_SECONDS=1
+RATE_RUNS=5                          # counted sweeps (each takes 5-20 s)
+FILE_MIB=1024
+STARTUP_EXECS=20                     # execs per start-up run
+case $MODE in
+    quick)
+        RUNS=3 WARMUP=0 TCP_COUNT=5000 CONNS=(10 100) CONN_COUNTS=(500 100) SOCAT_MAX_CONNS=10
+        IDLE=1000 FLOOD=2000 UDP_COUNT=5000 STEP_SECONDS=0.5 RATE_RUNS=1 FILE_MIB=64 STARTUP_EXECS=5
+        ;;
+    smoke)
+        RUNS=1 WARMUP=0 TCP_COUNT=200 CONNS=(10) CONN_COUNTS=(20) SOCAT_MAX_CONNS=10
+        IDLE=100 FLOOD=300 UDP_COUNT=200 SWEEP_START=500 SWEEP_MAX=500 STEP_SECONDS=0.3 RATE_RUNS=1
+        FILE_MIB=4 STARTUP_EXECS=2
+        ;;
+esac
+PAYLOAD=16                           # bytes per TCP message, the line end included
+
+echo "building release binaries..." >&2
+cargo build --release --quiet -p tcp-server -p tcp-client -p udp-server -p udp-client -p upload -p bench
+source bench/lib.sh
+rm -f "$SAMPLES" "$OUT"/flood-*.json "$OUT"/report.* "$OUT"/tcp-connections.svg
+STARTED=$(date +%s)
+TIMINGS=()
+
+have() { command -v "$1" >/dev/null 2>&1; }
+wanted() { [[ $ONLY == all || ,$ONLY, == *,$1,* ]]; }
+# rotated RUN SYSTEM...: the systems, starting from a different one each run.
+rotated() {
+    local r=$1; shift
+    local n=$# i
+    local all=("$@")
+    for ((i = 0; i < n; i++)); do echo "${all[$(((i + r) % n))]}"; done
+}
+# runs: the run numbers, warm-ups first (negative, not counted).
+runs() { seq $((1 - WARMUP)) "$RUNS"; }
+# counted RUN: whether a run counts.
+counted() { (($1 >= 1)); }
+ONE_CORE=()
+if have taskset; then ONE_CORE=(taskset -c 0); fi
+timed() { # timed NAME FUNCTION: runs a workload and notes how long it took
+    local t0=$SECONDS
+    echo "== $1" >&2
+    "$2"
+    TIMINGS+=("\"$1\": $((SECONDS - t0))")
+}
+
+# ---- TCP -------------------------------------------------------------------------------
+TCP_SYSTEMS=(tcp-server std socat python)
+available() {
+    case $1 in
+        socat) have socat ;;
+        python) have python3 ;;
+        *) true ;;
+    esac
+}
+# start_tcp SYSTEM [CPU-PINNING...]
+start_tcp() {
+    local s=$1; shift
+    case $s in
+        tcp-server) start_server "$s" "$@" "$R/tcp-server" 127.0.0.1:0 --quiet --max-connections $((IDLE + 1000)) ;;
+        std) start_server "$s" "$@" "$R/std-hello-server" 127.0.0.1:0 ;;
+        python) start_server "$s" "$@" python3 -u docs/python/tcp.py 0 ;;
+        socat)
+            local port
+            port=$(free_port tcp)
+            start_server "$s" "$@" sh -c "echo 'socat on port $port'; exec socat TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr PIPE"
+            wait_listening "$port"
+            ;;
+    esac
+}
+# The bytes each server greets with and answers a PAYLOAD-byte message with.
+lockstep_args() {
+    case $1 in
+        tcp-server | std) echo "--greeting-bytes 7 --reply-bytes $((6 + PAYLOAD))" ;;  # Hello!\n, hello,<msg>\n
+        python) echo "--greeting-bytes 6 --reply-bytes $((9 + PAYLOAD)) --no-newline" ;; # Hello!, hello,b'<msg>'
+        socat) echo "--reply-bytes $PAYLOAD" ;;                                          # an echo
+    esac
+}
+# lockstep W SYSTEM RUN CONNECTIONS COUNT [CPU-PINNING...]
+lockstep() {
+    local w=$1 s=$2 r=$3 conns=$4 count=$5; shift 5
+    local json
+    start_tcp "$s" "$@"
+    # shellcheck disable=SC2046
+    json=$("$@" "$R/lockstep" "$SERVER_ADDR" --connections "$conns" --count "$count" --payload "$PAYLOAD" $(lockstep_args "$s")) ||
+        { echo "$s: lockstep failed: $json" >&2; stop_server; exit 1; }
+    stop_server
+    if counted "$r"; then record "$w" "$s" "$r" "$(jget round_trips_per_sec <<<"$json")"; fi
+    return 0
+}
+
+tcp_workload() {
+    for s in "${TCP_SYSTEMS[@]}"; do
+        available "$s" && continue
+        missing tcp-rt-1 "$s" "not installed"; missing tcp-rt-1-core "$s" "not installed"
+    done
+    if ((${#ONE_CORE[@]} == 0)); then
+        for s in "${TCP_SYSTEMS[@]}"; do missing tcp-rt-1-core "$s" "taskset not installed"; done
+    fi
+    for r in $(runs); do
+        for s in $(rotated "$r" "${TCP_SYSTEMS[@]}"); do
+            available "$s" || continue
+            lockstep tcp-rt-1 "$s" "$r" 1 "$TCP_COUNT"
+            if ((${#ONE_CORE[@]})); then lockstep tcp-rt-1-core "$s" "$r" 1 "$TCP_COUNT" "${ONE_CORE[@]}"; fi
+        done
+    done
+}
+
+conns_workload() {
+    local i
+    for i in "${!CONNS[@]}"; do
+        local c=${CONNS[$i]} n=${CONN_COUNTS[$i]}
+        for r in $(runs); do
+            for s in $(rotated "$r" "${TCP_SYSTEMS[@]}"); do
+                if ! available "$s"; then
+                    if ((r == RUNS)); then missing "tcp-rt-$c" "$s" "not installed"; fi
+                    continue
+                fi
+                if [[ $s == socat ]] && ((c > SOCAT_MAX_CONNS)); then
+                    if ((r == RUNS)); then missing "tcp-rt-$c" "$s" "not run: socat opens about 10 connections a second"; fi
+                    continue
+                fi
+                lockstep "tcp-rt-$c" "$s" "$r" "$c" "$n"
+            done
+        done
+    done
+}
+
+idle_workload() {
+    for r in $(runs); do
+        for s in $(rotated "$r" tcp-server std); do
+            start_tcp "$s"
+            local json
+            json=$("$R/hold" "$SERVER_ADDR" --connections "$IDLE" --server-pid "$SERVER_PID")
+            stop_server
+            if (($(jget answered <<<"$json") != IDLE)); then
+                echo "$s: not every idle connection was answered: $json" >&2
+                exit 1
+            fi
+            if counted "$r"; then record tcp-idle-rss "$s" "$r" "$(jget server_rss_kib_idle <<<"$json")"; fi
+        done
+    done
+}
+
+flood_workload() {
+    for s in tcp-server std; do
+        # tcp-server with its default limits (1,024 connections).
+        case $s in
+            tcp-server) start_server "$s" "$R/tcp-server" 127.0.0.1:0 --quiet ;;
+            std) start_tcp std ;;
+        esac
+        "$R/flood" "$SERVER_ADDR" --attempts "$FLOOD" --server-pid "$SERVER_PID" >"$OUT/flood-$s.json" || true
+        stop_server
+    done
+}
+
+# ---- UDP -------------------------------------------------------------------------------
+UDP_SYSTEMS=(udp-server udp-server-thread python socat)
+# start_udp SYSTEM [CPU-PINNING...]
+start_udp() {
+    local s=$1; shift
+    case $s in
+        udp-server) start_server "$s" "$@" "$R/udp-server" 127.0.0.1:0 --quiet ;;
+        udp-server-thread) start_server "$s" "$@" "$R/udp-server" 127.0.0.1:0 --quiet --handler thread ;;
+        python) start_server "$s" "$@" python3 -u docs/python/udp.py 0 ;;
+        socat)
+            local port
+            port=$(free_port udp)
+            start_server "$s" "$@" sh -c "echo 'socat on port $port'; exec socat UDP-LISTEN:$port,bind=127.0.0.1,fork PIPE"
+            wait_bound udp "$port"
+            ;;
+    esac
+}
+
+udp_workload() {
+    for s in "${UDP_SYSTEMS[@]}"; do
+        available "$s" && continue
+        missing udp-rt "$s" "not installed"; missing udp-rt-core "$s" "not installed"
+    done
+    if ((${#ONE_CORE[@]} == 0)); then
+        for s in "${UDP_SYSTEMS[@]}"; do missing udp-rt-core "$s" "taskset not installed"; done
+    fi
+    for r in $(runs); do
+        for s in $(rotated "$r" "${UDP_SYSTEMS[@]}"); do
+            available "$s" || continue
+            for w in udp-rt udp-rt-core; do
+                local cpu=()
+                if [[ $w == udp-rt-core ]]; then
+                    ((${#ONE_CORE[@]})) || continue
+                    cpu=("${ONE_CORE[@]}")
+                fi
+                start_udp "$s" "${cpu[@]}"
+                local json
+                json=$("${cpu[@]}" "$R/udp-client" "$SERVER_ADDR" -q --count "$UDP_COUNT" --interval 0 --timeout 0.2 --json)
+                stop_server
+                if counted "$r"; then record "$w" "$s" "$r" "$(jget round_trips_per_sec <<<"$json")"; fi
+            done
+        done
+    done
+}
+
+# sweep SYSTEM FROM: prints the highest rate (requests/s) answered with under 1% loss.
+# One server for the whole sweep: a step it passes leaves nothing queued for the next.
+sweep() {
+    local s=$1 rate=$2 best=0
+    start_udp "$s"
+    while ((rate <= SWEEP_MAX)); do
+        # The step and its midpoint to the next (x1.41): a finer answer for the same time.
+        local step
+        for step in "$rate" $((rate * 141 / 100)); do
+            ((step <= SWEEP_MAX)) || break
+            local passed=0 try loss
+            # A step that fails is tried once more, on a fresh server: one hiccup of a
+            # shared machine should not end a sweep.
+            for try in 1 2; do
+                if ((try == 2)); then stop_server; start_udp "$s"; fi
+                loss=$("$R/udp-client" "$SERVER_ADDR" -q --rate "$step" --duration "$STEP_SECONDS" --timeout 0.5 --json | jget lost_percent)
+                if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 1.0 else 1)" "$loss"; then
+                    passed=1
+                    break
+                fi
+            done
+            if ((!passed)); then
+                stop_server
+                echo "$best"
+                return
+            fi
+            best=$step
+        done
+        rate=$((rate * 2))
+    done
+    stop_server
+    echo "$best"
+}
+
+rate_workload() {
+    for s in "${UDP_SYSTEMS[@]}"; do
+        available "$s" || { missing udp-rate "$s" "not installed"; continue; }
+        local first=$SWEEP_START best
+        if ((WARMUP)); then
+            best=$(sweep "$s" "$SWEEP_START")
+            echo "  $s: warm-up sweep: $best/s" >&2
+            # Start the counted sweeps at the largest power-of-two step at most a quarter of it.
+            while ((first * 2 <= best / 4)); do first=$((first * 2)); done
+        fi
+        for r in $(seq "$RATE_RUNS"); do
+            best=$(sweep "$s" "$first")
+            echo "  $s: sweep $r: $best/s" >&2
+            record udp-rate "$s" "$r" "$best"
+        done
+    done
+}
+
+# ---- files: upload and SHA-256 ---------------------------------------------------------
+SRC="$OUT/random-${FILE_MIB}m.bin"
+RECV="$OUT/upload-recv"
+make_file() {
+    if [[ ! -f "$SRC" ]] || (($(stat -c %s "$SRC") != FILE_MIB * 1048576)); then
+        echo "making $SRC ($FILE_MIB MiB of random bytes)..." >&2
+        head -c $((FILE_MIB * 1048576)) /dev/urandom >"$SRC"
+    fi
+}
+UPLOAD_SYSTEMS=(upload nc nc+sync python iperf3)
+file_available() {
+    case $1 in
+        nc | nc+sync) have nc ;;
+        python) have python3 ;;
+        iperf3) have iperf3 ;;
+        sha256sum) have sha256sum ;;
+        openssl) have openssl ;;
+        *) true ;;
+    esac
+}
+
+# transfer SYSTEM RUN: one transfer; records seconds and each side's peak RSS (KiB).
+transfer() {
+    local s=$1 r=$2 res="$OUT/transfer" received="" send_rss recv_rss
+    rm -rf "$RECV" && mkdir -p "$RECV"
+    # Write back the last run's file first, so it does not slow this one.
+    sync
+    case $s in
+        upload)
+            start_server upload "$R/upload" serve 127.0.0.1:0 --dir "$RECV" --quiet --max-size 8GiB --keep-free 0
+            measure "$res.send" "$R/upload" send "$SRC" --to "$SERVER_ADDR" --quiet >/dev/null
+            recv_rss=$(peak_rss "$SERVER_PID")
+            stop_server
+            received="$RECV/$(basename "$SRC")"
+            ;;
+        nc | nc+sync)
+            local port rpid
+            port=$(free_port tcp)
+            received="$RECV/out.bin"
+            # -d: the receiver does not read its stdin, so it exits when the sender closes.
+            measure "$res.recv" nc -d -l 127.0.0.1 "$port" >"$received" </dev/null &
+            rpid=$!
+            wait_listening "$port"
+            if [[ $s == nc ]]; then
+                measure "$res.send" nc -N 127.0.0.1 "$port" <"$SRC"
+            else
+                measure "$res.send" sh -c "nc -N 127.0.0.1 $port < '$SRC' && sync '$received'"
+            fi
+            wait "$rpid"
+            recv_rss=$(cut -d' ' -f2 "$res.recv")
+            ;;
+        python)
+            start_server python sh -c "cd '$RECV' && exec python3 -u '$PWD/docs/python/upload.py' 0"
+            measure "$res.send" python3 docs/python/upload_user.py "${SERVER_ADDR##*:}" "$SRC" >/dev/null
+            # The tutorial's server says "done" before it closes the file: give it a moment.
+            sleep 0.2
+            recv_rss=$(peak_rss "$SERVER_PID")
+            stop_server
+            received="$RECV/recv_yan.jpg"
+            ;;
+        iperf3)
+            local port
+            port=$(free_port tcp)
+            start_server iperf3 sh -c "echo 'iperf3 on port $port'; exec iperf3 -s -B 127.0.0.1 -p $port"
+            wait_listening "$port"
+            measure "$res.send" iperf3 -c 127.0.0.1 -p "$port" -n "$((FILE_MIB))M" >/dev/null
+            recv_rss=$(peak_rss "$SERVER_PID")
+            stop_server
+            ;;
+    esac
+    if [[ -n $received ]]; then
+        local got
+        got=$(stat -c %s "$received" 2>/dev/null || echo 0)
+        if ((got != FILE_MIB * 1048576)); then
+            echo "$s: received $got bytes, expected $((FILE_MIB * 1048576))" >&2
+            exit 1
+        fi
+        # Byte for byte, on the first run (the digests already prove it for upload).
+        if ((r <= 1)); then cmp -s "$SRC" "$received" || { echo "$s: the received file differs" >&2; exit 1; }; fi
+    fi
+    send_rss=$(cut -d' ' -f2 "$res.send")
+    if counted "$r"; then
+        record upload-time "$s" "$r" "$(cut -d' ' -f1 "$res.send")"
+        record upload-rss-send "$s" "$r" "$send_rss"
+        record upload-rss-recv "$s" "$r" "$recv_rss"
+    fi
+    echo "  $s run $r: $(cut -d' ' -f1 "$res.send") s" >&2
+    rm -f "$res.send" "$res.recv"
+}
+
+upload_workload() {
+    make_file
+    for s in "${UPLOAD_SYSTEMS[@]}"; do
+        file_available "$s" && continue
+        for w in upload-time upload-rss-send upload-rss-recv; do missing "$w" "$s" "not installed"; done
+    done
+    for r in $(runs); do
+        for s in $(rotated "$r" "${UPLOAD_SYSTEMS[@]}"); do
+            if file_available "$s"; then transfer "$s" "$r"; fi
+        done
+    done
+    rm -rf "$RECV"
+}
+
+sha256_workload() {
+    make_file
+    local expected
+    expected=$("$R/upload" sum "$SRC" | cut -d' ' -f1)
+    for s in sha256sum openssl; do
+        if ! file_available "$s"; then missing sha256-time "$s" "not installed"; fi
+    done
+    for r in $(runs); do
+        for s in $(rotated "$r" upload-sum sha256sum openssl); do
+            file_available "$s" || continue
+            local cmd
+            case $s in
+                upload-sum) cmd=("$R/upload" sum "$SRC") ;;
+                sha256sum) cmd=(sha256sum "$SRC") ;;
+                openssl) cmd=(openssl dgst -sha256 -r "$SRC") ;;
+            esac
+            measure "$OUT/sha" "${cmd[@]}" >"$OUT/sha.out"
+            # All three must agree on the digest.
+            grep -q "^$expected" "$OUT/sha.out" || { echo "$s: wrong digest: $(cat "$OUT/sha.out")" >&2; exit 1; }
+            if counted "$r"; then record sha256-time "$s" "$r" "$(cut -d' ' -f1 "$OUT/sha")"; fi
+        done
+    done
+    rm -f "$OUT/sha" "$OUT/sha.out"
+}
+
+# ---- start-up ----------------------------------------------------------------------------
+STARTUP_SYSTEMS=(upload tcp-server tcp-client udp-server udp-client python socat)
+startup_workload() {
+    if ! have socat; then missing startup socat "not installed"; fi
+    for r in $(runs); do
+        for s in $(rotated "$r" "${STARTUP_SYSTEMS[@]}"); do
+            local cmd
+            case $s in
+                python) have python3 || continue; cmd=(python3 -c 'import socket') ;;
+                socat) have socat || continue; cmd=(socat -V) ;;
+                *) cmd=("$R/$s" --version) ;;
+            esac
+            # Milliseconds per exec, over STARTUP_EXECS execs.
+            local ms
+            ms=$(python3 - "$STARTUP_EXECS" "${cmd[@]}" <<'PY'
+import subprocess, sys, time
+n, cmd = int(sys.argv[1]), sys.argv[2:]
+t = time.perf_counter()
+for _ in range(n):
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+print(f"{(time.perf_counter() - t) / n * 1000:.3f}")
+PY
+)
+            if counted "$r"; then record startup "$s" "$r" "$ms"; fi
+        done
+    done
+}
+
+# ---- the run ---------------------------------------------------------------------------
+echo "mode $MODE: $RUNS counted runs after $WARMUP warm-up, alternating" >&2
+if wanted tcp; then timed tcp tcp_workload; fi
+if wanted conns; then timed conns conns_workload; fi
+if wanted idle; then timed idle idle_workload; fi
+if wanted flood; then timed flood flood_workload; fi
+if wanted udp; then timed udp udp_workload; fi
+if wanted rate; then timed rate rate_workload; fi
+if wanted upload; then timed upload upload_workload; fi
+if wanted sha256; then timed sha256 sha256_workload; fi
+if wanted startup; then timed startup startup_workload; fi
+
+cat >"$OUT/meta.json" <<EOF
+{"mode": "$MODE", "command": "$COMMAND_LINE", "runs": $RUNS, "warmup": $WARMUP,
+ "seconds": $(($(date +%s) - STARTED)), "workload_seconds": {$(IFS=,; echo "${TIMINGS[*]}")},
+ "sizes": {"tcp_count": $TCP_COUNT, "payload": $PAYLOAD, "conns": [$(IFS=,; echo "${CONNS[*]}")],
+           "conn_counts": [$(IFS=,; echo "${CONN_COUNTS[*]}")], "idle": $IDLE, "flood": $FLOOD,
+           "udp_count": $UDP_COUNT, "step_seconds": $STEP_SECONDS, "file_mib": $FILE_MIB,
+           "startup_execs": $STARTUP_EXECS}}
+EOF
+report=(python3 bench/report.py "$OUT")
+if ((PUBLISH)); then report+=(--publish docs/src); fi
+"${report[@]}"
