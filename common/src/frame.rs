@@ -143,6 +143,7 @@ impl Decoder {
         }
     }
 
+    // ANCHOR: decode_line
     fn decode_line(&mut self, buf: &[u8]) -> Result<Option<Frame>, FrameError> {
         // Never look further than the longest legal line: a peer that sends megabytes
         // without a newline is refused once the limit has passed.
@@ -171,6 +172,7 @@ impl Decoder {
             }
         }
     }
+    // ANCHOR_END: decode_line
 
     fn decode_length(&self, buf: &[u8]) -> Result<Option<Frame>, FrameError> {
         let Some(header) = buf.first_chunk::<LENGTH_HEADER>() else {

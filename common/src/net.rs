@@ -67,6 +67,7 @@ pub struct NetError {
     pub hint: String,
 }
 
+// ANCHOR: tcp_listener
 /// Makes a listening TCP socket on `addr`, step by step (see the module docs).
 pub fn tcp_listener(addr: SocketAddr, opts: &ListenOptions) -> io::Result<TcpListener> {
     // 1. socket(): a TCP endpoint of the address's family.
@@ -83,6 +84,7 @@ pub fn tcp_listener(addr: SocketAddr, opts: &ListenOptions) -> io::Result<TcpLis
     // From here on it is an ordinary std listener.
     Ok(socket.into())
 }
+// ANCHOR_END: tcp_listener
 
 /// Resolves `endpoint` and listens on the first address that works, with a [`NetError`]
 /// that says what to try when none does.

@@ -92,6 +92,7 @@ impl Receiver {
     }
 
     /// Waits for one datagram. The bytes are in [`bytes`](Self::bytes) until the next call.
+    // ANCHOR: recv
     pub fn recv(&mut self, socket: &UdpSocket) -> io::Result<Datagram> {
         let sent_len = if self.buf.len() >= MAX_DATAGRAM {
             None // nothing can be cut: no need to ask
@@ -105,6 +106,7 @@ impl Receiver {
             from,
         })
     }
+    // ANCHOR_END: recv
 
     /// The bytes of the last datagram received.
     pub fn bytes(&self, datagram: &Datagram) -> &[u8] {

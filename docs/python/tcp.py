@@ -16,12 +16,15 @@ import threading
 
 PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 9999  # CHANGED: the tutorial hard-codes 9999
 
+# ANCHOR: setup
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM) # 创建一个基于TCP(SOCK_STREAM)连接的socket对象,指定使用AF_INET协议(IPv4,AF_INET6为AF_INET6)
 # BUG: no SO_REUSEADDR, so a restart fails with "Address already in use" while the old
 #      connections are in TIME_WAIT.
 s.bind(('127.0.0.1', PORT)) # 绑定地址和端口
 s.listen(5) # 开始监听端口,参数是挂起连接队列的最大长度。
+# ANCHOR_END: setup
 
+# ANCHOR: handler
 def fun(sock, addr):
     print('Accept new connection from {}'.format(addr))
     sock.send('Hello!'.encode())  # BUG: send() may send only part of the bytes (sendall would not)
@@ -38,8 +41,10 @@ def fun(sock, addr):
         sock.send('hello,{}'.format(data).encode())
     sock.close()
     print('Connection closed {}'.format(addr))
+# ANCHOR_END: handler
 
 # 服务器程序通过一个永久循环来接受来自客户端的连接,accept()会等待并返回一个客户端的连接。
+# ANCHOR: accept_loop
 print('Waiting for connection... on port {}'.format(s.getsockname()[1]))  # CHANGED: prints the port
 while True:
     # BUG: at the open-file limit accept() raises OSError (EMFILE) and the loop dies.
@@ -47,3 +52,4 @@ while True:
     # BUG: a new thread per client, with no limit.
     t = threading.Thread( target=fun, args=(sock,addr) ) # 创建新线程(或进程)来处理TCP连接,否则,单线程在处理连接的过程中,无法接受其他客户端的连接。
     t.start() # 启动线程
+# ANCHOR_END: accept_loop

@@ -15,6 +15,7 @@ import sys
 
 PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 9999  # CHANGED: the tutorial hard-codes 9999
 
+# ANCHOR: program
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM) # 创建一个基于TCP连接的Socket对象
 # BUG: no timeout: if the server never answers, recv() below waits forever.
 s.connect(('127.0.0.1', PORT)) # 连接到指定地址和端口,参数是tuple类型
@@ -25,3 +26,4 @@ for data in ['li','bo','ca']:
     print(s.recv(1024)) # 每次最多接收1024b(1kb)
 s.send('exit'.encode())
 s.close() # 关闭连接
+# ANCHOR_END: program

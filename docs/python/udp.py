@@ -16,6 +16,7 @@ import threading
 
 PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 9999  # CHANGED: the tutorial hard-codes 9999
 
+# ANCHOR: program
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM) # 创建一个基于UDP的socket对象
 s.bind(('127.0.0.1', PORT)) # 绑定地址与端口
 print('Listening for datagrams on port {}'.format(s.getsockname()[1]))  # CHANGED: prints the port
@@ -31,3 +32,4 @@ while True:
     # BUG: a new thread for every datagram costs far more than the work it does.
     t = threading.Thread(target=fun, args=(data,addr))
     t.start() # 启动线程
+# ANCHOR_END: program

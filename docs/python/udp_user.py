@@ -15,8 +15,10 @@ import sys
 
 PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 9999  # CHANGED: the tutorial hard-codes 9999
 
+# ANCHOR: program
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM) # 创建一个基于UDP的socket对象
 s.sendto('hello!'.encode(), ('127.0.0.1', PORT)) # 向指定服务器与端口号发送内容
 # BUG: no timeout: if the datagram or its reply is lost, this waits forever.
 print(s.recv(1024)) # 接收服务器返回的内容
 s.close() # 关闭连接
+# ANCHOR_END: program

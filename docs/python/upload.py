@@ -12,6 +12,7 @@ import sys
 
 PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 9999  # CHANGED: the tutorial hard-codes 9999
 
+# ANCHOR: program
 s = socket.socket()
 # BUG: no SO_REUSEADDR: a restart fails with "Address already in use" during TIME_WAIT.
 s.bind(("127.0.0.1", PORT)) # 绑定
@@ -47,3 +48,4 @@ while True:
     conn.send('传送完成'.encode())  # CHANGED: encoding, as above
     f.close()
     # BUG: conn is never closed (Python closes it when the name is reused for the next client).
+# ANCHOR_END: program

@@ -13,6 +13,7 @@ import sys
 PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 9999  # CHANGED: the tutorial hard-codes 9999
 FILE = sys.argv[2] if len(sys.argv) > 2 else "yan.jpg"    # CHANGED: the tutorial hard-codes yan.jpg
 
+# ANCHOR: program
 s = socket.socket() # 创建
 # BUG: no timeout: if the server never answers, every recv() below waits forever.
 s.connect(("127.0.0.1",PORT)) # 连接
@@ -30,3 +31,4 @@ with open(FILE,"rb") as f:
         s.send(line)
 # BUG: the reply is not checked: any answer, or none, looks like success. No checksum either.
 print(s.recv(1024).decode())  # CHANGED: decode, as above
+# ANCHOR_END: program

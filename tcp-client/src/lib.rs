@@ -218,6 +218,7 @@ pub type Transcript = Vec<Vec<u8>>;
 /// after `exit` no reply is expected. With `burst`, every message is written before any
 /// reply is read: the server then often sees several messages in one read, which only
 /// framing can separate again.
+// ANCHOR: run_session
 pub fn run_session(
     opts: &Options,
     messages: &[Vec<u8>],
@@ -257,6 +258,7 @@ pub fn run_session(
     transcript.extend(client.finish()?);
     Ok(transcript)
 }
+// ANCHOR_END: run_session
 
 /// Like [`run_session`], with one message per line of `input` (a terminal or a pipe).
 /// Ends at `exit` or at the end of the input.

@@ -90,6 +90,7 @@ impl Hello {
         Hello { config, log }
     }
 
+    // ANCHOR: converse
     /// The conversation with one client; returns why it ended.
     fn converse(&self, conn: &mut Connection, tag: &output::Tag, limits: &Limits) -> CloseReason {
         // Two halves of one connection: the reply is framed straight from the bytes read.
@@ -116,6 +117,7 @@ impl Hello {
             }
         }
     }
+    // ANCHOR_END: converse
 }
 
 /// Before closing on a protocol error or a timeout, say why (best effort: the client may

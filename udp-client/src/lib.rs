@@ -231,6 +231,7 @@ pub fn run_messages(opts: &Options, messages: &[Vec<u8>]) -> Result<Vec<Vec<u8>>
     Ok(replies)
 }
 
+// ANCHOR: exchange
 /// One request and its reply, with retries.
 fn exchange(client: &mut Client, opts: &Options, msg: &[u8]) -> Result<Vec<u8>, ClientError> {
     let tries = opts.retries + 1;
@@ -273,6 +274,7 @@ fn exchange(client: &mut Client, opts: &Options, msg: &[u8]) -> Result<Vec<u8>, 
         timeout: opts.timeout,
     })
 }
+// ANCHOR_END: exchange
 
 /// Whether `haystack` contains `needle` (an empty needle is in everything).
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

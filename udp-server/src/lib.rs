@@ -378,6 +378,7 @@ pub fn serve(socket: UdpSocket, config: Config, shutdown: &Shutdown) -> Summary 
     let mut reply = Vec::new();
     let mut id: u64 = 0;
 
+    // ANCHOR: recv_loop
     loop {
         let received = receiver.recv(&socket);
         if shutdown.is_triggered() {
@@ -415,6 +416,7 @@ pub fn serve(socket: UdpSocket, config: Config, shutdown: &Shutdown) -> Summary 
             ));
         }
         log.message(&tag, "datagram", data);
+        // ANCHOR_END: recv_loop
 
         // Faults, decided here on the receiving thread, in arrival order: the same seed
         // and the same datagrams give the same faults.

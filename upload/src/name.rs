@@ -39,6 +39,7 @@ pub enum BadName {
     Control,
 }
 
+// ANCHOR: check
 /// Checks a name from the network; returns it as text if it is a plain file name.
 pub fn check(name: &[u8]) -> Result<&str, BadName> {
     if name.is_empty() {
@@ -60,6 +61,7 @@ pub fn check(name: &[u8]) -> Result<&str, BadName> {
     }
     Ok(name)
 }
+// ANCHOR_END: check
 
 #[cfg(test)]
 mod tests {

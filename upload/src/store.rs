@@ -106,6 +106,7 @@ impl PartFile {
         self.file.write_all(bytes)
     }
 
+    // ANCHOR: commit
     /// Flushes the file to disk and gives it its final name (see the module docs). On
     /// [`CommitError::Exists`] the partial file is still there: try another name, or drop it.
     pub fn commit(&mut self, name: &str, overwrite: bool) -> Result<(), CommitError> {
@@ -134,6 +135,7 @@ impl PartFile {
         File::open(&self.dir)?.sync_all()?;
         Ok(())
     }
+    // ANCHOR_END: commit
 }
 
 /// How often (in bytes received) a large upload is pushed to disk while it arrives.
