@@ -53,6 +53,13 @@ text = re.sub(r"time=\d+\.\d+", "time=#.#", text)
 text = re.sub(r"\b[\d,]+(\.\d+)? round trips/s", "# round trips/s", text)
 text = re.sub(r"jitter \d+\.\d+", "jitter #.#", text)
 text = re.sub(r"peak \d+ at once", "peak # at once", text)
+# The backlog lesson, burst of 20 clients: how each one ended (a reply, or a timeout while
+# the server was frozen) depends on when its retried SYN got through.
+def burst(m):
+    return re.sub(r"closed: \d+ exit, \d+ end of stream|\d+ B in, \d+ B out",
+                  lambda x: "closed: # exit, # end of stream" if x.group(0).startswith("closed") else "# B in, # B out",
+                  m.group(0))
+text = re.sub(r".*summary: 20 connections accepted.*", burst, text)
 text = re.sub(r"\bpid[= ]\d+", "pid=PID", text)
 # Ephemeral ports, numbered in order of appearance; the lesson port is always 9999.
 ports = {port: "9999"}

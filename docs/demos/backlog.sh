@@ -14,7 +14,8 @@ freeze
 client "for i in \$(seq 20); do tcp-client -q $ADDR --connect-timeout 10 li exit >/dev/null 2>&1 & done; sleep 0.5"
 side "ss -ltn '( sport = :$PORT )'; echo \"waiting to connect: \$(ss -Htn state syn-sent '( dport = :$PORT )' | wc -l)\""
 thaw
-pause 3
+# The 14 dropped SYNs are retried 1 s, 3 s and 7 s after the first: wait for the last retry.
+pause 8
 stop
 server "tcp-server $ADDR --backlog 128 -q"
 freeze
