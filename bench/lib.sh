@@ -80,13 +80,15 @@ free_port() {
 }
 
 # jget KEY < JSON            one top-level field of a JSON object.
-# measure FILE CMD...        runs CMD, then writes "SECONDS PEAK_RSS_KIB" to FILE: wall time,
-#                            and the peak resident memory of CMD itself (VmHWM, sampled
-#                            every 5 ms: getrusage would also count the memory of the
-#                            process that forked it, before exec). CMD's exit status is kept.
+# measure FILE CMD...        runs CMD, then writes "SECONDS PEAK_RSS_KIB CPU_SECONDS" to
+#                            FILE: wall time, the peak resident memory of CMD itself (VmHWM,
+#                            sampled every 5 ms: getrusage would also count the memory of the
+#                            process that forked it, before exec), and the CPU time (user +
+#                            system, all threads) CMD and its children used. CMD's exit
+#                            status is kept.
 # (The script is passed with -c, not on stdin: CMD's stdin is the caller's.)
 MEASURE_PY='
-import subprocess, sys, time
+import resource, subprocess, sys, time
 start = time.perf_counter()
 child = subprocess.Popen(sys.argv[2:])
 peak = 0
@@ -101,7 +103,10 @@ while True:
         break
     time.sleep(0.005)
 seconds = time.perf_counter() - start
-open(sys.argv[1], "w").write(f"{seconds:.6f} {peak}\n")
+# The child is reaped: its CPU time (and that of anything it waited for) is in RUSAGE_CHILDREN,
+# which holds only this one child.
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write(f"{seconds:.6f} {peak} {usage.ru_utime + usage.ru_stime:.3f}\n")
 sys.exit(child.returncode)
 '
 measure() {
@@ -110,6 +115,13 @@ measure() {
 }
 
 # peak_rss PID               the peak resident memory (KiB) of a running process so far.
+# cpu_seconds PID            the CPU time (user + system, all its threads) of a running
+#                            process so far, in seconds.
 peak_rss() {
     awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
+cpu_seconds() {
+    # Fields 14 and 15 of /proc/PID/stat, in clock ticks; the name (field 2) has no spaces here.
+    awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f\n", ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0
 }

@@ -37,8 +37,11 @@
 #              sweep starts at a quarter of the warm-up's result.
 #   [upload]   a 1 GiB file of random bytes over loopback into a file, end to end: upload
 #              (SHA-256 both sides, fsync), nc, nc then sync, the tutorial's upload in
-#              Python, and iperf3 memory to memory (the loopback ceiling). Peak RSS of
-#              each side.
+#              Python, iperf3 memory to memory (the loopback ceiling) and dd conv=fsync
+#              (a local copy: the disk's ceiling for a durable write). Peak RSS of each
+#              side. Then upload, nc and Python again into a tmpfs (/dev/shm), where the
+#              disk plays no part, with the CPU time both sides used: on a machine with
+#              few cores, CPU seconds / cores is a floor under the time.
 #   [sha256]   SHA-256 of the same 1 GiB file: `upload sum` against sha256sum and
 #              `openssl dgst -sha256` (the hashing ceiling).
 #   [startup]  exec to exit of each binary's --version, against python3 -c 'import socket'
@@ -334,14 +337,27 @@ rate_workload() {
 
 # ---- files: upload and SHA-256 ---------------------------------------------------------
 SRC="$OUT/random-${FILE_MIB}m.bin"
-RECV="$OUT/upload-recv"
 make_file() {
     if [[ ! -f "$SRC" ]] || (($(stat -c %s "$SRC") != FILE_MIB * 1048576)); then
         echo "making $SRC ($FILE_MIB MiB of random bytes)..." >&2
         head -c $((FILE_MIB * 1048576)) /dev/urandom >"$SRC"
     fi
 }
-UPLOAD_SYSTEMS=(upload nc nc+sync python iperf3)
+# Two destinations for the received file. "disk": the file system this repository is on,
+# where a durable write costs what the disk costs. "ram": a tmpfs (/dev/shm), where fsync
+# has nothing to do, so what is left is the transfer itself: the network, the copies and
+# the hashing, which all compete for the same CPU cores.
+RAM_DIR=/dev/shm/sockets-lab-bench-$$
+ram_available() {
+    [[ -d /dev/shm && $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs ]] &&
+        (($(df -k --output=avail /dev/shm | tail -1) > FILE_MIB * 1024 * 2))
+}
+trap 'stop_server; rm -rf "$RAM_DIR"' EXIT
+recv_dir() { if [[ $1 == ram ]]; then echo "$RAM_DIR"; else echo "$OUT/upload-recv"; fi; }
+# What runs where: iperf3 never touches a file, and dd (a plain copy, no network) shows the
+# disk's own speed for a durable write: no upload to this disk can finish faster.
+UPLOAD_SYSTEMS_DISK=(upload nc nc+sync dd+fsync python iperf3)
+UPLOAD_SYSTEMS_RAM=(upload nc python)
 file_available() {
     case $1 in
         nc | nc+sync) have nc ;;
@@ -353,24 +369,27 @@ file_available() {
     esac
 }
 
-# transfer SYSTEM RUN: one transfer; records seconds and each side's peak RSS (KiB).
+# transfer DEST SYSTEM RUN: one transfer into DEST (disk or ram); records the seconds, the
+# CPU seconds of both sides together, and (disk) each side's peak RSS in KiB.
 transfer() {
-    local s=$1 r=$2 res="$OUT/transfer" received="" send_rss recv_rss
-    rm -rf "$RECV" && mkdir -p "$RECV"
+    local dest=$1 s=$2 r=$3 res="$OUT/transfer" received="" recv_rss recv_cpu=0 recv
+    recv=$(recv_dir "$dest")
+    rm -rf "$recv" && mkdir -p "$recv"
     # Write back the last run's file first, so it does not slow this one.
     sync
     case $s in
         upload)
-            start_server upload "$R/upload" serve 127.0.0.1:0 --dir "$RECV" --quiet --max-size 8GiB --keep-free 0
+            start_server upload "$R/upload" serve 127.0.0.1:0 --dir "$recv" --quiet --max-size 8GiB --keep-free 0
             measure "$res.send" "$R/upload" send "$SRC" --to "$SERVER_ADDR" --quiet >/dev/null
             recv_rss=$(peak_rss "$SERVER_PID")
+            recv_cpu=$(cpu_seconds "$SERVER_PID")
             stop_server
-            received="$RECV/$(basename "$SRC")"
+            received="$recv/$(basename "$SRC")"
             ;;
         nc | nc+sync)
             local port rpid
             port=$(free_port tcp)
-            received="$RECV/out.bin"
+            received="$recv/out.bin"
             # -d: the receiver does not read its stdin, so it exits when the sender closes.
             measure "$res.recv" nc -d -l 127.0.0.1 "$port" >"$received" </dev/null &
             rpid=$!
@@ -382,15 +401,22 @@ transfer() {
             fi
             wait "$rpid"
             recv_rss=$(cut -d' ' -f2 "$res.recv")
+            recv_cpu=$(cut -d' ' -f3 "$res.recv")
+            ;;
+        dd+fsync)
+            received="$recv/out.bin"
+            measure "$res.send" dd if="$SRC" of="$received" bs=1M conv=fsync status=none
+            recv_rss=0
             ;;
         python)
-            start_server python sh -c "cd '$RECV' && exec python3 -u '$PWD/docs/python/upload.py' 0"
+            start_server python sh -c "cd '$recv' && exec python3 -u '$PWD/docs/python/upload.py' 0"
             measure "$res.send" python3 docs/python/upload_user.py "${SERVER_ADDR##*:}" "$SRC" >/dev/null
             # The tutorial's server says "done" before it closes the file: give it a moment.
             sleep 0.2
             recv_rss=$(peak_rss "$SERVER_PID")
+            recv_cpu=$(cpu_seconds "$SERVER_PID")
             stop_server
-            received="$RECV/recv_yan.jpg"
+            received="$recv/recv_yan.jpg"
             ;;
         iperf3)
             local port
@@ -399,6 +425,7 @@ transfer() {
             wait_listening "$port"
             measure "$res.send" iperf3 -c 127.0.0.1 -p "$port" -n "$((FILE_MIB))M" >/dev/null
             recv_rss=$(peak_rss "$SERVER_PID")
+            recv_cpu=$(cpu_seconds "$SERVER_PID")
             stop_server
             ;;
     esac
@@ -412,28 +439,50 @@ transfer() {
         # Byte for byte, on the first run (the digests already prove it for upload).
         if ((r <= 1)); then cmp -s "$SRC" "$received" || { echo "$s: the received file differs" >&2; exit 1; }; fi
     fi
-    send_rss=$(cut -d' ' -f2 "$res.send")
+    local seconds send_rss send_cpu
+    read -r seconds send_rss send_cpu <"$res.send"
     if counted "$r"; then
-        record upload-time "$s" "$r" "$(cut -d' ' -f1 "$res.send")"
-        record upload-rss-send "$s" "$r" "$send_rss"
-        record upload-rss-recv "$s" "$r" "$recv_rss"
+        if [[ $dest == disk ]]; then
+            record upload-time "$s" "$r" "$seconds"
+            if [[ $s != dd+fsync ]]; then
+                record upload-rss-send "$s" "$r" "$send_rss"
+                record upload-rss-recv "$s" "$r" "$recv_rss"
+            fi
+        else
+            record upload-time-ram "$s" "$r" "$seconds"
+            record upload-cpu-ram "$s" "$r" "$(awk -v a="$send_cpu" -v b="$recv_cpu" 'BEGIN { printf "%.3f", a + b }')"
+        fi
     fi
-    echo "  $s run $r: $(cut -d' ' -f1 "$res.send") s" >&2
-    rm -f "$res.send" "$res.recv"
+    echo "  $s to $dest, run $r: $seconds s" >&2
+    rm -rf "$res.send" "$res.recv" "$recv"
 }
 
 upload_workload() {
     make_file
-    for s in "${UPLOAD_SYSTEMS[@]}"; do
+    local s w
+    for s in "${UPLOAD_SYSTEMS_DISK[@]}"; do
         file_available "$s" && continue
-        for w in upload-time upload-rss-send upload-rss-recv; do missing "$w" "$s" "not installed"; done
-    done
-    for r in $(runs); do
-        for s in $(rotated "$r" "${UPLOAD_SYSTEMS[@]}"); do
-            if file_available "$s"; then transfer "$s" "$r"; fi
+        for w in upload-time upload-rss-send upload-rss-recv upload-time-ram upload-cpu-ram; do
+            missing "$w" "$s" "not installed"
         done
     done
-    rm -rf "$RECV"
+    local ram=1
+    if ! ram_available; then
+        ram=0
+        for s in "${UPLOAD_SYSTEMS_RAM[@]}"; do
+            missing upload-time-ram "$s" "no tmpfs at /dev/shm with room for 2 files"
+            missing upload-cpu-ram "$s" "no tmpfs at /dev/shm with room for 2 files"
+        done
+    fi
+    for r in $(runs); do
+        for s in $(rotated "$r" "${UPLOAD_SYSTEMS_DISK[@]}"); do
+            if file_available "$s"; then transfer disk "$s" "$r"; fi
+        done
+        ((ram)) || continue
+        for s in $(rotated "$r" "${UPLOAD_SYSTEMS_RAM[@]}"); do
+            if file_available "$s"; then transfer ram "$s" "$r"; fi
+        done
+    done
 }
 
 sha256_workload() {
