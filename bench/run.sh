@@ -37,8 +37,8 @@
 #              sweep starts at a quarter of the warm-up's result.
 #   [upload]   a 1 GiB file of random bytes over loopback into a file, end to end: upload
 #              (SHA-256 both sides, fsync), nc, nc then sync, the tutorial's upload in
-#              Python, iperf3 memory to memory (the loopback ceiling) and dd conv=fsync
-#              (a local copy: the disk's ceiling for a durable write). Peak RSS of each
+#              Python, iperf3 memory to memory (the loopback ceiling), and cat then sync
+#              (a local copy made durable: the disk alone, no network). Peak RSS of each
 #              side. Then upload, nc and Python again into a tmpfs (/dev/shm), where the
 #              disk plays no part, with the CPU time both sides used: on a machine with
 #              few cores, CPU seconds / cores is a floor under the time.
@@ -354,9 +354,9 @@ ram_available() {
 }
 trap 'stop_server; rm -rf "$RAM_DIR"' EXIT
 recv_dir() { if [[ $1 == ram ]]; then echo "$RAM_DIR"; else echo "$OUT/upload-recv"; fi; }
-# What runs where: iperf3 never touches a file, and dd (a plain copy, no network) shows the
-# disk's own speed for a durable write: no upload to this disk can finish faster.
-UPLOAD_SYSTEMS_DISK=(upload nc nc+sync dd+fsync python iperf3)
+# What runs where: iperf3 never touches a file, and cat+sync (a plain copy made durable, no
+# network) shows what the disk alone takes to store the file.
+UPLOAD_SYSTEMS_DISK=(upload nc nc+sync cat+sync python iperf3)
 UPLOAD_SYSTEMS_RAM=(upload nc python)
 file_available() {
     case $1 in
@@ -403,9 +403,9 @@ transfer() {
             recv_rss=$(cut -d' ' -f2 "$res.recv")
             recv_cpu=$(cut -d' ' -f3 "$res.recv")
             ;;
-        dd+fsync)
+        cat+sync)
             received="$recv/out.bin"
-            measure "$res.send" dd if="$SRC" of="$received" bs=1M conv=fsync status=none
+            measure "$res.send" sh -c "cat '$SRC' > '$received' && sync '$received'"
             recv_rss=0
             ;;
         python)
@@ -444,7 +444,7 @@ transfer() {
     if counted "$r"; then
         if [[ $dest == disk ]]; then
             record upload-time "$s" "$r" "$seconds"
-            if [[ $s != dd+fsync ]]; then
+            if [[ $s != cat+sync ]]; then
                 record upload-rss-send "$s" "$r" "$send_rss"
                 record upload-rss-recv "$s" "$r" "$recv_rss"
             fi
