@@ -369,6 +369,13 @@ file_available() {
     esac
 }
 
+# server_usage: the running server's peak RSS (KiB) and CPU seconds so far, into
+# recv_rss and recv_cpu (locals of the transfer that calls it).
+server_usage() {
+    recv_rss=$(peak_rss "$SERVER_PID")
+    recv_cpu=$(cpu_seconds "$SERVER_PID")
+}
+
 # transfer DEST SYSTEM RUN: one transfer into DEST (disk or ram); records the seconds, the
 # CPU seconds of both sides together, and (disk) each side's peak RSS in KiB.
 transfer() {
@@ -381,8 +388,7 @@ transfer() {
         upload)
             start_server upload "$R/upload" serve 127.0.0.1:0 --dir "$recv" --quiet --max-size 8GiB --keep-free 0
             measure "$res.send" "$R/upload" send "$SRC" --to "$SERVER_ADDR" --quiet >/dev/null
-            recv_rss=$(peak_rss "$SERVER_PID")
-            recv_cpu=$(cpu_seconds "$SERVER_PID")
+            server_usage
             stop_server
             received="$recv/$(basename "$SRC")"
             ;;
@@ -413,8 +419,7 @@ transfer() {
             measure "$res.send" python3 docs/python/upload_user.py "${SERVER_ADDR##*:}" "$SRC" >/dev/null
             # The tutorial's server says "done" before it closes the file: give it a moment.
             sleep 0.2
-            recv_rss=$(peak_rss "$SERVER_PID")
-            recv_cpu=$(cpu_seconds "$SERVER_PID")
+            server_usage
             stop_server
             received="$recv/recv_yan.jpg"
             ;;
@@ -424,8 +429,7 @@ transfer() {
             start_server iperf3 sh -c "echo 'iperf3 on port $port'; exec iperf3 -s -B 127.0.0.1 -p $port"
             wait_listening "$port"
             measure "$res.send" iperf3 -c 127.0.0.1 -p "$port" -n "$((FILE_MIB))M" >/dev/null
-            recv_rss=$(peak_rss "$SERVER_PID")
-            recv_cpu=$(cpu_seconds "$SERVER_PID")
+            server_usage
             stop_server
             ;;
     esac
