@@ -11,12 +11,14 @@
 //!   allocation fails and the whole process is aborted. A plain std server dies near 16,000
 //!   threads on a default Linux this way.
 //!
-//! [`check`] reads those limits (on Linux, from `getrlimit` and `/proc`) so a server can
-//! say at start-up that its `--max-connections` is more than it can hold.
+//! [`check`] reads those limits ([`crate::os::process_limits`]: `getrlimit` on Linux and
+//! macOS, and `/proc` on Linux) so a server can say at start-up that its
+//! `--max-connections` is more than it can hold. Windows has no such limits per process;
+//! there [`unchecked`] says so in one line.
 //! [`raise_open_file_limit`] lifts the soft open-file limit to the hard one, as servers
 //! commonly do (the soft limit, often 1024, is a default for small programs).
 
-use std::fs;
+use crate::os::{self, ProcessLimits};
 
 /// File descriptors a server keeps besides its connections: stdin/out/err, the listener,
 /// the spare one the accept loop keeps for refusing clients, a few for the runtime.
@@ -36,63 +38,105 @@ pub struct Limit {
     pub fix: &'static str,
 }
 
-/// Raises the soft open-file limit to the hard limit. Returns the limit now in force.
-pub fn raise_open_file_limit() -> std::io::Result<u64> {
-    rlimit::increase_nofile_limit(u64::MAX)
+/// Raises the soft open-file limit to the hard limit. Returns the limit now in force, or
+/// `None` where the system has none (Windows).
+pub fn raise_open_file_limit() -> std::io::Result<Option<u64>> {
+    os::raise_open_file_limit()
 }
 
 /// The limits of this process that cap its connection count, smallest first.
 pub fn limits() -> Vec<Limit> {
+    limits_from(&os::process_limits())
+}
+
+fn limits_from(p: &ProcessLimits) -> Vec<Limit> {
     let mut out = Vec::new();
-    if let Ok((soft, _hard)) = rlimit::getrlimit(rlimit::Resource::NOFILE) {
-        if soft != rlimit::INFINITY {
-            out.push(Limit {
-                name: format!("open files (ulimit -n) {soft}"),
-                connections: soft.saturating_sub(FD_RESERVE),
-                fix: "raise it with `ulimit -n` before starting the server",
-            });
-        }
+    if let Some(soft) = p.open_files {
+        out.push(Limit {
+            name: format!("open files (ulimit -n) {soft}"),
+            connections: soft.saturating_sub(FD_RESERVE),
+            fix: "raise it with `ulimit -n` before starting the server",
+        });
     }
-    #[cfg(target_os = "linux")]
-    {
-        if let Ok((soft, _)) = rlimit::getrlimit(rlimit::Resource::NPROC) {
-            if soft != rlimit::INFINITY {
-                out.push(Limit {
-                    name: format!("processes and threads per user (ulimit -u) {soft}"),
-                    connections: soft,
-                    fix: "raise it with `ulimit -u`",
-                });
-            }
-        }
-        if let Some(n) = read_number("/proc/sys/kernel/threads-max") {
-            out.push(Limit {
-                name: format!("threads on this machine (kernel.threads-max) {n}"),
-                connections: n,
-                fix: "raise kernel.threads-max with sysctl",
-            });
-        }
-        if let Some(n) = read_number("/proc/sys/vm/max_map_count") {
-            out.push(Limit {
-                name: format!("memory maps (vm.max_map_count) {n}, about {MAPS_PER_THREAD} per thread"),
-                connections: n / MAPS_PER_THREAD,
-                fix: "raise vm.max_map_count with sysctl (past it the process is aborted, not refused)",
-            });
-        }
-        if let Some(n) = read_number("/sys/fs/cgroup/pids.max") {
-            out.push(Limit {
-                name: format!("tasks in this cgroup (pids.max) {n}"),
-                connections: n,
-                fix: "raise the container's pids limit",
-            });
-        }
+    if let Some(n) = p.user_threads {
+        out.push(Limit {
+            name: format!("processes and threads per user (ulimit -u) {n}"),
+            connections: n,
+            fix: "raise it with `ulimit -u`",
+        });
+    }
+    if let Some(n) = p.machine_threads {
+        out.push(Limit {
+            name: format!("threads on this machine (kernel.threads-max) {n}"),
+            connections: n,
+            fix: "raise kernel.threads-max with sysctl",
+        });
+    }
+    if let Some(n) = p.memory_maps {
+        out.push(Limit {
+            name: format!("memory maps (vm.max_map_count) {n}, about {MAPS_PER_THREAD} per thread"),
+            connections: n / MAPS_PER_THREAD,
+            fix: "raise vm.max_map_count with sysctl (past it the process is aborted, not refused)",
+        });
+    }
+    if let Some(n) = p.cgroup_tasks {
+        out.push(Limit {
+            name: format!("tasks in this cgroup (pids.max) {n}"),
+            connections: n,
+            fix: "raise the container's pids limit",
+        });
     }
     out.sort_by_key(|l| l.connections);
     out
 }
 
+/// The limits this system does not report, for one line at start-up: `None` when it
+/// reports the ones that matter (open files, and threads or memory maps).
+pub fn unchecked() -> Option<String> {
+    unchecked_from(&os::process_limits())
+}
+
+fn unchecked_from(p: &ProcessLimits) -> Option<String> {
+    let mut missing = Vec::new();
+    if p.open_files.is_none() {
+        missing.push("open files");
+    }
+    if p.user_threads.is_none() && p.machine_threads.is_none() {
+        missing.push("threads");
+    }
+    if p.memory_maps.is_none() && cfg!(target_os = "linux") {
+        missing.push("memory maps");
+    }
+    if missing.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "limits on {}: {} ({}), so --max-connections is not checked against them",
+        missing.join(", "),
+        os::NOT_AVAILABLE,
+        if cfg!(windows) {
+            "Windows sets none per process; memory is the limit"
+        } else {
+            "this system does not report them"
+        }
+    ))
+}
+
+/// What a server prints at start-up about its `--max-connections`: the limits it exceeds,
+/// and the ones this system does not report.
+pub fn startup_warnings(max_connections: usize) -> Vec<String> {
+    let mut out: Vec<String> = unchecked().into_iter().collect();
+    out.extend(check(max_connections));
+    out
+}
+
 /// The limits that `max_connections` exceeds, as warnings to print at start-up.
 pub fn check(max_connections: usize) -> Vec<String> {
-    limits()
+    check_against(limits(), max_connections)
+}
+
+fn check_against(limits: Vec<Limit>, max_connections: usize) -> Vec<String> {
+    limits
         .into_iter()
         .filter(|l| (max_connections as u64) > l.connections)
         .map(|l| {
@@ -104,10 +148,6 @@ pub fn check(max_connections: usize) -> Vec<String> {
         .collect()
 }
 
-fn read_number(path: &str) -> Option<u64> {
-    fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,20 +155,57 @@ mod tests {
     #[test]
     fn an_absurd_maximum_is_warned_about_and_a_small_one_is_not() {
         assert!(check(1).is_empty(), "{:?}", check(1));
-        let warnings = check(usize::MAX / 2);
-        assert!(!warnings.is_empty());
+        let warnings = check_against(
+            limits_from(&ProcessLimits {
+                open_files: Some(1024),
+                memory_maps: Some(65_530),
+                ..ProcessLimits::default()
+            }),
+            usize::MAX / 2,
+        );
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
         for w in &warnings {
             assert!(
                 w.contains("lower --max-connections") && !w.contains('\n'),
                 "{w}"
             );
         }
+        if cfg!(unix) {
+            assert!(!check(usize::MAX / 2).is_empty());
+        }
+    }
+
+    #[test]
+    fn a_system_without_limits_says_so_in_one_line() {
+        let none = unchecked_from(&ProcessLimits::default()).unwrap();
+        assert!(none.contains("not available on this system"), "{none}");
+        assert!(
+            none.contains("open files") && none.contains("threads"),
+            "{none}"
+        );
+        let all = ProcessLimits {
+            open_files: Some(1024),
+            user_threads: Some(100),
+            memory_maps: Some(65_530),
+            ..ProcessLimits::default()
+        };
+        assert_eq!(unchecked_from(&all), None);
+        if cfg!(target_os = "linux") {
+            assert_eq!(unchecked(), None, "Linux reports every limit");
+        }
+        if cfg!(windows) {
+            assert!(unchecked().is_some());
+        }
     }
 
     #[test]
     fn raising_the_open_file_limit_never_lowers_it() {
-        let (before, _) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
+        let before = os::process_limits().open_files;
         let after = raise_open_file_limit().unwrap();
-        assert!(after >= before);
+        match (before, after) {
+            (Some(before), Some(after)) => assert!(after >= before),
+            (None, _) => {}
+            (Some(_), None) => panic!("the limit went away"),
+        }
     }
 }

@@ -17,6 +17,8 @@
 //! - [`cli`]: durations in seconds, parsed the same way by every program.
 //! - [`udp`]: UDP sockets, truncated datagrams, and the kernel's drop counter.
 //! - [`testing`]: for the crates' tests: run a server as a process on port 0.
+//! - [`os`]: the one place where Linux, macOS and Windows differ, each system's way side
+//!   by side (truncated datagrams, `SO_REUSEADDR`, limits, file-system calls).
 //! - [`capacity`]: how many connections this process can really hold (open files,
 //!   threads, memory maps), so a server can warn before it promises too much.
 
@@ -26,6 +28,7 @@ pub mod cli;
 pub mod conn;
 pub mod frame;
 pub mod net;
+pub mod os;
 pub mod output;
 pub mod server;
 pub mod testing;

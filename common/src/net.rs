@@ -10,9 +10,12 @@
 //!    connections fails with "address already in use" — the tutorial's `tcp.py` has this
 //!    problem. (On Linux a `TIME_WAIT` connection keeps the flag of the server it came
 //!    from, and both must have it: so a server sets it *always*, not just when restarting.)
-//!    On by default; `--no-reuse-addr` shows the failure.
-//! 3. `setsockopt(SO_REUSEPORT)` (Linux, BSD): let several sockets listen on one port; the
-//!    kernel spreads new connections between them. Off by default.
+//!    On by default; `--no-reuse-addr` shows the failure. On Windows the same name means
+//!    "let another program bind this port while I listen on it", so there we set
+//!    `SO_EXCLUSIVEADDRUSE` instead ([`crate::os::set_address_reuse`]).
+//! 3. `setsockopt(SO_REUSEPORT)` (Linux, macOS): let several sockets listen on one port;
+//!    Linux spreads new connections between them. Off by default; Windows has no such
+//!    option.
 //! 4. `bind()`: attach the socket to a local address and port. Port 0 asks the kernel for
 //!    any free port (tests use this, then ask the listener which port it got).
 //! 5. `listen(backlog)`: start accepting. The backlog is the queue of connections the kernel
@@ -73,10 +76,12 @@ pub fn tcp_listener(addr: SocketAddr, opts: &ListenOptions) -> io::Result<TcpLis
     // 1. socket(): a TCP endpoint of the address's family.
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     // 2. setsockopt(SO_REUSEADDR): restart without waiting for TIME_WAIT to pass.
-    socket.set_reuse_address(opts.reuse_addr)?;
-    // 3. setsockopt(SO_REUSEPORT): share the port with other listeners (Unix only).
-    #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
-    socket.set_reuse_port(opts.reuse_port)?;
+    //    (On Windows, SO_EXCLUSIVEADDRUSE instead: there SO_REUSEADDR would let another
+    //    program take our port. See `os::set_address_reuse`.)
+    crate::os::set_address_reuse(&socket, opts.reuse_addr)?;
+    // 3. setsockopt(SO_REUSEPORT): share the port with other listeners (Linux, macOS; on
+    //    Windows, which has no such option, asking for it fails with a clear error).
+    crate::os::set_port_reuse(&socket, opts.reuse_port)?;
     // 4. bind(): take the address and port (port 0 = any free port).
     socket.bind(&addr.into())?;
     // 5. listen(): the kernel now completes handshakes and queues up to `backlog` of them.
@@ -299,7 +304,8 @@ mod tests {
     }
 
     /// The tutorial's restart problem: a server without SO_REUSEADDR cannot be restarted
-    /// while its old connections wait in TIME_WAIT.
+    /// while its old connections wait in TIME_WAIT. (Linux and macOS; Windows allows it.)
+    #[cfg(unix)]
     #[test]
     fn without_reuse_addr_a_restart_fails_during_time_wait() {
         let no_reuse = ListenOptions {
@@ -324,6 +330,7 @@ mod tests {
         assert!(tcp_listener(addr, &ListenOptions::default()).is_ok());
     }
 
+    #[cfg(unix)]
     #[test]
     fn reuse_port_lets_two_listeners_share() {
         let opts = ListenOptions {
@@ -350,6 +357,38 @@ mod tests {
         assert_eq!(
             err,
             format!("could not connect to 127.0.0.1:{port}: connection refused (is tcp-server running?)")
+        );
+    }
+}
+
+#[cfg(all(test, windows))]
+mod windows_tests {
+    use super::*;
+
+    /// On Windows, a second program asking for SO_REUSEADDR must not get our port.
+    #[test]
+    fn another_socket_cannot_take_a_listening_port() {
+        let ours = tcp_listener("127.0.0.1:0".parse().unwrap(), &ListenOptions::default()).unwrap();
+        let addr = ours.local_addr().unwrap();
+        let thief = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+        thief.set_reuse_address(true).unwrap();
+        assert!(
+            thief.bind(&addr.into()).is_err(),
+            "another socket bound {addr}"
+        );
+    }
+
+    #[test]
+    fn reuse_port_is_refused_with_a_reason() {
+        let opts = ListenOptions {
+            reuse_port: true,
+            ..ListenOptions::default()
+        };
+        let err = tcp_listener("127.0.0.1:0".parse().unwrap(), &opts).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+        assert!(
+            err.to_string().contains("not available on this system"),
+            "{err}"
         );
     }
 }

@@ -60,8 +60,8 @@ const REFUSE_WRITE_TIMEOUT: Duration = Duration::from_millis(100);
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 /// How often the shutdown checks whether they have.
 const SHUTDOWN_POLL: Duration = Duration::from_millis(5);
-/// What the spare file descriptor is open on.
-const SPARE_FILE: &str = "/dev/null";
+/// What the spare file descriptor is open on (`/dev/null`, or `NUL` on Windows).
+const SPARE_FILE: &str = crate::os::NULL_DEVICE;
 /// How long [`Shutdown::trigger`] waits when it connects to wake the accept loop.
 const WAKE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -604,22 +604,15 @@ fn is_transient_accept_error(e: &io::Error) -> bool {
     )
 }
 
-/// Codes of the errors `accept()` gives when the process or system is out of a resource.
-mod errno {
-    pub const ENOMEM: i32 = 12;
-    pub const ENFILE: i32 = 23;
-    pub const EMFILE: i32 = 24;
-    pub const ENOBUFS: i32 = 105;
-}
-
 fn accept_error_advice(e: &io::Error) -> &'static str {
-    match e.raw_os_error() {
-        Some(errno::EMFILE) => {
+    use crate::os::Shortage;
+    match crate::os::shortage(e) {
+        Some(Shortage::ProcessFiles) => {
             "this process is out of file descriptors: raise `ulimit -n` or lower --max-connections"
         }
-        Some(errno::ENFILE) => "the system is out of file descriptors (fs.file-max)",
-        Some(errno::ENOMEM) | Some(errno::ENOBUFS) => "the system is short of memory",
-        _ => "will retry",
+        Some(Shortage::SystemFiles) => "the system is out of file descriptors (fs.file-max)",
+        Some(Shortage::Memory) => "the system is short of memory",
+        None => "will retry",
     }
 }
 

@@ -11,12 +11,15 @@
 //!   `bind`. No `listen`, no `accept`: there are no connections.
 //! - **Truncation** ([`Receiver`]): `recvfrom(buf)` with a buffer smaller than the
 //!   datagram silently cuts it — the tutorial's `recvfrom(1024)` does. A buffer that can
-//!   hold the largest possible datagram ([`MAX_DATAGRAM`]) can never be cut; a smaller one
-//!   first asks the kernel for the real size (`MSG_PEEK | MSG_TRUNC`, Linux), so the cut
-//!   is always detected and both sizes are known.
+//!   hold the largest possible datagram ([`MAX_DATAGRAM`]) can never be cut; with a smaller
+//!   one the cut is always detected, each system its own way
+//!   ([`crate::os::recv_detecting_truncation`]): Linux tells the real size
+//!   (`MSG_PEEK | MSG_TRUNC`), macOS sets `MSG_TRUNC` in `recvmsg`'s flags, Windows fails
+//!   the receive with `WSAEMSGSIZE`.
 //! - **Kernel drops** ([`kernel_drops`]): when datagrams arrive faster than the program
 //!   reads them, the socket's receive queue (`SO_RCVBUF`) fills and the kernel drops the
-//!   rest. Linux counts them per socket in `/proc/net/udp`.
+//!   rest. Linux counts them per socket in `/proc/net/udp`; macOS and Windows do not say
+//!   per socket, and the summary says so.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -59,20 +62,7 @@ pub fn recv_buffer_size(socket: &UdpSocket) -> io::Result<usize> {
 }
 
 /// One datagram received.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Datagram {
-    /// Bytes in the buffer.
-    pub len: usize,
-    /// Bytes the sender sent; more than `len` when the buffer was too small.
-    pub sent_len: usize,
-    pub from: SocketAddr,
-}
-
-impl Datagram {
-    pub fn truncated(&self) -> bool {
-        self.sent_len > self.len
-    }
-}
+pub type Datagram = crate::os::Received;
 
 /// Receives datagrams into a buffer of a chosen size, detecting truncation.
 #[derive(Debug)]
@@ -94,15 +84,16 @@ impl Receiver {
     /// Waits for one datagram. The bytes are in [`bytes`](Self::bytes) until the next call.
     // ANCHOR: recv
     pub fn recv(&mut self, socket: &UdpSocket) -> io::Result<Datagram> {
-        let sent_len = if self.buf.len() >= MAX_DATAGRAM {
-            None // nothing can be cut: no need to ask
-        } else {
-            peek_size(socket)?
-        };
+        if self.buf.len() < MAX_DATAGRAM {
+            // A datagram may not fit: ask the system, its own way, whether it was cut.
+            return crate::os::recv_detecting_truncation(socket, &mut self.buf);
+        }
+        // Nothing can be cut: no need to ask.
         let (len, from) = socket.recv_from(&mut self.buf)?;
         Ok(Datagram {
             len,
-            sent_len: sent_len.map_or(len, |n| n.max(len)),
+            truncated: false,
+            sent_len: Some(len),
             from,
         })
     }
@@ -114,27 +105,13 @@ impl Receiver {
     }
 }
 
-/// The size of the next datagram, without taking it off the queue: `recv` with `MSG_PEEK`
-/// (leave it there) and `MSG_TRUNC` (return the real length, not what fits the buffer),
-/// into an empty buffer. Linux only; elsewhere `None` (truncation then goes unseen).
-fn peek_size(socket: &UdpSocket) -> io::Result<Option<usize>> {
-    #[cfg(target_os = "linux")]
-    {
-        let n = socket2::SockRef::from(socket)
-            .recv_with_flags(&mut [], libc::MSG_PEEK | libc::MSG_TRUNC)?;
-        Ok(Some(n))
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = socket;
-        Ok(None)
-    }
-}
-
 /// How many datagrams the kernel dropped for this socket because its receive queue was
 /// full: the `drops` column of `/proc/net/udp` (or `udp6`). `None` where the system does not
-/// say.
+/// say (every system but Linux).
 pub fn kernel_drops(socket: &UdpSocket) -> Option<u64> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
     let local = socket.local_addr().ok()?;
     let table = match local {
         SocketAddr::V4(_) => "/proc/net/udp",
@@ -172,8 +149,11 @@ mod tests {
             .unwrap();
         let mut r = Receiver::new(1024);
         let d = r.recv(&server).unwrap();
-        assert_eq!((d.len, d.sent_len), (1024, 5000));
-        assert!(d.truncated());
+        assert_eq!(d.len, 1024);
+        assert!(d.truncated);
+        if cfg!(target_os = "linux") {
+            assert_eq!(d.sent_len, Some(5000));
+        }
         assert_eq!(r.bytes(&d), &[7u8; 1024][..]);
     }
 
@@ -186,9 +166,9 @@ mod tests {
         client.send_to(b"", server.local_addr().unwrap()).unwrap();
         let mut r = Receiver::new(65_535);
         let d = r.recv(&server).unwrap();
-        assert_eq!((d.len, d.sent_len), (MAX_DATAGRAM_V4, MAX_DATAGRAM_V4));
+        assert_eq!((d.len, d.truncated), (MAX_DATAGRAM_V4, false));
         let empty = r.recv(&server).unwrap();
-        assert_eq!((empty.len, empty.truncated()), (0, false));
+        assert_eq!((empty.len, empty.truncated), (0, false));
     }
 
     #[test]
@@ -208,6 +188,8 @@ mod tests {
         assert!(recv_buffer_size(&s).unwrap() >= 64 * 1024);
         if cfg!(target_os = "linux") {
             assert_eq!(kernel_drops(&s), Some(0));
+        } else {
+            assert_eq!(kernel_drops(&s), None);
         }
     }
 }

@@ -230,19 +230,18 @@ pub fn main(options: Options) -> ExitCode {
     let (o, l, c) = (&options.listen, &options.limits, &options.config);
     // Always printed, even with --quiet: scripts and tests read the port from it.
     output::out_line(format_args!(
-        "{} tcp-server listening on {local} (framing {}, backlog {}, SO_REUSEADDR {}, SO_REUSEPORT {}, \
+        "{} tcp-server listening on {local} (framing {}, backlog {}, {}, \
          max {} connections, idle timeout {}, max message {} bytes); Ctrl-C stops it",
         output::timestamp(),
         c.framing,
         o.backlog,
-        on_off(o.reuse_addr),
-        on_off(o.reuse_port),
+        common::os::describe_address_reuse(o.reuse_addr, o.reuse_port),
         l.max_connections,
         l.idle_timeout
             .map_or_else(|| "off".to_string(), |d| format!("{} s", d.as_secs_f64())),
         c.max_frame,
     ));
-    for warning in common::capacity::check(l.max_connections) {
+    for warning in common::capacity::startup_warnings(l.max_connections) {
         log.warn(format_args!("{warning}"));
     }
 
@@ -264,12 +263,4 @@ pub fn main(options: Options) -> ExitCode {
         output::timestamp()
     ));
     ExitCode::from(EXIT_OK as u8)
-}
-
-fn on_off(b: bool) -> &'static str {
-    if b {
-        "on"
-    } else {
-        "off"
-    }
 }

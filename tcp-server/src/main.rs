@@ -35,10 +35,13 @@ struct Args {
     /// Length of the queue of connections not yet accepted (the tutorial uses 5).
     #[arg(long, default_value_t = DEFAULT_BACKLOG, value_parser = clap::value_parser!(i32).range(0..))]
     backlog: i32,
-    /// Turn SO_REUSEADDR off: a restart then fails while old connections are in TIME_WAIT.
+    /// Turn SO_REUSEADDR off (on Windows, SO_EXCLUSIVEADDRUSE): a plain bind, as the
+    /// tutorial does. On Linux and macOS a restart then fails while old connections are in
+    /// TIME_WAIT; on Windows another program may then share the port.
     #[arg(long)]
     no_reuse_addr: bool,
-    /// Turn SO_REUSEPORT on: several servers may listen on the same port.
+    /// Turn SO_REUSEPORT on: several servers may listen on the same port (Linux spreads
+    /// connections between them; macOS does not; Windows has no such option).
     #[arg(long)]
     reuse_port: bool,
     /// How messages are delimited in the byte stream.

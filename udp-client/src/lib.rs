@@ -162,7 +162,7 @@ impl Client {
         }
         match self.socket.send(msg) {
             Ok(_) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            Err(e) if common::os::is_port_unreachable(&e) => {
                 Err(ClientError::NoServer { addr: self.peer })
             }
             Err(err) => Err(ClientError::Io {
@@ -205,7 +205,7 @@ impl Client {
             {
                 Ok(None)
             }
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            Err(e) if common::os::is_port_unreachable(&e) => {
                 Err(ClientError::NoServer { addr: self.peer })
             }
             Err(err) => Err(ClientError::Io {

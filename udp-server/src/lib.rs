@@ -23,6 +23,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::addr::Endpoint;
+use common::net;
+use common::os;
 use common::output::{self, Log, Tag};
 use common::server::{Background, Shutdown};
 use common::udp::{self, Receiver, UdpOptions};
@@ -183,6 +185,7 @@ struct Stats {
     injected_delays: AtomicU64,
     send_errors: AtomicU64,
     recv_errors: AtomicU64,
+    unreachable: AtomicU64,
 }
 
 /// What a server did, from start to shutdown.
@@ -199,6 +202,9 @@ pub struct Summary {
     pub injected_delays: u64,
     pub send_errors: u64,
     pub recv_errors: u64,
+    /// ICMP "port unreachable" reports for earlier replies (Windows reports them to the
+    /// server's socket; Linux and macOS do not).
+    pub unreachable: u64,
     /// Datagrams the kernel dropped because the receive queue was full (Linux).
     pub kernel_drops: Option<u64>,
     pub elapsed: Duration,
@@ -222,8 +228,16 @@ impl std::fmt::Display for Summary {
             self.send_errors,
             self.recv_errors,
             self.kernel_drops
-                .map_or_else(|| "not reported by this system".to_string(), |n| n.to_string()),
-        )
+                .map_or_else(|| os::NOT_AVAILABLE.to_string(), |n| n.to_string()),
+        )?;
+        if self.unreachable > 0 {
+            write!(
+                f,
+                "; {} replies found nobody listening (ICMP)",
+                self.unreachable
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -250,7 +264,7 @@ impl Sender {
                 }
                 Err(e) => {
                     self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
-                    if e.raw_os_error() == Some(libc::EMSGSIZE) {
+                    if common::os::is_message_too_long(&e) {
                         self.log.warn(format_args!(
                             "{tag}: the reply ({} bytes) is larger than one datagram can carry ({} over IPv4): not sent",
                             reply.len(),
@@ -359,6 +373,22 @@ impl DelayQueue {
     }
 }
 
+/// Says that a datagram was cut, with both sizes where the system tells the real one.
+#[cold]
+fn warn_truncated(log: &Log, tag: &Tag, datagram: &udp::Datagram, buffer: usize) {
+    match datagram.sent_len {
+        Some(sent) => log.warn(format_args!(
+            "{tag}: truncated: {sent} bytes arrived, the buffer holds {buffer}: {} bytes lost (a bigger --buffer keeps them)",
+            sent.saturating_sub(datagram.len)
+        )),
+        None => log.warn(format_args!(
+            "{tag}: truncated: more than {buffer} bytes arrived, the buffer holds {buffer}: the rest is lost \
+             ({} does not say how much; a bigger --buffer keeps it)",
+            os::SYSTEM
+        )),
+    }
+}
+
 /// Answers datagrams on `socket` until `shutdown` is triggered.
 pub fn serve(socket: UdpSocket, config: Config, shutdown: &Shutdown) -> Summary {
     let started = Instant::now();
@@ -386,6 +416,17 @@ pub fn serve(socket: UdpSocket, config: Config, shutdown: &Shutdown) -> Summary 
         }
         let datagram = match received {
             Ok(d) => d,
+            Err(e) if os::is_port_unreachable(&e) => {
+                // Windows only: an ICMP "port unreachable" for an earlier reply. News about
+                // a client that has gone, not a failure of ours: count it and go on.
+                stats.unreachable.fetch_add(1, Ordering::Relaxed);
+                log.warn(format_args!(
+                    "an earlier reply found nobody listening (ICMP port unreachable, reported by {} as {}); going on",
+                    os::SYSTEM,
+                    net::describe(&e)
+                ));
+                continue;
+            }
             Err(e) => {
                 stats.recv_errors.fetch_add(1, Ordering::Relaxed);
                 log.warn(format_args!("receive failed: {e}"));
@@ -406,14 +447,9 @@ pub fn serve(socket: UdpSocket, config: Config, shutdown: &Shutdown) -> Summary 
         if config.trace {
             output::trace(&tag, "recv", data);
         }
-        if datagram.truncated() {
+        if datagram.truncated {
             stats.truncated.fetch_add(1, Ordering::Relaxed);
-            log.warn(format_args!(
-                "{tag}: truncated: {} bytes arrived, the buffer holds {}: {} bytes lost (a bigger --buffer keeps them)",
-                datagram.sent_len,
-                receiver.size(),
-                datagram.sent_len - datagram.len
-            ));
+            warn_truncated(&log, &tag, &datagram, receiver.size());
         }
         log.message(&tag, "datagram", data);
         // ANCHOR_END: recv_loop
@@ -512,6 +548,7 @@ pub fn serve(socket: UdpSocket, config: Config, shutdown: &Shutdown) -> Summary 
         injected_delays: load(&stats.injected_delays),
         send_errors: load(&stats.send_errors),
         recv_errors: load(&stats.recv_errors),
+        unreachable: load(&stats.unreachable),
         kernel_drops: udp::kernel_drops(&socket),
         elapsed: started.elapsed(),
     }

@@ -119,6 +119,9 @@ impl SendError {
                     "the connection was too slow; try again, or a shorter --limit-rate"
                 }
                 ErrCode::Internal => "the server cannot write to its folder; see its log",
+                ErrCode::Unsupported => {
+                    "the server's folder is on a file system without hard links; its owner must move it or use --overwrite"
+                }
             },
             SendError::Open(_) | SendError::NotAFile => "check the path",
             SendError::Connect(_) => "check the address and that the server is running",

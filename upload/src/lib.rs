@@ -86,7 +86,7 @@ fn exit(code: i32) -> ExitCode {
 pub fn serve_main(options: ServeOptions) -> ExitCode {
     let config = options.config;
     let log = Log::new(config.quiet);
-    if let Err(e) = server::prepare_dir(&config.dir) {
+    if let Err(e) = server::prepare_dir(&config.dir, config.overwrite) {
         output::err_line(format_args!("upload serve: {e}"));
         return exit(EXIT_FAILURE);
     }
@@ -101,7 +101,7 @@ pub fn serve_main(options: ServeOptions) -> ExitCode {
     let local = listener
         .local_addr()
         .map_or_else(|_| options.addr.to_string(), |a| a.to_string());
-    let dir = std::fs::canonicalize(&config.dir).unwrap_or_else(|_| config.dir.clone());
+    let dir = common::os::absolute(&config.dir);
     // Always printed, even with --quiet: scripts and tests read the port from it.
     output::out_line(format_args!(
         "{} upload serve listening on {local} (protocol {}, folder {}, max size {}, {}, \
@@ -134,7 +134,7 @@ pub fn serve_main(options: ServeOptions) -> ExitCode {
             leftovers[0].display()
         ));
     }
-    for warning in common::capacity::check(options.limits.max_connections) {
+    for warning in common::capacity::startup_warnings(options.limits.max_connections) {
         log.warn(format_args!("{warning}"));
     }
     let shutdown = match Shutdown::new(&listener) {

@@ -15,7 +15,14 @@
 //! - not starting with `.`: this refuses `.` and `..`, and keeps hidden names for the
 //!   server's own partial files (`.photo.jpg.3.part`);
 //! - no control characters (a newline in a name would forge lines in logs and listings,
-//!   an escape sequence would repaint the teacher's terminal).
+//!   an escape sequence would repaint the teacher's terminal);
+//! - nothing Windows cannot hold, on every system, so a file a Linux server took can be
+//!   copied to a student's Windows laptop: none of `< > " | ? *`; no name that ends in a
+//!   dot or a space (Windows drops them: `a.txt.` would become `a.txt`, another file); and
+//!   no device name — `CON`, `PRN`, `AUX`, `NUL`, `COM1`–`COM9`, `LPT1`–`LPT9`, in any
+//!   case and with any extension (`nul.txt`, `Com3.log`): on Windows, opening `nul.txt`
+//!   opens the null device, and the upload would vanish. Look-alikes such as `console.txt`
+//!   or `com10` are ordinary names.
 //!
 //! Symbolic links are the other way out of a folder: a link `uploads/x -> /etc/passwd` would
 //! make "write to x" write to /etc/passwd. The server never opens an existing final name for
@@ -37,6 +44,38 @@ pub enum BadName {
     Dot,
     #[error("the name contains a control character")]
     Control,
+    #[error("the name contains one of < > \" | ? *, which Windows does not allow in file names")]
+    WindowsCharacter,
+    #[error(
+        "the name ends in a dot or a space, which Windows drops (it would become another name)"
+    )]
+    TrailingDotOrSpace,
+    #[error("the name is a Windows device name (CON, PRN, AUX, NUL, COM1-COM9, LPT1-LPT9, with any extension)")]
+    Device,
+}
+
+/// Characters Windows forbids in file names besides the separators and control characters.
+const WINDOWS_FORBIDDEN: [char; 6] = ['<', '>', '"', '|', '?', '*'];
+
+/// Windows' device names: a file name whose part before the first dot is one of these
+/// (in any case, spaces after it ignored) names the device, not a file.
+fn is_windows_device(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or(name).trim_end_matches(' ');
+    let upper = stem.to_ascii_uppercase();
+    match upper.as_str() {
+        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$" => true,
+        _ => {
+            // COM1-COM9 and LPT1-LPT9, and the superscript ¹ ² ³ that Windows also takes.
+            let (Some(head), Some(digit)) = (upper.get(..3), upper.get(3..)) else {
+                return false;
+            };
+            matches!(head, "COM" | "LPT")
+                && matches!(
+                    digit,
+                    "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "¹" | "²" | "³"
+                )
+        }
+    }
 }
 
 // ANCHOR: check
@@ -59,6 +98,16 @@ pub fn check(name: &[u8]) -> Result<&str, BadName> {
     if name.chars().any(char::is_control) {
         return Err(BadName::Control);
     }
+    // The same rules on every system: what Windows cannot hold is refused everywhere.
+    if name.contains(WINDOWS_FORBIDDEN) {
+        return Err(BadName::WindowsCharacter);
+    }
+    if name.ends_with(['.', ' ']) {
+        return Err(BadName::TrailingDotOrSpace);
+    }
+    if is_windows_device(name) {
+        return Err(BadName::Device);
+    }
     Ok(name)
 }
 // ANCHOR_END: check
@@ -78,6 +127,15 @@ mod tests {
             "a",
             "x.tar.gz",
             "a..b",
+            // Look-alikes of Windows' device names are ordinary names.
+            "console.txt",
+            "CONFIG.SYS",
+            "com10",
+            "com",
+            "lpt0x",
+            "nully.txt",
+            "auxiliary.md",
+            "my con.txt",
         ] {
             assert_eq!(check(good.as_bytes()), Ok(good));
         }
@@ -106,6 +164,24 @@ mod tests {
             (b"tab\there", Control),
             ("c1\u{85}".as_bytes(), Control),
             (b"\xff\xfe", NotUtf8),
+            (b"CON", Device),
+            (b"con", Device),
+            (b"nul.txt", Device),
+            (b"Com3.log", Device),
+            (b"lpt9", Device),
+            (b"PRN.tar.gz", Device),
+            (b"aux .txt", Device),
+            ("COM\u{b9}".as_bytes(), Device),
+            (b"CONOUT$", Device),
+            (b"a<b", WindowsCharacter),
+            (b"a>b", WindowsCharacter),
+            (b"say \"hi\"", WindowsCharacter),
+            (b"a|b", WindowsCharacter),
+            (b"why?", WindowsCharacter),
+            (b"*.jpg", WindowsCharacter),
+            (b"trail.", TrailingDotOrSpace),
+            (b"trail ", TrailingDotOrSpace),
+            (b"a.txt.", TrailingDotOrSpace),
         ];
         for (name, why) in cases {
             assert_eq!(check(name), Err(*why), "{name:?}");

@@ -81,10 +81,12 @@ pub enum ErrCode {
     Timeout,
     /// The server could not write the file (permissions, I/O error).
     Internal,
+    /// The server's file system cannot do what a safe commit needs (hard links, on FAT).
+    Unsupported,
 }
 
 impl ErrCode {
-    pub const ALL: [ErrCode; 9] = [
+    pub const ALL: [ErrCode; 10] = [
         ErrCode::Exists,
         ErrCode::TooLarge,
         ErrCode::BadName,
@@ -94,6 +96,7 @@ impl ErrCode {
         ErrCode::Checksum,
         ErrCode::Timeout,
         ErrCode::Internal,
+        ErrCode::Unsupported,
     ];
 
     /// The word on the wire.
@@ -108,6 +111,7 @@ impl ErrCode {
             ErrCode::Checksum => "CHECKSUM",
             ErrCode::Timeout => "TIMEOUT",
             ErrCode::Internal => "INTERNAL",
+            ErrCode::Unsupported => "UNSUPPORTED",
         }
     }
 

@@ -35,7 +35,7 @@ use common::server::{
 use crate::hashing::Pipeline;
 use crate::progress::Progress;
 use crate::protocol::{digest_hex, Digest, ErrCode, Reply, Request};
-use crate::store::{CommitError, PartFile, WRITEBACK_EVERY};
+use crate::store::{self, CommitError, PartFile, WRITEBACK_EVERY};
 use crate::wire::{LineError, Wire};
 use crate::{name, rate, Protocol};
 
@@ -395,6 +395,7 @@ impl Service {
                     ErrCode::Exists,
                     format!("{name} appeared on the server during the upload; not replaced"),
                 ),
+                CommitError::NoLinks(_) => (ErrCode::Unsupported, e.to_string()),
                 CommitError::Io(e) => write_error(&e),
             };
             return self.failed(Some(Reply::Err(code, text)), Next::Continue);
@@ -577,11 +578,7 @@ pub(crate) fn receive(
 
 /// The `ERR` code and text for a failed write to the upload folder.
 fn write_error(e: &io::Error) -> (ErrCode, String) {
-    let full = matches!(
-        e.kind(),
-        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded | io::ErrorKind::FileTooLarge
-    ) || matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT));
-    if full {
+    if common::os::is_no_space(e) {
         (ErrCode::NoSpace, format!("the server's disk is full ({e})"))
     } else {
         (
@@ -640,17 +637,22 @@ impl Handler for Service {
 }
 
 /// Makes the upload folder if needed and checks that it is a folder we can write in.
-pub fn prepare_dir(dir: &Path) -> Result<(), String> {
+pub fn prepare_dir(dir: &Path, overwrite: bool) -> Result<(), String> {
     std::fs::create_dir_all(dir)
         .map_err(|e| format!("could not create the upload folder {}: {e}", dir.display()))?;
-    let probe =
-        PartFile::create(dir, "write-test", &std::process::id().to_string()).map_err(|e| {
-            format!(
-                "cannot write in the upload folder {}: {e} (choose another with --dir)",
-                dir.display()
-            )
-        })?;
+    let unique = std::process::id().to_string();
+    let probe = PartFile::create(dir, "write-test", &unique).map_err(|e| {
+        format!(
+            "cannot write in the upload folder {}: {e} (choose another with --dir)",
+            dir.display()
+        )
+    })?;
     drop(probe);
+    // Without --overwrite every commit is a hard link: find out now whether there can be one.
+    if !overwrite {
+        store::check_hard_links(dir, &unique)
+            .map_err(|e| format!("cannot use the upload folder {}: {e}", dir.display()))?;
+    }
     Ok(())
 }
 

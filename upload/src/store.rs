@@ -24,12 +24,11 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, SyncSender};
 use std::thread::{self, JoinHandle};
 
-use rustix::fs::{fadvise, Advice};
+use common::os;
 
 /// The partial file's name keeps at most this many bytes of the final name, so that the
 /// hidden name stays under the 255-byte limit of file names.
@@ -43,6 +42,10 @@ pub enum CommitError {
     /// A file of that name appeared (without `--overwrite`).
     #[error("a file named {0:?} already exists")]
     Exists(String),
+    /// The folder's file system has no hard links (FAT, exFAT, some network drives), which
+    /// the no-clobber commit needs.
+    #[error("{}", no_links_text(.0))]
+    NoLinks(io::Error),
     #[error(transparent)]
     Io(#[from] io::Error),
 }
@@ -90,8 +93,7 @@ impl PartFile {
             return Ok(());
         }
         match fs4::FileExt::allocate(&self.file, size) {
-            Err(e) if e.kind() == io::ErrorKind::Unsupported => Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(()),
+            Err(e) if os::is_unsupported(&e) => Ok(()),
             other => other,
         }
     }
@@ -129,6 +131,7 @@ impl PartFile {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     return Err(CommitError::Exists(name.to_string()));
                 }
+                Err(e) if os::is_links_unsupported(&e) => return Err(CommitError::NoLinks(e)),
                 Err(e) => return Err(e.into()),
             }
             // The partial name goes; the file stays under its final name. If this fails the
@@ -136,11 +139,39 @@ impl PartFile {
             let _ = fs::remove_file(&self.path);
         }
         self.committed = true;
-        // 5. The folder's new entry on disk, too.
-        File::open(&self.dir)?.sync_all()?;
+        // 5. The folder's new entry on disk, too (Unix: fsync the folder; Windows: NTFS
+        // logs the rename, see `os::sync_dir`).
+        os::sync_dir(&self.dir)?;
         Ok(())
     }
     // ANCHOR_END: commit
+}
+
+/// The text for [`CommitError::NoLinks`].
+fn no_links_text(e: &io::Error) -> String {
+    format!(
+        "the upload folder's file system cannot make hard links ({e}), which keeping existing \
+         files safe needs: use a folder on NTFS, APFS or ext4, or let uploads replace files \
+         with --overwrite"
+    )
+}
+
+/// Whether `dir` can hold a no-clobber commit: makes a file, a hard link to it, and
+/// removes both. Run at start-up, so a FAT stick is refused with a reason before any
+/// upload instead of failing every one of them.
+pub fn check_hard_links(dir: &Path, unique: &str) -> Result<(), CommitError> {
+    let part = PartFile::create(dir, "link-test", unique)?;
+    let link = dir.join(part_name("link-test", &format!("{unique}-link")));
+    let result = match fs::hard_link(part.path(), &link) {
+        Ok(()) => {
+            let _ = fs::remove_file(&link);
+            Ok(())
+        }
+        Err(e) if os::is_links_unsupported(&e) => Err(CommitError::NoLinks(e)),
+        Err(e) => Err(e.into()),
+    };
+    drop(part);
+    result
 }
 
 /// How often (in bytes received) a large upload is pushed to disk while it arrives.
@@ -187,8 +218,9 @@ impl Writeback {
                     // once this returns they are on disk...
                     file.sync_data()?;
                     // ...and their cached copy may go. Only advice: it cannot lose data,
-                    // and a file system that ignores it (tmpfs) is fine.
-                    let _ = fadvise(&file, 0, NonZeroU64::new(written), Advice::DontNeed);
+                    // and a file system that ignores it (tmpfs) is fine. Linux only: see
+                    // `os::drop_behind` for the other systems.
+                    os::drop_behind(&file, written);
                 }
                 Ok(())
             })?;
@@ -268,6 +300,7 @@ mod tests {
     }
 
     /// How much of a file the kernel holds in its page cache (util-linux's `fincore`).
+    #[cfg(target_os = "linux")]
     fn cached_bytes(path: &Path) -> u64 {
         let out = std::process::Command::new("fincore")
             .args(["--bytes", "--noheadings", "--raw", "--output", "RES"])
@@ -278,6 +311,7 @@ mod tests {
         String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn writeback_puts_the_data_on_disk_and_drops_it_from_the_cache() {
         // Under target/, not /tmp: a tmpfs has no disk to write back to, and keeps its pages.
@@ -315,6 +349,7 @@ mod tests {
         assert!(back.chunks(1 << 20).all(|c| c == chunk));
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_failed_background_flush_is_reported_not_lost() {
         // fdatasync on a pipe fails (EINVAL): as a disk error would, but every time.
@@ -390,6 +425,29 @@ mod tests {
         std::os::unix::fs::symlink(&victim, dir.path().join(".y.9.part")).unwrap();
         assert!(PartFile::create(dir.path(), "y", "9").is_err());
         assert_eq!(fs::read(&victim).unwrap(), b"precious");
+    }
+
+    #[test]
+    fn a_folder_that_can_link_passes_the_start_up_check_and_is_left_clean() {
+        let dir = tempfile::tempdir().unwrap();
+        check_hard_links(dir.path(), "7").unwrap();
+        assert!(names(dir.path()).is_empty(), "{:?}", names(dir.path()));
+    }
+
+    /// FAT answers link() with EPERM on Linux and ERROR_INVALID_FUNCTION on Windows: the
+    /// upload gets a reason and what to do, never "internal error".
+    #[test]
+    fn no_hard_links_is_told_as_such() {
+        let fat = io::Error::from(io::ErrorKind::PermissionDenied);
+        assert!(os::is_links_unsupported(&fat));
+        assert!(!os::is_links_unsupported(&io::Error::from(
+            io::ErrorKind::AlreadyExists
+        )));
+        let text = CommitError::NoLinks(fat).to_string();
+        assert!(
+            text.contains("hard links") && text.contains("--overwrite"),
+            "{text}"
+        );
     }
 
     #[test]

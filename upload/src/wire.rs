@@ -98,12 +98,9 @@ impl Wire {
         if !self.reader.buffer().is_empty() {
             return true;
         }
-        let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
-        // MSG_PEEK: look without taking; MSG_DONTWAIT: return at once if nothing is there.
-        // End of stream (0 bytes) counts: the server closing is news, too.
-        socket2::SockRef::from(self.stream())
-            .recv_with_flags(&mut probe, libc::MSG_PEEK | libc::MSG_DONTWAIT)
-            .is_ok()
+        // A peek that does not wait (see `os::has_pending_input` for each system's way). End
+        // of stream counts: the server closing is news, too.
+        common::os::has_pending_input(self.stream())
     }
 
     /// Writes one control line (already ending in `\n`) in a single call.

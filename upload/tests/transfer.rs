@@ -130,6 +130,58 @@ fn hostile_names_are_refused_and_nothing_is_written_outside_the_folder() {
     assert_eq!(names(server.root.path()), ["uploads"]);
 }
 
+/// What Windows cannot hold is refused on every system, so a file any student's server
+/// took can be copied to a Windows laptop; look-alikes are stored.
+#[test]
+fn names_windows_cannot_hold_are_refused_on_every_system() {
+    let server = TestServer::start(|_, _| {});
+    let mut client = RawClient::connect(server.addr());
+    for name in [
+        "CON",
+        "prn",
+        "AUX",
+        "NUL",
+        "nul.txt",
+        "Com3.log",
+        "COM1",
+        "com9.tar.gz",
+        "LPT1",
+        "lpt9.doc",
+        "a<b",
+        "a>b",
+        "a\"b",
+        "a|b",
+        "a?b",
+        "a*b",
+        "dot.",
+        "space ",
+        "x.txt.",
+    ] {
+        let reply = client.put(2, name.as_bytes());
+        assert!(reply.starts_with("ERR BAD_NAME "), "{name:?}: {reply}");
+    }
+    for name in [
+        "console.txt",
+        "com10.txt",
+        "nullable.rs",
+        "lpt.txt",
+        "aux-notes.md",
+    ] {
+        let reply = client.upload(name, b"ok");
+        assert!(reply.starts_with("OK "), "{name:?}: {reply}");
+    }
+    assert_eq!(
+        server.stored(),
+        [
+            "aux-notes.md",
+            "com10.txt",
+            "console.txt",
+            "lpt.txt",
+            "nullable.rs"
+        ]
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn a_symbolic_link_in_the_folder_cannot_redirect_an_upload() {

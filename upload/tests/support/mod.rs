@@ -29,7 +29,7 @@ impl TestServer {
         config.quiet = true;
         let mut limits = Limits::default();
         tune(&mut config, &mut limits);
-        server::prepare_dir(&config.dir).unwrap();
+        server::prepare_dir(&config.dir, config.overwrite).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let server = server::spawn(listener, config, limits).unwrap();
         TestServer {
