@@ -218,8 +218,8 @@ pub fn tune_stream(stream: &TcpStream) {
     let _ = stream.set_nodelay(true);
 }
 
-/// A read or write timeout ran out (`SO_RCVTIMEO`/`SO_SNDTIMEO`: the OS reports `EAGAIN`,
-/// which Rust calls `WouldBlock`).
+/// A read or write timeout ran out (`SO_RCVTIMEO`/`SO_SNDTIMEO`: Unix reports `EAGAIN`,
+/// which Rust calls `WouldBlock`; Windows `WSAETIMEDOUT`, which Rust calls `TimedOut`).
 pub fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),

@@ -440,13 +440,19 @@ pub fn serve<H: Handler>(
                 if !short_of_resources {
                     short_of_resources = true;
                     log.warn(format_args!(
-                        "accept failed: {e}; {}",
+                        "accept failed: {}; {}",
+                        crate::net::describe(&e),
                         accept_error_advice(&e)
                     ));
                 }
-                // Give up the spare descriptor for a moment: accept the waiting client, tell
-                // it we are busy, close it, and take the spare again.
-                if spare_fd.take().is_some() {
+                // Out of descriptors: give up the spare one for a moment, accept the waiting
+                // client, tell it we are busy, close it, and take the spare again. (Only
+                // then: for any other error the next client is served once accept works.)
+                let out_of_files = matches!(
+                    crate::os::shortage(&e),
+                    Some(crate::os::Shortage::ProcessFiles | crate::os::Shortage::SystemFiles)
+                );
+                if out_of_files && spare_fd.take().is_some() {
                     if let Ok((stream, _)) = listener.accept() {
                         stats.refused_busy.fetch_add(1, Ordering::Relaxed);
                         refuse(stream, &shared.busy);
@@ -601,6 +607,8 @@ fn is_transient_accept_error(e: &io::Error) -> bool {
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::Interrupted
             | io::ErrorKind::WouldBlock
+            // Winsock (under Wine) for a client that reset while it waited in the backlog.
+            | io::ErrorKind::NotConnected
     )
 }
 
@@ -648,16 +656,10 @@ mod tests {
                             };
                         }
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        return Closed {
-                            reason: CloseReason::IdleTimeout,
-                            bytes_in: total,
-                            bytes_out: total,
-                        }
-                    }
+                    // A timeout is EAGAIN on Unix, WSAETIMEDOUT on Windows: from_io knows both.
                     Err(e) => {
                         return Closed {
-                            reason: CloseReason::Error(e.to_string()),
+                            reason: CloseReason::from_io(&e),
                             bytes_in: total,
                             bytes_out: total,
                         }

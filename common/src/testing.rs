@@ -188,7 +188,11 @@ pub fn have(program: &str) -> bool {
 /// test that needs it can skip with a visible reason: `if !available("nc", "netcat-openbsd") { return; }`.
 pub fn available(program: &str, package: &str) -> bool {
     let ok = have(program);
-    if !ok {
+    if !ok && cfg!(windows) {
+        eprintln!(
+            "skipped: {program} is a Unix tool, not found here (this test runs on Linux and macOS)"
+        );
+    } else if !ok {
         eprintln!("skipped: {program} is not installed (apt-get install {package})");
     }
     ok

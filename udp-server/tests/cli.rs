@@ -45,6 +45,10 @@ fn start_up_line_names_buffer_handler_and_faults() {
     }
 }
 
+#[cfg_attr(
+    windows,
+    ignore = "sends Ctrl-C with kill -INT; the Windows builds' Ctrl-C is checked by .ci/wine.sh"
+)]
 #[test]
 fn logs_each_datagram_and_each_injected_fault_then_summarises_on_ctrl_c() {
     let mut s = server(&["--drop", "1.0", "--seed", "1"]);
@@ -106,6 +110,7 @@ fn runs_beside_tcp_server_on_the_same_port_number() {
 
 /// A process that reads nothing while datagrams pour in: its receive queue (SO_RCVBUF)
 /// fills and the kernel drops the rest, which the summary reports.
+#[cfg(target_os = "linux")]
 #[test]
 fn a_full_receive_queue_shows_as_kernel_drops() {
     let mut s = server(&["--recv-buffer", "4096", "-q"]);

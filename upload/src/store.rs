@@ -53,7 +53,9 @@ pub enum CommitError {
 /// A file being received, under a hidden name, deleted unless [`commit`](Self::commit)ted.
 #[derive(Debug)]
 pub struct PartFile {
-    file: File,
+    /// `None` once committed: closed, because Windows keeps the name of a deleted file
+    /// while it is still open, and the partial name must go.
+    file: Option<File>,
     dir: PathBuf,
     path: PathBuf,
     committed: bool,
@@ -79,7 +81,7 @@ impl PartFile {
             .create_new(true)
             .open(&path)?;
         Ok(PartFile {
-            file,
+            file: Some(file),
             dir: dir.to_path_buf(),
             path,
             committed: false,
@@ -92,7 +94,7 @@ impl PartFile {
         if size == 0 {
             return Ok(());
         }
-        match fs4::FileExt::allocate(&self.file, size) {
+        match fs4::FileExt::allocate(self.file()?, size) {
             Err(e) if os::is_unsupported(&e) => Ok(()),
             other => other,
         }
@@ -102,15 +104,23 @@ impl PartFile {
         &self.path
     }
 
+    /// The open file; an error once it is committed and closed.
+    fn file(&self) -> io::Result<&File> {
+        self.file
+            .as_ref()
+            .ok_or_else(|| io::Error::other("the partial file is already committed"))
+    }
+
     /// Starts writing to disk what has arrived so far, on a thread of its own, every
     /// [`WRITEBACK_EVERY`] bytes (see [`Writeback`]).
     pub fn writeback(&self) -> io::Result<Writeback> {
-        Writeback::start(self.file.try_clone()?)
+        Writeback::start(self.file()?.try_clone()?)
     }
 
     /// Writes the next bytes of the file.
     pub fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.file.write_all(bytes)
+        let mut file = self.file()?;
+        file.write_all(bytes)
     }
 
     // ANCHOR: commit
@@ -118,7 +128,7 @@ impl PartFile {
     /// [`CommitError::Exists`] the partial file is still there: try another name, or drop it.
     pub fn commit(&mut self, name: &str, overwrite: bool) -> Result<(), CommitError> {
         // 3. The data on disk before any name points at it.
-        self.file.sync_all()?;
+        self.file()?.sync_all()?;
         let target = self.dir.join(name);
         if overwrite {
             // 4. rename(): atomically replaces whatever has the name (a link itself, not
@@ -135,7 +145,9 @@ impl PartFile {
                 Err(e) => return Err(e.into()),
             }
             // The partial name goes; the file stays under its final name. If this fails the
-            // upload is still complete: only a hidden file is left behind.
+            // upload is still complete: only a hidden file is left behind. (Closed first:
+            // Windows would keep the name of an open file.)
+            self.file = None;
             let _ = fs::remove_file(&self.path);
         }
         self.committed = true;
@@ -263,6 +275,7 @@ impl Drop for Writeback {
 impl Drop for PartFile {
     fn drop(&mut self) {
         if !self.committed {
+            self.file = None; // closed first, for Windows (see `file`)
             let _ = fs::remove_file(&self.path);
         }
     }

@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# The Windows builds, run for real: cross-build the five programs for x86_64-pc-windows-gnu
+# (mingw is the linker), run them under Wine against the Linux builds and real peers (nc,
+# sha256sum, a raw Python client), then run the crates' own tests under Wine.
+#
+#   bash .ci/wine.sh            everything (CI runs this)
+#   bash .ci/wine.sh interop    only the programs against each other
+#   bash .ci/wine.sh tests      only the crates' tests under Wine
+#
+# Needs: wine64 and gcc-mingw-w64-x86-64 (Debian), `rustup target add x86_64-pc-windows-gnu`,
+# nc (netcat-openbsd), python3, sha256sum. .ci/run installs them. Everything listens on
+# 127.0.0.1, port 0; every process started here is stopped by its own PID.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+what=${1:-all}
+
+target=x86_64-pc-windows-gnu
+export WINEDEBUG=-all
+export WINEPREFIX=$root/target/wine/prefix
+export WINEDLLOVERRIDES="mscoree,mshtml=" # no Mono or Gecko installer prompts
+# Tests built for Windows see `cfg(wine)`: the few that Wine cannot run are listed as
+# ignored, each with its reason.
+export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUSTFLAGS="--cfg wine"
+export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
+export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=wine
+work=$root/target/wine/run
+mkdir -p "$work"
+
+# ---- the Wine prefix: a Windows folder tree, made once ---------------------------------
+setup_prefix() {
+    local system32=$WINEPREFIX/drive_c/windows/system32
+    if [[ ! -d $system32 ]]; then
+        echo "== making the Wine prefix (once, about 10 s)"
+        wineboot --init >/dev/null 2>&1 || true
+        wineserver --wait || true
+    fi
+    # Rust's std needs ProcessPrng from bcryptprimitives.dll, which Wine 8 lacks: a
+    # stand-in of a few lines forwards it to RtlGenRandom (see bcryptprimitives.c).
+    if [[ ! -f $system32/bcryptprimitives.dll ]] || ! grep -q ProcessPrng "$system32/bcryptprimitives.dll"; then
+        x86_64-w64-mingw32-gcc -shared -O2 -o "$root/target/wine/bcryptprimitives.dll" \
+            .ci/wine/bcryptprimitives.c .ci/wine/bcryptprimitives.def -ladvapi32
+        cp "$root/target/wine/bcryptprimitives.dll" "$system32/"
+    fi
+}
+
+# ---- interop: the Windows programs against the Linux ones -------------------------------
+passed=0
+failed=0
+pids=()
+ok() { echo "ok    $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL  $1: $2"; failed=$((failed + 1)); }
+
+# start OUTFILE CMD...: runs CMD in the background and waits for "listening on ADDR". The
+# port goes into $port, the PID into $server_pid.
+start() {
+    local out=$1
+    shift
+    "$@" >"$out" 2>&1 &
+    server_pid=$!
+    pids+=("$server_pid")
+    local i
+    for i in $(seq 1 300); do
+        if grep -q "listening on 127.0.0.1:" "$out"; then
+            port=$(grep -o "listening on 127.0.0.1:[0-9]*" "$out" | head -1 | cut -d: -f2)
+            return 0
+        fi
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "did not start: $*; output: $(cat "$out")" >&2
+    return 1
+}
+
+# stop PID OUTFILE NAME: Ctrl-C (SIGINT, which Wine hands to the program as CTRL_C_EVENT),
+# then the summary line and exit 0 are checked.
+stop() {
+    local pid=$1 out=$2 name=$3 code=0
+    kill -INT "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid" 2>/dev/null || true
+        fail "$name stops on Ctrl-C" "still running 10 s after SIGINT"
+        return
+    fi
+    wait "$pid" || code=$?
+    if [[ $code -eq 0 ]] && grep -q "stopped. summary:" "$out"; then
+        ok "$name stops on Ctrl-C with its summary, exit 0"
+    else
+        fail "$name stops on Ctrl-C" "exit $code; last line: $(tail -1 "$out")"
+    fi
+}
+
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+interop() {
+    echo "== building the five programs for Linux and for Windows"
+    cargo build --quiet --bins -p tcp-server -p tcp-client -p udp-server -p udp-client -p upload
+    cargo build --quiet --bins --target $target -p tcp-server -p tcp-client -p udp-server -p udp-client -p upload
+    local L=$root/target/debug W=$root/target/$target/debug
+    local t="timeout 60"
+    echo "== the Windows programs under Wine ($(wine --version)), against the Linux ones"
+
+    # tcp-server.exe serves the tutorial's session to tcp-client --check and to nc.
+    local out
+    start "$work/tcp-server.out" wine "$W/tcp-server.exe" 127.0.0.1:0
+    if out=$($t "$L/tcp-client" "127.0.0.1:$port" --check 2>&1); then
+        ok "tcp-server.exe passes the Linux tcp-client --check"
+    else
+        fail "tcp-server.exe passes the Linux tcp-client --check" "$out"
+    fi
+    out=$(printf 'li\nbo\nexit\n' | $t nc -q 5 127.0.0.1 "$port" || true)
+    if [[ $out == $'Hello!\nhello,li\nhello,bo' ]]; then
+        ok "tcp-server.exe serves nc"
+    else
+        fail "tcp-server.exe serves nc" "got $(printf %q "$out")"
+    fi
+    if grep -q "accepted: local 127.0.0.1:$port <-> peer 127.0.0.1:" "$work/tcp-server.out"; then
+        ok "tcp-server.exe logs the 4-tuple"
+    else
+        fail "tcp-server.exe logs the 4-tuple" "$(cat "$work/tcp-server.out")"
+    fi
+    stop "$server_pid" "$work/tcp-server.out" tcp-server.exe
+
+    # tcp-client.exe --check passes against the Linux tcp-server.
+    start "$work/tcp-server-linux.out" "$L/tcp-server" 127.0.0.1:0
+    if out=$($t wine "$W/tcp-client.exe" "127.0.0.1:$port" --check 2>&1); then
+        ok "tcp-client.exe --check passes against the Linux tcp-server"
+    else
+        fail "tcp-client.exe --check passes against the Linux tcp-server" "$out"
+    fi
+    stop "$server_pid" "$work/tcp-server-linux.out" "tcp-server (Linux)"
+
+    # udp-server.exe answers udp-client, and reports a truncated datagram.
+    start "$work/udp-server.out" wine "$W/udp-server.exe" 127.0.0.1:0 --buffer 1024
+    out=$($t "$L/udp-client" "127.0.0.1:$port" hello! 2>/dev/null || true)
+    if [[ $out == "Hi!hello!" ]]; then
+        ok "udp-server.exe answers the Linux udp-client"
+    else
+        fail "udp-server.exe answers the Linux udp-client" "got $(printf %q "$out")"
+    fi
+    out=$($t python3 - "$port" <<'PY' 2>&1 || true
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.sendto(b"x" * 2000, ("127.0.0.1", int(sys.argv[1])))
+print(len(s.recv(65535)))
+PY
+)
+    sleep 0.5
+    if [[ $out == 1027 ]] && grep -q "truncated: more than 1024 bytes arrived" "$work/udp-server.out"; then
+        ok "udp-server.exe --buffer 1024 reports a 2,000-byte datagram as truncated (WSAEMSGSIZE)"
+    else
+        fail "udp-server.exe reports a truncated datagram" "reply $out; log: $(grep -i trunc "$work/udp-server.out" || true)"
+    fi
+    stop "$server_pid" "$work/udp-server.out" udp-server.exe
+
+    # udp-client.exe against the Linux udp-server.
+    start "$work/udp-server-linux.out" "$L/udp-server" 127.0.0.1:0
+    out=$($t wine "$W/udp-client.exe" "127.0.0.1:$port" hello! 2>/dev/null | tr -d '\r' || true)
+    if [[ $out == "Hi!hello!" ]]; then
+        ok "udp-client.exe gets its reply from the Linux udp-server"
+    else
+        fail "udp-client.exe gets its reply from the Linux udp-server" "got $(printf %q "$out")"
+    fi
+    stop "$server_pid" "$work/udp-server-linux.out" "udp-server (Linux)"
+
+    # upload.exe serve receives files that sha256sum confirms, and refuses hostile names.
+    local files=$work/files received=$work/received-by-windows
+    rm -rf "$files" "$received"
+    mkdir -p "$files" "$received"
+    head -c 5000000 /dev/urandom >"$files/random.bin"
+    printf 'hello\n' >"$files/hello.txt"
+    : >"$files/empty"
+    start "$work/upload-serve.out" wine "$W/upload.exe" serve 127.0.0.1:0 --dir "$received"
+    if out=$($t "$L/upload" send "$files/random.bin" "$files/hello.txt" "$files/empty" --to "127.0.0.1:$port" 2>&1) &&
+        (cd "$files" && sha256sum random.bin hello.txt empty) >"$work/sums" &&
+        (cd "$received" && sha256sum -c --quiet "$work/sums"); then
+        ok "upload.exe serve stores 3 files whose digests sha256sum confirms"
+    else
+        fail "upload.exe serve stores verified files" "$out"
+    fi
+    out=$($t python3 - "$port" <<'PY' 2>&1 || true
+import socket, sys
+port = int(sys.argv[1])
+for name in ["CON", "nul.txt", "Com3.log", "LPT1", "a<b", "why?", "dot.", "space ", "../../escape.txt", "C:\\escape.txt", ".hidden"]:
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    f = s.makefile("rwb")
+    f.readline()
+    f.write(b"PUT 2 " + name.encode() + b"\n")
+    f.flush()
+    reply = f.readline().decode().strip()
+    if not reply.startswith("ERR BAD_NAME "):
+        print(f"{name!r}: {reply}")
+    s.close()
+PY
+)
+    local stored
+    stored=$(cd "$received" && ls -A | tr '\n' ' ')
+    if [[ -z $out && $stored == "empty hello.txt random.bin " && ! -e $work/escape.txt ]]; then
+        ok "upload.exe serve refuses 11 hostile names (CON, nul.txt, a<b, ../.., ...) and writes nothing else"
+    else
+        fail "upload.exe serve refuses hostile names" "$out; folder: $stored"
+    fi
+    stop "$server_pid" "$work/upload-serve.out" "upload.exe serve"
+
+    # upload.exe send uploads to the Linux upload serve.
+    received=$work/received-by-linux
+    rm -rf "$received"
+    start "$work/upload-serve-linux.out" "$L/upload" serve 127.0.0.1:0 --dir "$received"
+    if out=$($t wine "$W/upload.exe" send "$files/random.bin" "$files/hello.txt" --to "127.0.0.1:$port" 2>&1) &&
+        (cd "$files" && sha256sum random.bin hello.txt) >"$work/sums" &&
+        (cd "$received" && sha256sum -c --quiet "$work/sums"); then
+        ok "upload.exe send uploads 2 files to the Linux upload serve, digests confirmed"
+    else
+        fail "upload.exe send uploads to the Linux upload serve" "$out"
+    fi
+    stop "$server_pid" "$work/upload-serve-linux.out" "upload serve (Linux)"
+
+    echo "wine interop: $passed passed, $failed failed"
+    [[ $failed -eq 0 ]]
+}
+
+# ---- the crates' own tests, built for Windows, run under Wine --------------------------
+tests() {
+    echo "== the crates' tests, built for Windows, under Wine"
+    echo "   (tests that need Unix tools skip with a printed reason; those Wine cannot run"
+    echo "   are listed as ignored, with the reason)"
+    local log=$root/target/wine/tests.log
+    local code=0
+    cargo test --workspace --target $target -- --show-output >"$log" 2>&1 || code=$?
+    grep -E "^test result|^test .*(FAILED|ignored)|^failures:|panicked" "$log" || true
+    # The tests that returned early because a Unix tool is missing, by name and reason.
+    echo "== tests that skipped under Wine (they run on Linux in the same CI run):"
+    awk '/^---- .* stdout ----$/ { name = $2 } /^skipped/ { print "   " name ": " $0 }' "$log" | sort -u
+    echo "   (full output: $log)"
+    return $code
+}
+
+setup_prefix
+case $what in
+    all) interop && tests ;;
+    interop) interop ;;
+    tests) tests ;;
+    *) echo "usage: $0 [all|interop|tests]" >&2; exit 2 ;;
+esac
