@@ -6,6 +6,9 @@
 #   bash .ci/wine.sh            everything (CI runs this)
 #   bash .ci/wine.sh interop    only the programs against each other
 #   bash .ci/wine.sh tests      only the crates' tests under Wine
+#   bash .ci/wine.sh transcript the interop, then write what the Windows programs printed
+#                               to docs/src/transcripts/systems-windows.txt (the book's
+#                               "Same code, three systems" quotes it; the interop checks it)
 #
 # Needs: wine64 and gcc-mingw-w64-x86-64 (Debian), `rustup target add x86_64-pc-windows-gnu`,
 # nc (netcat-openbsd), python3, sha256sum. .ci/run installs them. Everything listens on
@@ -221,6 +224,40 @@ PY
     fi
     stop "$server_pid" "$work/upload-serve-linux.out" "upload serve (Linux)"
 
+    # What the Windows programs said, for the book: their start-up lines, a cut datagram,
+    # a refused device name. Times, ports and folders normalised as docs/transcripts.sh does.
+    {
+        grep -E "listening on|warning: limits" "$work/tcp-server.out"
+        grep -E "listening on|truncated" "$work/udp-server.out"
+        grep -E "listening on|ERR BAD_NAME the name is a Windows device" "$work/upload-serve.out" | head -2
+    } | tr -d '\r' | python3 -c '
+import re, sys
+text = sys.stdin.read()
+text = re.sub(r"\b\d\d:\d\d:\d\d\.\d{3}\b", "hh:mm:ss.mmm", text)
+text = re.sub(r"folder [^,]*received-by-windows", r"folder C:\\Users\\student\\uploads", text)
+text = re.sub(r"\b\d+\.\d+ s\b", "#.# s", text)
+text = re.sub(r"listening on 127\.0\.0\.1:\d+", "listening on 127.0.0.1:9999", text)
+ports = {}
+def number(m):
+    p = m.group(1)
+    if p == "9999":
+        return m.group(0)
+    if p not in ports:
+        ports[p] = str(50001 + len(ports))
+    return "127.0.0.1:" + ports[p]
+text = re.sub(r"127\.0\.0\.1:(\d+)", number, text)
+sys.stdout.write(text)
+' >"$work/systems-windows.txt"
+    local book=docs/src/transcripts/systems-windows.txt
+    if [[ $what == transcript ]]; then
+        cp "$work/systems-windows.txt" "$book"
+        echo "wrote $book"
+    elif diff -u "$book" "$work/systems-windows.txt"; then
+        ok "the book's Windows transcript ($book) is what the programs print"
+    else
+        fail "the book's Windows transcript" "out of date: run bash .ci/wine.sh transcript and commit it"
+    fi
+
     echo "wine interop: $passed passed, $failed failed"
     [[ $failed -eq 0 ]]
 }
@@ -244,7 +281,7 @@ tests() {
 setup_prefix
 case $what in
     all) interop && tests ;;
-    interop) interop ;;
+    interop | transcript) interop ;;
     tests) tests ;;
-    *) echo "usage: $0 [all|interop|tests]" >&2; exit 2 ;;
+    *) echo "usage: $0 [all|interop|tests|transcript]" >&2; exit 2 ;;
 esac

@@ -215,6 +215,25 @@ fn tcp_vs_udp() {
 }
 
 #[test]
+fn systems() {
+    if let Some((out, port)) = play("systems") {
+        assert_has(
+            &out,
+            "systems",
+            &[
+                &format!("could not listen on 127.0.0.1:{port}: address already in use"),
+                "ECONNREFUSED 111",
+                "truncated: 3000 bytes arrived",
+                &format!("no server at 127.0.0.1:{port}"),
+                "the name is a Windows device name",
+                "which Windows does not allow in file names",
+                "stored console.txt",
+            ],
+        );
+    }
+}
+
+#[test]
 fn every_lesson_has_a_test() {
     let lessons: Vec<String> = std::fs::read_dir(workspace_root().join("docs/demos"))
         .unwrap()

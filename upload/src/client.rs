@@ -108,7 +108,7 @@ impl SendError {
             SendError::Refused(code, _) => match code {
                 ErrCode::Exists => "rename the file, or run the server with --overwrite",
                 ErrCode::TooLarge => "ask for a larger --max-size on the server",
-                ErrCode::BadName => "rename the file to a plain name (no path, no leading '.')",
+                ErrCode::BadName => "rename the file to a plain name that every system can hold (no path, no leading '.', see the reason)",
                 ErrCode::NoSpace => "free some space on the server, or use a smaller file",
                 ErrCode::Busy => "try again in a moment",
                 ErrCode::BadRequest => {
