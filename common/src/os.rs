@@ -180,8 +180,10 @@ pub fn shortage(e: &io::Error) -> Option<Shortage> {
 ///   a second program that sets it can do that to us. So we never set it, and set
 ///   `SO_EXCLUSIVEADDRUSE`, which forbids exactly that. Its price: like Linux without
 ///   `SO_REUSEADDR`, a restart must wait while connections of the old server are in
-///   `TIME_WAIT` (up to 2 minutes). `--no-reuse-addr` leaves both off: the plain `bind()`
-///   of the tutorial, which on Windows does not wait for `TIME_WAIT`.
+///   `TIME_WAIT` (two to four minutes, by the Windows version). `--no-reuse-addr` leaves
+///   both off: the plain `bind()` of the tutorial, which on Windows does not wait for
+///   `TIME_WAIT`.
+// ANCHOR: address_reuse
 pub fn set_address_reuse(socket: &Socket, reuse: bool) -> io::Result<()> {
     #[cfg(windows)]
     {
@@ -195,6 +197,7 @@ pub fn set_address_reuse(socket: &Socket, reuse: bool) -> io::Result<()> {
         socket.set_reuse_address(reuse)
     }
 }
+// ANCHOR_END: address_reuse
 
 /// `SO_EXCLUSIVEADDRUSE`: no other socket may bind this address and port.
 #[cfg(windows)]
@@ -292,6 +295,7 @@ pub struct Received {
 /// Receives one datagram into `buf` and finds out whether it was cut, the way this
 /// system allows (see the table at the top).
 pub fn recv_detecting_truncation(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<Received> {
+    // ANCHOR: truncation
     #[cfg(target_os = "linux")]
     {
         recv_peeking_size(socket, buf)
@@ -304,6 +308,7 @@ pub fn recv_detecting_truncation(socket: &UdpSocket, buf: &mut [u8]) -> io::Resu
     {
         recv_catching_msgsize(socket, buf)
     }
+    // ANCHOR_END: truncation
 }
 
 /// Linux: ask for the real size first, without taking the datagram off the queue:
