@@ -50,42 +50,49 @@ pub fn limits() -> Vec<Limit> {
 }
 
 fn limits_from(p: &ProcessLimits) -> Vec<Limit> {
-    let mut out = Vec::new();
-    if let Some(soft) = p.open_files {
-        out.push(Limit {
-            name: format!("open files (ulimit -n) {soft}"),
-            connections: soft.saturating_sub(FD_RESERVE),
-            fix: "raise it with `ulimit -n` before starting the server",
-        });
-    }
-    if let Some(n) = p.user_threads {
-        out.push(Limit {
-            name: format!("processes and threads per user (ulimit -u) {n}"),
-            connections: n,
-            fix: "raise it with `ulimit -u`",
-        });
-    }
-    if let Some(n) = p.machine_threads {
-        out.push(Limit {
-            name: format!("threads on this machine (kernel.threads-max) {n}"),
-            connections: n,
-            fix: "raise kernel.threads-max with sysctl",
-        });
-    }
-    if let Some(n) = p.memory_maps {
-        out.push(Limit {
-            name: format!("memory maps (vm.max_map_count) {n}, about {MAPS_PER_THREAD} per thread"),
-            connections: n / MAPS_PER_THREAD,
-            fix: "raise vm.max_map_count with sysctl (past it the process is aborted, not refused)",
-        });
-    }
-    if let Some(n) = p.cgroup_tasks {
-        out.push(Limit {
-            name: format!("tasks in this cgroup (pids.max) {n}"),
-            connections: n,
-            fix: "raise the container's pids limit",
-        });
-    }
+    // What the system reports, how many connections each allows, and how to raise it.
+    let limit = |value: Option<u64>, what: &str, per: fn(u64) -> u64, fix: &'static str| {
+        value.map(|n| Limit {
+            name: format!("{what} {n}"),
+            connections: per(n),
+            fix,
+        })
+    };
+    let mut out: Vec<Limit> = [
+        limit(
+            p.open_files,
+            "open files (ulimit -n)",
+            |n| n.saturating_sub(FD_RESERVE),
+            "raise it with `ulimit -n` before starting the server",
+        ),
+        limit(
+            p.user_threads,
+            "processes and threads per user (ulimit -u)",
+            |n| n,
+            "raise it with `ulimit -u`",
+        ),
+        limit(
+            p.machine_threads,
+            "threads on this machine (kernel.threads-max)",
+            |n| n,
+            "raise kernel.threads-max with sysctl",
+        ),
+        limit(
+            p.memory_maps,
+            &format!("memory maps, about {MAPS_PER_THREAD} per thread (vm.max_map_count)"),
+            |n| n / MAPS_PER_THREAD,
+            "raise vm.max_map_count with sysctl (past it the process is aborted, not refused)",
+        ),
+        limit(
+            p.cgroup_tasks,
+            "tasks in this cgroup (pids.max)",
+            |n| n,
+            "raise the container's pids limit",
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     out.sort_by_key(|l| l.connections);
     out
 }
