@@ -132,6 +132,9 @@ pub fn bind_error(addr: SocketAddr, e: io::Error, opts: &ListenOptions) -> NetEr
         io::ErrorKind::PermissionDenied => {
             "ports below 1024 need privileges: use a port of 1024 or more".into()
         }
+        io::ErrorKind::Unsupported if opts.reuse_port => {
+            "drop --reuse-port: this system has no such option".into()
+        }
         _ => "check the address".into(),
     };
     NetError {
