@@ -141,7 +141,8 @@ available() {
 start_tcp() {
     local s=$1; shift
     case $s in
-        tcp-server) start_server "$s" "$@" "$R/tcp-server" 127.0.0.1:0 --quiet --max-connections $((IDLE + 1000)) ;;
+        # Every load comes from 127.0.0.1: no per-address limit (--max-per-peer 0).
+        tcp-server) start_server "$s" "$@" "$R/tcp-server" 127.0.0.1:0 --quiet --max-connections $((IDLE + 1000)) --max-per-peer 0 ;;
         std) start_server "$s" "$@" "$R/std-hello-server" 127.0.0.1:0 ;;
         python) start_server "$s" "$@" python3 -u docs/python/tcp.py 0 ;;
         socat)
@@ -228,9 +229,11 @@ idle_workload() {
 
 flood_workload() {
     for s in tcp-server std; do
-        # tcp-server with its default limits (1,024 connections).
+        # tcp-server with its default connection limit (1,024). The flood comes from one
+        # address, which --max-per-peer would cap at 32: off here, so that the flood
+        # measures the connection limit and the exhaustion of descriptors.
         case $s in
-            tcp-server) start_server "$s" "$R/tcp-server" 127.0.0.1:0 --quiet ;;
+            tcp-server) start_server "$s" "$R/tcp-server" 127.0.0.1:0 --quiet --max-per-peer 0 ;;
             std) start_tcp std ;;
         esac
         "$R/flood" "$SERVER_ADDR" --attempts "$FLOOD" --server-pid "$SERVER_PID" >"$OUT/flood-$s.json" || true

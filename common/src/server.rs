@@ -32,12 +32,13 @@
 //! to its end and say why it ended. The loop logs the accept (with the whole 4-tuple) and
 //! the close (with the reason and the bytes) the same way for every server.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -45,6 +46,10 @@ use crate::output::{human_bytes, Log, Tag};
 
 /// The default connection limit.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// The default limit on connections from one IP address: a class of 30 laptops, each at
+/// this limit, still fits under [`DEFAULT_MAX_CONNECTIONS`], so one student (or one
+/// attacker) cannot lock the others out.
+pub const DEFAULT_MAX_PER_PEER: usize = 32;
 /// The default idle timeout: a client silent for this long is disconnected.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Stack size of a connection thread. Our handlers keep their buffers on the heap, so a
@@ -70,14 +75,25 @@ const WAKE_TIMEOUT: Duration = Duration::from_secs(1);
 pub struct Limits {
     /// Connections served at once; more are refused with the handler's busy message.
     pub max_connections: usize,
+    /// Connections served at once from one IP address; more from that address are refused
+    /// the same way, while other addresses are still served. `None`: no such limit.
+    pub max_per_peer: Option<usize>,
     /// Close a connection after this long without a byte from the client. `None`: never.
     pub idle_timeout: Option<Duration>,
+}
+
+/// The per-address limit as the start-up lines say it: ` (32 per address)`, or nothing.
+pub fn per_peer_text(limits: &Limits) -> String {
+    limits
+        .max_per_peer
+        .map_or_else(String::new, |n| format!(" ({n} per address)"))
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_per_peer: Some(DEFAULT_MAX_PER_PEER),
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
         }
     }
@@ -281,6 +297,7 @@ fn reachable(mut addr: SocketAddr) -> SocketAddr {
 struct Stats {
     accepted: AtomicU64,
     refused_busy: AtomicU64,
+    refused_per_peer: AtomicU64,
     refused_no_thread: AtomicU64,
     accept_errors: AtomicU64,
     active: AtomicUsize,
@@ -296,6 +313,8 @@ pub struct Summary {
     pub accepted: u64,
     /// Refused because `--max-connections` were already being served.
     pub refused_busy: u64,
+    /// Refused because their address already had `--max-per-peer` connections.
+    pub refused_per_peer: u64,
     /// Refused because no thread could be started for them.
     pub refused_no_thread: u64,
     /// `accept()` calls that failed (resource exhaustion, aborted handshakes).
@@ -316,12 +335,13 @@ impl fmt::Display for Summary {
         let [exit, eof, idle, reset, proto, error] = self.closed;
         write!(
             f,
-            "summary: {} accepted in {:.1} s, {} refused (busy), {} refused (no thread), \
+            "summary: {} accepted in {:.1} s, {} refused (busy), {} refused (per peer), {} refused (no thread), \
              {} accept errors, peak {} at once, {} still open; closed: {exit} exit, {eof} end of stream, \
              {idle} idle timeout, {reset} reset, {proto} protocol error, {error} error; {} in, {} out",
             plural(self.accepted, "connection"),
             self.elapsed.as_secs_f64(),
             self.refused_busy,
+            self.refused_per_peer,
             self.refused_no_thread,
             self.accept_errors,
             self.peak_active,
@@ -341,15 +361,53 @@ struct Shared<H> {
     log: Log,
     stats: Stats,
     busy: Vec<u8>,
+    /// Connections open now, by the client's IP address (for `--max-per-peer`). Only
+    /// addresses with an open connection are in it, so it is never larger than the
+    /// connection limit.
+    peers: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl<H> Shared<H> {
+    /// Takes a slot for a connection from `ip`, unless that address already has
+    /// `max_per_peer`; returns how many it had.
+    fn claim_peer_slot(&self, ip: IpAddr) -> Result<(), usize> {
+        let Some(max) = self.limits.max_per_peer else {
+            return Ok(());
+        };
+        let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+        let open = peers.entry(ip).or_insert(0);
+        if *open >= max {
+            return Err(*open);
+        }
+        *open += 1;
+        Ok(())
+    }
+
+    /// Gives back the slot of a connection from `ip`.
+    fn release_peer_slot(&self, ip: IpAddr) {
+        if self.limits.max_per_peer.is_none() {
+            return;
+        }
+        let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(open) = peers.get_mut(&ip) {
+            *open = open.saturating_sub(1);
+            if *open == 0 {
+                peers.remove(&ip);
+            }
+        }
+    }
 }
 
 /// A connection on its way to its thread, and then the thread's claim on an "active" slot.
 ///
-/// It carries only the stream and the connection id (the thread asks the socket for the
-/// peer's address): std keeps each thread's closure allocated while the thread lives, so at
-/// 10,000 connections every byte here is 10 KB.
+/// It carries only the stream, the connection id and the client's IP address (the thread
+/// asks the socket for the whole peer address): std keeps each thread's closure allocated
+/// while the thread lives, so at 10,000 connections every byte here is 10 KB. The IP is
+/// kept because the `--max-per-peer` slot must be given back under the address it was
+/// taken for, even if the client is gone by the time the thread asks.
 struct Handoff<H: Handler> {
     conn: Option<(TcpStream, u64)>,
+    ip: IpAddr,
     shared: Arc<Shared<H>>,
 }
 
@@ -388,6 +446,7 @@ impl<H: Handler> Drop for Handoff<H> {
                 self.shared.stats.active.fetch_sub(1, Ordering::SeqCst);
             }
         }
+        self.shared.release_peer_slot(self.ip);
     }
 }
 
@@ -402,6 +461,7 @@ pub fn serve<H: Handler>(
 ) -> Summary {
     let started = Instant::now();
     let shared = Arc::new(Shared {
+        peers: Mutex::new(HashMap::new()),
         busy: handler.busy_message(),
         handler,
         limits,
@@ -491,6 +551,19 @@ pub fn serve<H: Handler>(
             refuse(stream, &shared.busy);
             continue;
         }
+        if let Err(open) = shared.claim_peer_slot(peer.ip()) {
+            stats.refused_per_peer.fetch_add(1, Ordering::Relaxed);
+            log.event(
+                &tag,
+                format_args!(
+                    "refused: {open} connections from {} already (--max-per-peer {})",
+                    peer.ip(),
+                    limits.max_per_peer.unwrap_or(0)
+                ),
+            );
+            refuse(stream, &shared.busy);
+            continue;
+        }
         crate::net::tune_stream(&stream);
         let now_active = stats.active.fetch_add(1, Ordering::SeqCst) + 1;
         stats.peak_active.fetch_max(now_active, Ordering::Relaxed);
@@ -511,6 +584,7 @@ pub fn serve<H: Handler>(
         // client we are busy: no client is ever closed without a word.
         let handoff = Handoff {
             conn: Some((stream, tag.id)),
+            ip: peer.ip(),
             shared: Arc::clone(&shared),
         };
         let spawned = thread::Builder::new()
@@ -539,6 +613,7 @@ pub fn serve<H: Handler>(
     Summary {
         accepted: stats.accepted.load(Ordering::SeqCst),
         refused_busy: stats.refused_busy.load(Ordering::SeqCst),
+        refused_per_peer: stats.refused_per_peer.load(Ordering::SeqCst),
         refused_no_thread: stats.refused_no_thread.load(Ordering::SeqCst),
         accept_errors: stats.accept_errors.load(Ordering::SeqCst),
         still_open: stats.active.load(Ordering::SeqCst),
@@ -693,6 +768,7 @@ mod tests {
     fn serves_refuses_past_the_limit_and_recovers() {
         let (addr, shutdown, h) = start(Limits {
             max_connections: 2,
+            max_per_peer: None,
             idle_timeout: None,
         });
         let a = TcpStream::connect(addr).unwrap();
@@ -733,6 +809,7 @@ mod tests {
     fn idle_clients_are_timed_out() {
         let (addr, shutdown, h) = start(Limits {
             max_connections: 10,
+            max_per_peer: None,
             idle_timeout: Some(Duration::from_millis(100)),
         });
         let mut idle = TcpStream::connect(addr).unwrap();

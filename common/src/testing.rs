@@ -166,6 +166,27 @@ pub fn tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
     (client, server)
 }
 
+/// A TCP connection to `addr` from a chosen local address, e.g. `127.0.0.2` (all of
+/// 127.0.0.0/8 is this machine): how a test plays a second host. Reads time out after
+/// `timeout`.
+pub fn connect_from(
+    ip: std::net::IpAddr,
+    addr: SocketAddr,
+    timeout: Duration,
+) -> std::net::TcpStream {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )
+    .unwrap();
+    socket.bind(&SocketAddr::new(ip, 0).into()).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let stream: std::net::TcpStream = socket.into();
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    stream
+}
+
 /// The workspace's root folder (where `docs/` is), from a crate's manifest folder.
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -231,12 +231,13 @@ pub fn main(options: Options) -> ExitCode {
     // Always printed, even with --quiet: scripts and tests read the port from it.
     output::out_line(format_args!(
         "{} tcp-server listening on {local} (framing {}, backlog {}, {}, \
-         max {} connections, idle timeout {}, max message {} bytes); Ctrl-C stops it",
+         max {} connections{}, idle timeout {}, max message {} bytes); Ctrl-C stops it",
         output::timestamp(),
         c.framing,
         o.backlog,
         common::os::describe_address_reuse(o.reuse_addr, o.reuse_port),
         l.max_connections,
+        server::per_peer_text(l),
         l.idle_timeout
             .map_or_else(|| "off".to_string(), |d| format!("{} s", d.as_secs_f64())),
         c.max_frame,

@@ -18,7 +18,7 @@ use common::addr::{Endpoint, DEFAULT_ADDR};
 use common::cli::{nonzero, parse_positive, parse_seconds};
 use common::frame::{Framing, DEFAULT_MAX_FRAME};
 use common::net::{ListenOptions, DEFAULT_BACKLOG};
-use common::server::{Limits, DEFAULT_MAX_CONNECTIONS};
+use common::server::{Limits, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_PEER};
 use tcp_server::{Config, Options, DEFAULT_GREETING, DEFAULT_REPLY_PREFIX};
 
 /// The hello service: greets each client, replies `hello,` + each message, closes on `exit`.
@@ -50,6 +50,10 @@ struct Args {
     /// Clients served at once; past it a new client gets `error: server busy`.
     #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = parse_positive)]
     max_connections: usize,
+    /// Clients served at once from one IP address; past it that address gets `error: server busy`
+    /// while others are still served (0 = no limit).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PER_PEER)]
+    max_per_peer: usize,
     /// Seconds a client may stay silent before it is disconnected (0 = never).
     #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_seconds)]
     idle_timeout: Duration,
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
         },
         limits: Limits {
             max_connections: args.max_connections,
+            max_per_peer: (args.max_per_peer > 0).then_some(args.max_per_peer),
             idle_timeout: nonzero(args.idle_timeout),
         },
         config: Config {

@@ -193,7 +193,7 @@ fn survives_running_out_of_file_descriptors() {
     let mut cmd = Command::new("sh");
     cmd.args([
         "-c",
-        &format!("ulimit -n {FD_LIMIT} && exec {BIN} 127.0.0.1:0 --max-connections 1000"),
+        &format!("ulimit -n {FD_LIMIT} && exec {BIN} 127.0.0.1:0 --max-connections 1000 --max-per-peer 0"),
     ]);
     let s = ServerProcess::start(cmd);
     // Hold connections until one is not greeted: the descriptors have run out.

@@ -269,7 +269,11 @@ fn a_silent_client_is_disconnected_at_the_idle_timeout() {
 
 #[test]
 fn two_hundred_clients_at_once() {
-    let server = TestServer::line();
+    // 200 clients, all from 127.0.0.1: no per-address limit for this one.
+    let server = TestServer::with_limits(Limits {
+        max_per_peer: None,
+        ..Limits::default()
+    });
     let addr = server.0.addr;
     let clients: Vec<_> = (0..200)
         .map(|i| {
@@ -292,6 +296,61 @@ fn two_hundred_clients_at_once() {
     let summary = server.stop();
     assert_eq!(summary.accepted, 201);
     assert_eq!(summary.refused_busy, 0);
+}
+
+/// A connection from a chosen loopback address (a second host, for the test).
+fn connect_from(ip: [u8; 4], addr: std::net::SocketAddr) -> TcpStream {
+    common::testing::connect_from(ip.into(), addr, READ_TIMEOUT)
+}
+
+/// One address takes its `--max-per-peer` share and no more: its next connection is told
+/// busy, while a client from another address is served; a slot it gives back is its again.
+#[test]
+fn one_address_cannot_take_every_slot() {
+    let server = TestServer::with_limits(Limits {
+        max_per_peer: Some(3),
+        ..Limits::default()
+    });
+    let addr = server.0.addr;
+    let mut held: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut c = connect_from([127, 0, 0, 1], addr);
+            assert_eq!(read_exactly(&mut c, 7), b"Hello!\n");
+            c
+        })
+        .collect();
+    for _ in 0..5 {
+        let mut extra = connect_from([127, 0, 0, 1], addr);
+        assert_eq!(read_all(&mut extra), b"error: server busy\n");
+    }
+    // Another host is served while the first is at its limit.
+    let mut other = connect_from([127, 0, 0, 2], addr);
+    other.write_all(b"li\nexit\n").unwrap();
+    assert_eq!(read_all(&mut other), b"Hello!\nhello,li\n");
+    // The first host's slots still work, and one given back can be taken again.
+    for c in &mut held {
+        c.write_all(b"ok\n").unwrap();
+        assert_eq!(read_exactly(c, 9), b"hello,ok\n");
+    }
+    held.pop();
+    let deadline = Instant::now() + READ_TIMEOUT;
+    loop {
+        let mut c = connect_from([127, 0, 0, 1], addr);
+        c.write_all(b"li\nexit\n").unwrap();
+        let got = read_all(&mut c);
+        if got == b"Hello!\nhello,li\n" {
+            break;
+        }
+        assert_eq!(got, b"error: server busy\n");
+        assert!(
+            Instant::now() < deadline,
+            "the freed slot was never given back"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    let summary = server.stop();
+    assert!(summary.refused_per_peer >= 5, "{summary}");
+    assert_eq!(summary.refused_busy, 0, "{summary}");
 }
 
 #[test]

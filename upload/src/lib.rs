@@ -105,7 +105,7 @@ pub fn serve_main(options: ServeOptions) -> ExitCode {
     // Always printed, even with --quiet: scripts and tests read the port from it.
     output::out_line(format_args!(
         "{} upload serve listening on {local} (protocol {}, folder {}, max size {}, {}, \
-         max {} connections, idle timeout {}); Ctrl-C stops it",
+         max {} connections{}, idle timeout {}); Ctrl-C stops it",
         output::timestamp(),
         match config.protocol {
             Protocol::V1 => "upload/1",
@@ -119,6 +119,7 @@ pub fn serve_main(options: ServeOptions) -> ExitCode {
             "existing files kept"
         },
         options.limits.max_connections,
+        common::server::per_peer_text(&options.limits),
         options
             .limits
             .idle_timeout

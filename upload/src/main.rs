@@ -19,7 +19,7 @@ use clap::{Parser, Subcommand};
 use common::addr::{Endpoint, DEFAULT_ADDR};
 use common::cli::{nonzero, parse_bytes, parse_positive, parse_seconds};
 use common::net::{ListenOptions, DEFAULT_BACKLOG};
-use common::server::{Limits, DEFAULT_MAX_CONNECTIONS};
+use common::server::{Limits, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_PEER};
 use upload::Protocol;
 
 /// Upload files over TCP with progress bars, SHA-256 verification and safe writes.
@@ -71,6 +71,10 @@ struct ServeArgs {
     /// Clients served at once; past it a new one gets ERR BUSY.
     #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = parse_positive)]
     max_connections: usize,
+    /// Clients served at once from one IP address; past it that address gets ERR BUSY
+    /// while others are still served (0 = no limit).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PER_PEER)]
+    max_per_peer: usize,
     /// Seconds a sender may stay silent, mid-file or between files, before it is
     /// disconnected and its partial file deleted (0 = never).
     #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_seconds)]
@@ -143,6 +147,7 @@ fn main() -> ExitCode {
                 },
                 limits: Limits {
                     max_connections: a.max_connections,
+                    max_per_peer: (a.max_per_peer > 0).then_some(a.max_per_peer),
                     idle_timeout: nonzero(a.idle_timeout),
                 },
                 config,

@@ -450,3 +450,20 @@ fn progress_bars_show_each_file_and_the_total() {
     assert!(screen.contains("beta.bin ✓"), "{screen}");
     assert!(screen.contains("195.31 KiB/195.31 KiB"), "{screen}");
 }
+
+/// One address cannot take every slot of the upload server either: past `--max-per-peer`
+/// it gets `ERR BUSY`, while another address is served.
+#[test]
+fn one_address_is_held_to_its_share() {
+    let server = TestServer::start(|_, l| l.max_per_peer = Some(2));
+    let _a = RawClient::connect(server.addr());
+    let _b = RawClient::connect(server.addr());
+    let mut third = RawClient::connect_quiet(server.addr());
+    let line = third.line();
+    assert!(line.starts_with("ERR BUSY "), "{line}");
+    let mut other = RawClient::connect_quiet_from([127, 0, 0, 2], server.addr());
+    assert_eq!(other.line(), "UPLOAD/1 READY");
+    assert!(other.upload("other.txt", b"served").starts_with("OK "));
+    let report = server.stop();
+    assert_eq!(report.connections.refused_per_peer, 1);
+}

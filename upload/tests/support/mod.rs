@@ -99,8 +99,12 @@ impl RawClient {
 
     /// Connects without reading anything.
     pub fn connect_quiet(addr: SocketAddr) -> RawClient {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+        RawClient::connect_quiet_from([127, 0, 0, 1], addr)
+    }
+
+    /// Connects from a chosen loopback address (a second host), without reading anything.
+    pub fn connect_quiet_from(ip: [u8; 4], addr: SocketAddr) -> RawClient {
+        let stream = common::testing::connect_from(ip.into(), addr, REPLY_TIMEOUT);
         RawClient {
             reader: BufReader::new(stream.try_clone().unwrap()),
             stream,
