@@ -247,8 +247,9 @@ UDP_SYSTEMS=(udp-server udp-server-thread python socat)
 start_udp() {
     local s=$1; shift
     case $s in
-        udp-server) start_server "$s" "$@" "$R/udp-server" 127.0.0.1:0 --quiet ;;
-        udp-server-thread) start_server "$s" "$@" "$R/udp-server" 127.0.0.1:0 --quiet --handler thread ;;
+        # All the load comes from one address: no per-source rate limit (--rate-limit 0).
+        udp-server) start_server "$s" "$@" "$R/udp-server" 127.0.0.1:0 --quiet --rate-limit 0 ;;
+        udp-server-thread) start_server "$s" "$@" "$R/udp-server" 127.0.0.1:0 --quiet --rate-limit 0 --handler thread ;;
         python) start_server "$s" "$@" python3 -u docs/python/udp.py 0 ;;
         socat)
             local port

@@ -9,6 +9,7 @@
 //!   message ends and the next begins. A pure codec: bytes in, messages out, no I/O.
 //! - [`conn`]: a TCP connection that owns its stream and read buffer, and reads and writes
 //!   whole messages with a framing (optionally printing every byte it moves).
+//! - [`deadline`]: a deadline for each message, the defense against slowloris.
 //! - [`net`]: the socket set-up, one system call at a time: `socket`, `setsockopt`,
 //!   `bind`, `listen`.
 //! - [`server`]: the accept loop of the TCP servers: a thread per connection, with limits,
@@ -26,6 +27,7 @@ pub mod addr;
 pub mod capacity;
 pub mod cli;
 pub mod conn;
+pub mod deadline;
 pub mod frame;
 pub mod net;
 pub mod os;

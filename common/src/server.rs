@@ -80,13 +80,29 @@ pub struct Limits {
     pub max_per_peer: Option<usize>,
     /// Close a connection after this long without a byte from the client. `None`: never.
     pub idle_timeout: Option<Duration>,
+    /// Close a connection whose message (in upload, a control line) is not complete this
+    /// long after its first byte, however often bytes trickle in. `None`: no such limit.
+    pub message_timeout: Option<Duration>,
 }
 
-/// The per-address limit as the start-up lines say it: ` (32 per address)`, or nothing.
-pub fn per_peer_text(limits: &Limits) -> String {
-    limits
-        .max_per_peer
-        .map_or_else(String::new, |n| format!(" ({n} per address)"))
+/// The limits as the start-up lines say them: `max 1024 connections (32 per address), idle
+/// timeout 300 s, message timeout 30 s`.
+impl fmt::Display for Limits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let seconds = |d: Option<Duration>| {
+            d.map_or_else(|| "off".to_string(), |d| format!("{} s", d.as_secs_f64()))
+        };
+        write!(f, "max {} connections", self.max_connections)?;
+        if let Some(n) = self.max_per_peer {
+            write!(f, " ({n} per address)")?;
+        }
+        write!(
+            f,
+            ", idle timeout {}, message timeout {}",
+            seconds(self.idle_timeout),
+            seconds(self.message_timeout)
+        )
+    }
 }
 
 impl Default for Limits {
@@ -95,6 +111,7 @@ impl Default for Limits {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_per_peer: Some(DEFAULT_MAX_PER_PEER),
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            message_timeout: Some(crate::deadline::DEFAULT_MESSAGE_TIMEOUT),
         }
     }
 }
@@ -115,6 +132,9 @@ pub enum CloseReason {
     EndOfStream,
     /// The client said nothing for longer than the idle timeout.
     IdleTimeout,
+    /// The client began a message and did not finish it within `--message-timeout`
+    /// (slowloris).
+    MessageTimeout,
     /// The client reset the connection (or vanished while we were writing).
     Reset,
     /// The client broke the protocol (message too large, cut off, malformed, ...).
@@ -124,9 +144,10 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
-    const KINDS: usize = 6;
+    const KINDS: usize = 7;
 
-    /// Why a connection ended, from the I/O error that ended it.
+    /// Why a connection ended, from the I/O error that ended it. (A message's deadline is
+    /// not an I/O error: the reader that keeps it says [`CloseReason::MessageTimeout`].)
     #[cold]
     #[inline(never)]
     pub fn from_io(e: &io::Error) -> CloseReason {
@@ -147,6 +168,7 @@ impl CloseReason {
             CloseReason::Reset => 3,
             CloseReason::ProtocolError(_) => 4,
             CloseReason::Error(_) => 5,
+            CloseReason::MessageTimeout => 6,
         }
     }
 }
@@ -157,6 +179,7 @@ impl fmt::Display for CloseReason {
             CloseReason::Exit => f.write_str("exit"),
             CloseReason::EndOfStream => f.write_str("end of stream"),
             CloseReason::IdleTimeout => f.write_str("idle timeout"),
+            CloseReason::MessageTimeout => f.write_str("message timeout"),
             CloseReason::Reset => f.write_str("reset by peer"),
             CloseReason::ProtocolError(why) => write!(f, "protocol error: {why}"),
             CloseReason::Error(why) => write!(f, "error: {why}"),
@@ -323,7 +346,7 @@ pub struct Summary {
     pub still_open: usize,
     pub peak_active: usize,
     /// Closed connections by reason: exit, end of stream, idle timeout, reset, protocol
-    /// error, other error.
+    /// error, other error, message timeout.
     pub closed: [u64; CloseReason::KINDS],
     pub bytes_in: u64,
     pub bytes_out: u64,
@@ -332,12 +355,13 @@ pub struct Summary {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let [exit, eof, idle, reset, proto, error] = self.closed;
+        let [exit, eof, idle, reset, proto, error, message] = self.closed;
         write!(
             f,
             "summary: {} accepted in {:.1} s, {} refused (busy), {} refused (per peer), {} refused (no thread), \
              {} accept errors, peak {} at once, {} still open; closed: {exit} exit, {eof} end of stream, \
-             {idle} idle timeout, {reset} reset, {proto} protocol error, {error} error; {} in, {} out",
+             {idle} idle timeout, {message} message timeout, {reset} reset, {proto} protocol error, \
+             {error} error; {} in, {} out",
             plural(self.accepted, "connection"),
             self.elapsed.as_secs_f64(),
             self.refused_busy,
@@ -770,6 +794,7 @@ mod tests {
             max_connections: 2,
             max_per_peer: None,
             idle_timeout: None,
+            message_timeout: None,
         });
         let a = TcpStream::connect(addr).unwrap();
         let b = TcpStream::connect(addr).unwrap();
@@ -811,6 +836,7 @@ mod tests {
             max_connections: 10,
             max_per_peer: None,
             idle_timeout: Some(Duration::from_millis(100)),
+            message_timeout: None,
         });
         let mut idle = TcpStream::connect(addr).unwrap();
         let mut buf = Vec::new();

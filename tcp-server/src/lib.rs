@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use common::addr::Endpoint;
 use common::conn::{ConnError, Connection, Writer};
+use common::deadline::MessageDeadline;
 use common::frame::{self, Framing};
 use common::net::{self, ListenOptions};
 use common::output::{self, Log};
@@ -127,6 +128,10 @@ impl Hello {
 fn tell_client_why(writer: &mut Writer<'_>, e: &ConnError, limits: &Limits) {
     let text = match e {
         ConnError::Frame(f) => format!("error: {f}"),
+        ConnError::MessageTimeout(limit) => format!(
+            "error: message not complete {} s after its first byte, closing",
+            limit.as_secs_f64()
+        ),
         e if e.is_timeout() => format!(
             "error: idle for {} s, closing",
             limits.idle_timeout.map_or(0.0, |d| d.as_secs_f64())
@@ -140,7 +145,11 @@ impl Handler for Hello {
     fn handle(&self, accepted: Accepted, limits: &Limits) -> Closed {
         let Accepted { stream, tag, .. } = accepted;
         let trace = self.config.trace.then(|| tag.to_string());
-        let mut conn = Connection::new(stream, self.config.framing, self.config.max_frame, trace);
+        let mut conn = Connection::new(stream, self.config.framing, self.config.max_frame, trace)
+            .with_message_deadline(MessageDeadline::new(
+                limits.message_timeout,
+                limits.idle_timeout,
+            ));
         let reason = self.converse(&mut conn, &tag, limits);
         Closed {
             reason,
@@ -163,6 +172,7 @@ impl Handler for Hello {
 fn close_reason(e: &ConnError) -> CloseReason {
     match e {
         ConnError::Frame(f) => CloseReason::ProtocolError(f.to_string()),
+        ConnError::MessageTimeout(_) => CloseReason::MessageTimeout,
         ConnError::Io(io) => CloseReason::from_io(io),
     }
 }
@@ -230,16 +240,13 @@ pub fn main(options: Options) -> ExitCode {
     let (o, l, c) = (&options.listen, &options.limits, &options.config);
     // Always printed, even with --quiet: scripts and tests read the port from it.
     output::out_line(format_args!(
-        "{} tcp-server listening on {local} (framing {}, backlog {}, {}, \
-         max {} connections{}, idle timeout {}, max message {} bytes); Ctrl-C stops it",
+        "{} tcp-server listening on {local} (framing {}, backlog {}, {}, {}, max message {} bytes); \
+         Ctrl-C stops it",
         output::timestamp(),
         c.framing,
         o.backlog,
         common::os::describe_address_reuse(o.reuse_addr, o.reuse_port),
-        l.max_connections,
-        server::per_peer_text(l),
-        l.idle_timeout
-            .map_or_else(|| "off".to_string(), |d| format!("{} s", d.as_secs_f64())),
+        l,
         c.max_frame,
     ));
     for warning in common::capacity::startup_warnings(l.max_connections) {

@@ -57,6 +57,10 @@ struct Args {
     /// Seconds a client may stay silent before it is disconnected (0 = never).
     #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_seconds)]
     idle_timeout: Duration,
+    /// Seconds a message may take from its first byte to its last; a client that trickles
+    /// bytes (slowloris) is closed when it runs out (0 = no limit).
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
+    message_timeout: Duration,
     /// Largest message accepted, in bytes; a larger one gets an error reply and is closed.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME, value_parser = parse_positive)]
     max_frame: usize,
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
             max_connections: args.max_connections,
             max_per_peer: (args.max_per_peer > 0).then_some(args.max_per_peer),
             idle_timeout: nonzero(args.idle_timeout),
+            message_timeout: nonzero(args.message_timeout),
         },
         config: Config {
             framing: args.framing,

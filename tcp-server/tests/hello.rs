@@ -298,6 +298,57 @@ fn two_hundred_clients_at_once() {
     assert_eq!(summary.refused_busy, 0);
 }
 
+/// Slowloris: a client that sends a byte now and then and never finishes its message is
+/// closed when the message runs out of time, though it is never idle for long; a client
+/// whose messages are whole may take as long as it likes between them.
+#[test]
+fn a_trickling_client_is_closed_at_the_message_timeout() {
+    let server = TestServer::with_limits(Limits {
+        idle_timeout: Some(Duration::from_secs(5)),
+        message_timeout: Some(Duration::from_millis(600)),
+        ..Limits::default()
+    });
+    let mut slow_but_whole = server.connect();
+    assert_eq!(read_exactly(&mut slow_but_whole, 7), b"Hello!\n");
+    let mut trickle = server.connect();
+    assert_eq!(read_exactly(&mut trickle, 7), b"Hello!\n");
+    let started = Instant::now();
+    let mut closed_after = None;
+    for i in 0..40 {
+        // One byte every 100 ms, never a '\n': the idle timeout (5 s) never fires.
+        if trickle.write_all(b"x").is_err() {
+            closed_after = Some(started.elapsed());
+            break;
+        }
+        if i % 4 == 0 {
+            slow_but_whole.write_all(b"ok\n").unwrap();
+            assert_eq!(read_exactly(&mut slow_but_whole, 9), b"hello,ok\n");
+        }
+        thread::sleep(Duration::from_millis(100));
+        if started.elapsed() > Duration::from_secs(2) {
+            break;
+        }
+    }
+    let told = String::from_utf8(read_all(&mut trickle)).unwrap();
+    assert_eq!(
+        told,
+        "error: message not complete 0.6 s after its first byte, closing\n"
+    );
+    assert!(
+        closed_after.is_none_or(|t| t >= Duration::from_millis(500)),
+        "{closed_after:?}"
+    );
+    // The patient client was never cut off: ~2 s of whole messages, 0.6 s limit each.
+    slow_but_whole.write_all(b"li\nexit\n").unwrap();
+    assert_eq!(read_all(&mut slow_but_whole), b"hello,li\n");
+    let summary = server.stop();
+    assert_eq!(summary.closed[6], 1, "one message timeout: {summary}");
+    assert!(
+        summary.to_string().contains("1 message timeout"),
+        "{summary}"
+    );
+}
+
 /// A connection from a chosen loopback address (a second host, for the test).
 fn connect_from(ip: [u8; 4], addr: std::net::SocketAddr) -> TcpStream {
     common::testing::connect_from(ip.into(), addr, READ_TIMEOUT)

@@ -22,6 +22,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub mod ratelimit;
+
+use ratelimit::{RateLimiter, Verdict};
+
 use common::addr::Endpoint;
 use common::net;
 use common::os;
@@ -147,6 +151,8 @@ pub struct Config {
     pub buffer: usize,
     pub handler: HandlerMode,
     pub faults: Faults,
+    /// Replies per second to one source address, at most (`--rate-limit`); `None`: no limit.
+    pub rate_limit: Option<u32>,
     pub trace: bool,
     pub quiet: bool,
 }
@@ -158,6 +164,7 @@ impl Default for Config {
             buffer: DEFAULT_BUFFER,
             handler: HandlerMode::Inline,
             faults: Faults::none(),
+            rate_limit: Some(ratelimit::DEFAULT_RATE),
             trace: false,
             quiet: false,
         }
@@ -186,6 +193,7 @@ struct Stats {
     send_errors: AtomicU64,
     recv_errors: AtomicU64,
     unreachable: AtomicU64,
+    rate_limited: AtomicU64,
 }
 
 /// What a server did, from start to shutdown.
@@ -202,6 +210,8 @@ pub struct Summary {
     pub injected_delays: u64,
     pub send_errors: u64,
     pub recv_errors: u64,
+    /// Datagrams dropped, not answered, because their source was over `--rate-limit`.
+    pub rate_limited: u64,
     /// ICMP "port unreachable" reports for earlier replies (Windows reports them to the
     /// server's socket; Linux and macOS do not).
     pub unreachable: u64,
@@ -215,7 +225,7 @@ impl std::fmt::Display for Summary {
         write!(
             f,
             "summary: {} datagrams in ({}), {} out ({}) in {:.1} s; {} truncated; injected: {} drops, \
-             {} duplicates, {} delays; {} send errors, {} receive errors; kernel drops: {}",
+             {} duplicates, {} delays; {} over the rate limit; {} send errors, {} receive errors; kernel drops: {}",
             self.datagrams_in,
             output::human_bytes(self.bytes_in),
             self.datagrams_out,
@@ -225,6 +235,7 @@ impl std::fmt::Display for Summary {
             self.injected_drops,
             self.injected_duplicates,
             self.injected_delays,
+            self.rate_limited,
             self.send_errors,
             self.recv_errors,
             self.kernel_drops
@@ -373,6 +384,16 @@ impl DelayQueue {
     }
 }
 
+/// Says that a source went over the rate limit (once per run of drops).
+#[cold]
+fn warn_rate_limited(log: &Log, tag: &Tag, rate: Option<u32>) {
+    log.warn(format_args!(
+        "{tag}: more than --rate-limit {}/s from {}: its datagrams are dropped, unanswered, until it slows down",
+        rate.unwrap_or(0),
+        tag.peer.ip()
+    ));
+}
+
 /// Says that a datagram was cut, with both sizes where the system tells the real one.
 #[cold]
 fn warn_truncated(log: &Log, tag: &Tag, datagram: &udp::Datagram, buffer: usize) {
@@ -405,6 +426,9 @@ pub fn serve(socket: UdpSocket, config: Config, shutdown: &Shutdown) -> Summary 
     let mut rng = fastrand::Rng::with_seed(faults.seed);
     let mut delays: Option<(Arc<DelayQueue>, thread::JoinHandle<()>)> = None;
     let mut receiver = Receiver::new(config.buffer);
+    let mut limiter = config
+        .rate_limit
+        .map(|rate| RateLimiter::new(rate, ratelimit::DEFAULT_CAPACITY, Instant::now()));
     let mut reply = Vec::new();
     let mut id: u64 = 0;
 
@@ -444,6 +468,20 @@ pub fn serve(socket: UdpSocket, config: Config, shutdown: &Shutdown) -> Summary 
         stats
             .bytes_in
             .fetch_add(datagram.len as u64, Ordering::Relaxed);
+        // Over its rate? Then no reply: a flood, or a reflection aimed at a forged source,
+        // gets no more than --rate-limit replies a second (see `ratelimit`).
+        if let Some(limiter) = &mut limiter {
+            match limiter.check(datagram.from.ip(), Instant::now()) {
+                Verdict::Allow => {}
+                verdict => {
+                    stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    if verdict == Verdict::DropFirst {
+                        warn_rate_limited(&log, &tag, config.rate_limit);
+                    }
+                    continue;
+                }
+            }
+        }
         if config.trace {
             output::trace(&tag, "recv", data);
         }
@@ -549,6 +587,7 @@ pub fn serve(socket: UdpSocket, config: Config, shutdown: &Shutdown) -> Summary 
         send_errors: load(&stats.send_errors),
         recv_errors: load(&stats.recv_errors),
         unreachable: load(&stats.unreachable),
+        rate_limited: load(&stats.rate_limited),
         kernel_drops: udp::kernel_drops(&socket),
         elapsed: started.elapsed(),
     }
@@ -609,11 +648,12 @@ pub fn main(options: Options) -> ExitCode {
         .map_or_else(|_| options.addr.to_string(), |a| a.to_string());
     let c = &options.config;
     output::out_line(format_args!(
-        "{} udp-server listening on {local} (UDP; buffer {} bytes, handler {}, SO_RCVBUF {} bytes; faults: {}); Ctrl-C stops it",
+        "{} udp-server listening on {local} (UDP; buffer {} bytes, handler {}, SO_RCVBUF {} bytes, rate limit {}; faults: {}); Ctrl-C stops it",
         output::timestamp(),
         c.buffer,
         c.handler,
         udp::recv_buffer_size(&socket).map_or_else(|_| "?".into(), |n| n.to_string()),
+        c.rate_limit.map_or_else(|| "off".to_string(), |r| format!("{r}/s per source")),
         c.faults,
     ));
     let shutdown = match Shutdown::for_udp(&socket) {

@@ -17,6 +17,7 @@ use clap::Parser;
 use common::addr::{Endpoint, DEFAULT_ADDR};
 use common::cli::parse_positive;
 use common::udp::UdpOptions;
+use udp_server::ratelimit::DEFAULT_RATE;
 use udp_server::{
     Config, Delay, Faults, HandlerMode, Options, DEFAULT_BUFFER, DEFAULT_REPLY_PREFIX,
 };
@@ -57,6 +58,10 @@ struct Args {
     /// Seed of the fault choices, to repeat a run exactly (default: a new one, printed at start).
     #[arg(long)]
     seed: Option<u64>,
+    /// Replies per second to one source address, at most; more are dropped and counted
+    /// (against floods, and reflection at a forged source). 0 = no limit.
+    #[arg(long, value_name = "PPS", default_value_t = DEFAULT_RATE)]
+    rate_limit: u32,
     /// Dump every datagram received and sent (hex and text, with byte counts) on stderr.
     #[arg(long)]
     trace: bool,
@@ -82,6 +87,7 @@ fn main() -> ExitCode {
                 delay: args.delay,
                 seed: args.seed.unwrap_or_else(|| fastrand::u64(..)),
             },
+            rate_limit: (args.rate_limit > 0).then_some(args.rate_limit),
             trace: args.trace,
             quiet: args.quiet,
         },

@@ -245,3 +245,89 @@ fn shutdown_is_prompt_with_delayed_replies_pending() {
         assert_eq!(summary.datagrams_out, 0, "the 30 s reply was never sent");
     }
 }
+
+/// A flood of 50,000 datagrams a second from one source gets no more than the rate limit
+/// of replies, while a ping from another source, at the same time, loses nothing.
+#[cfg_attr(
+    wine,
+    ignore = "under Wine every socket call goes through wineserver: too slow to take a 50,000 datagrams/s flood without loss"
+)]
+#[test]
+fn a_flood_from_one_source_is_capped_and_another_source_loses_nothing() {
+    const RATE: u32 = 1000;
+    const FLOOD_PER_MS: usize = 50;
+    const FLOOD_MS: u64 = 1000;
+    const PINGS: usize = 100;
+    let server = TestServer::start(Config {
+        rate_limit: Some(RATE),
+        quiet: true,
+        ..Config::default()
+    });
+    let addr = server.0.addr;
+    let flooder = UdpSocket::bind("127.0.0.1:0").unwrap();
+    flooder.set_nonblocking(true).unwrap();
+    let flood = thread::spawn(move || {
+        let (mut sent, mut replies) = (0u64, 0u64);
+        let started = Instant::now();
+        let mut buf = [0u8; 64];
+        for ms in 0..FLOOD_MS {
+            for _ in 0..FLOOD_PER_MS {
+                if flooder.send_to(b"flood", addr).is_ok() {
+                    sent += 1;
+                }
+            }
+            while flooder.recv(&mut buf).is_ok() {
+                replies += 1;
+            }
+            let next = started + Duration::from_millis(ms + 1);
+            thread::sleep(next.saturating_duration_since(Instant::now()));
+        }
+        thread::sleep(Duration::from_millis(200));
+        while flooder.recv(&mut buf).is_ok() {
+            replies += 1;
+        }
+        (sent, replies, started.elapsed())
+    });
+    // Meanwhile, another host pings, one request at a time.
+    let pinger = UdpSocket::bind("127.0.0.2:0").unwrap();
+    pinger.connect(addr).unwrap();
+    let mut lost = 0;
+    for i in 0..PINGS {
+        let msg = format!("ping {i}");
+        pinger.send(msg.as_bytes()).unwrap();
+        match recv(&pinger, Duration::from_secs(2)) {
+            Some(reply) => assert_eq!(reply, format!("Hi!{msg}").into_bytes()),
+            None => lost += 1,
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    let (sent, replies, took) = flood.join().unwrap();
+    let summary = server.stop();
+    assert_eq!(
+        lost, 0,
+        "the other source lost {lost} of {PINGS}: {summary}"
+    );
+    // At most a burst of one second's worth, then RATE per second (and a little slack for
+    // the clock).
+    let cap = f64::from(RATE) * (1.0 + took.as_secs_f64()) * 1.05;
+    assert!(sent >= 40_000, "the flood sent only {sent}");
+    assert!(
+        (replies as f64) <= cap,
+        "{replies} replies to the flood, cap {cap}: {summary}"
+    );
+    assert!(
+        replies >= u64::from(RATE) / 2,
+        "{replies} replies to the flood"
+    );
+    // Every datagram that arrived was answered or counted as over the limit.
+    assert_eq!(
+        summary.rate_limited,
+        summary.datagrams_in - summary.datagrams_out,
+        "{summary}"
+    );
+    assert!(summary.rate_limited >= 30_000, "{summary}");
+    assert!(
+        summary.to_string().contains("over the rate limit"),
+        "{summary}"
+    );
+}

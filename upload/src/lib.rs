@@ -105,7 +105,7 @@ pub fn serve_main(options: ServeOptions) -> ExitCode {
     // Always printed, even with --quiet: scripts and tests read the port from it.
     output::out_line(format_args!(
         "{} upload serve listening on {local} (protocol {}, folder {}, max size {}, {}, \
-         max {} connections{}, idle timeout {}); Ctrl-C stops it",
+         {}); Ctrl-C stops it",
         output::timestamp(),
         match config.protocol {
             Protocol::V1 => "upload/1",
@@ -118,12 +118,7 @@ pub fn serve_main(options: ServeOptions) -> ExitCode {
         } else {
             "existing files kept"
         },
-        options.limits.max_connections,
-        common::server::per_peer_text(&options.limits),
-        options
-            .limits
-            .idle_timeout
-            .map_or_else(|| "off".to_string(), |d| format!("{} s", d.as_secs_f64())),
+        options.limits,
     ));
     let leftovers = store::leftover_parts(&config.dir);
     if !leftovers.is_empty() {

@@ -79,6 +79,10 @@ struct ServeArgs {
     /// disconnected and its partial file deleted (0 = never).
     #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_seconds)]
     idle_timeout: Duration,
+    /// Seconds a control line may take from its first byte to its last; a client that trickles
+    /// bytes (slowloris) is closed when it runs out (0 = no limit).
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
+    message_timeout: Duration,
     /// Length of the queue of connections not yet accepted (the tutorial uses 5).
     #[arg(long, default_value_t = DEFAULT_BACKLOG, value_parser = clap::value_parser!(i32).range(0..))]
     backlog: i32,
@@ -149,6 +153,7 @@ fn main() -> ExitCode {
                     max_connections: a.max_connections,
                     max_per_peer: (a.max_per_peer > 0).then_some(a.max_per_peer),
                     idle_timeout: nonzero(a.idle_timeout),
+                    message_timeout: nonzero(a.message_timeout),
                 },
                 config,
                 progress: a.show.bars(),

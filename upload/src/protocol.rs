@@ -77,7 +77,8 @@ pub enum ErrCode {
     BadRequest,
     /// The digest the client sent is not the digest of the bytes that arrived.
     Checksum,
-    /// The client was silent for longer than the server's `--idle-timeout`.
+    /// The client was silent for longer than the server's `--idle-timeout`, or took longer
+    /// than `--message-timeout` to finish a control line.
     Timeout,
     /// The server could not write the file (permissions, I/O error).
     Internal,

@@ -38,6 +38,7 @@ use crate::protocol::{digest_hex, Digest, ErrCode, Reply, Request};
 use crate::store::{self, CommitError, PartFile, WRITEBACK_EVERY};
 use crate::wire::{LineError, Wire};
 use crate::{name, rate, Protocol};
+use common::deadline::MessageDeadline;
 
 /// The default largest upload.
 pub const DEFAULT_MAX_SIZE: u64 = 4 << 30;
@@ -245,6 +246,10 @@ impl Service {
                         "end of stream in the middle of a line".into(),
                     )
                 }
+                Err(e @ LineError::Timeout(_)) => {
+                    self.reply_err(wire, tag, ErrCode::Timeout, &format!("{e}; closing"));
+                    return CloseReason::MessageTimeout;
+                }
                 Err(LineError::Io(e)) => return self.read_failed(wire, tag, &e),
             };
             match request {
@@ -374,6 +379,10 @@ impl Service {
             Err(LineError::TooLong) => {
                 let why = CloseReason::ProtocolError("an overlong digest line".into());
                 return self.failed(None, Next::Close(why));
+            }
+            Err(e @ LineError::Timeout(_)) => {
+                let reply = Reply::Err(ErrCode::Timeout, format!("{e}; nothing stored"));
+                return self.failed(Some(reply), Next::Close(CloseReason::MessageTimeout));
             }
             Err(LineError::Io(e)) => {
                 return self.failed(timeout_reply(&e), Next::Close(CloseReason::from_io(&e)))
@@ -605,12 +614,14 @@ fn linger(wire: &mut Wire) {
 }
 
 impl Handler for Service {
-    fn handle(&self, accepted: Accepted, _limits: &Limits) -> Closed {
+    fn handle(&self, accepted: Accepted, limits: &Limits) -> Closed {
         let Accepted { stream, tag } = accepted;
         match self.config.protocol {
             Protocol::V1 => {
                 let trace = self.config.trace.then(|| tag.to_string());
-                let mut wire = Wire::new(stream, trace);
+                let mut wire = Wire::new(stream, trace).with_message_deadline(
+                    MessageDeadline::new(limits.message_timeout, limits.idle_timeout),
+                );
                 let reason = self.converse(&mut wire, &tag);
                 Closed {
                     reason,

@@ -10,12 +10,15 @@
 //! file's bytes come from that same buffer first, then straight from the socket (for large
 //! reads `BufReader` skips its own buffer, so the file costs no extra copy).
 //!
-//! A line is read with `take(MAX_LINE)`: a client that sends an endless line is refused
-//! after [`MAX_LINE`] bytes instead of filling the server's memory.
+//! A line is read at most [`MAX_LINE`] bytes far: a client that sends an endless line is
+//! refused there instead of filling the server's memory. And a line must be complete
+//! within `--message-timeout` of its first byte ([`common::deadline`]): a client that
+//! trickles a line one byte at a time is closed instead of holding its slot for ever.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 
+use common::deadline::MessageDeadline;
 use common::output;
 
 use crate::protocol::MAX_LINE;
@@ -27,6 +30,9 @@ pub enum LineError {
     TooLong,
     #[error("the connection ended in the middle of a line")]
     Truncated,
+    /// A line began and was not complete within the message timeout (slowloris).
+    #[error("a control line not complete {} s after its first byte", .0.as_secs_f64())]
+    Timeout(std::time::Duration),
     #[error(transparent)]
     Io(#[from] io::Error),
 }
@@ -40,6 +46,8 @@ pub struct Wire {
     /// The stream, read through a small buffer; written directly.
     reader: BufReader<TcpStream>,
     line: Vec<u8>,
+    /// The clock of the line being read (`--message-timeout`).
+    deadline: MessageDeadline,
     /// `--trace`: who to name in the dumps of control lines.
     trace: Option<String>,
     pub bytes_in: u64,
@@ -51,10 +59,17 @@ impl Wire {
         Wire {
             reader: BufReader::with_capacity(LINE_BUFFER, stream),
             line: Vec::new(),
+            deadline: MessageDeadline::new(None, None),
             trace,
             bytes_in: 0,
             bytes_out: 0,
         }
+    }
+
+    /// Every control line must be complete within `deadline`'s limit of its first byte.
+    pub fn with_message_deadline(mut self, deadline: MessageDeadline) -> Wire {
+        self.deadline = deadline;
+        self
     }
 
     pub fn stream(&self) -> &TcpStream {
@@ -64,9 +79,42 @@ impl Wire {
     /// Reads one line, `\n` included. `Ok(None)` is end of stream before the line began.
     pub fn read_line(&mut self) -> Result<Option<&[u8]>, LineError> {
         self.line.clear();
-        let n = (&mut self.reader)
-            .take(MAX_LINE as u64)
-            .read_until(b'\n', &mut self.line)?;
+        let limit = self.deadline.limit().unwrap_or_default();
+        loop {
+            let available = match self.reader.fill_buf() {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if common::net::is_timeout(&e) && self.deadline.expired() => {
+                    return Err(LineError::Timeout(limit));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if available.is_empty() {
+                break; // end of stream
+            }
+            // Up to the `\n`, and never past MAX_LINE: an endless line is refused there.
+            let room = &available[..available.len().min(MAX_LINE - self.line.len())];
+            let (take, done) = match room.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (room.len(), false),
+            };
+            self.line.extend_from_slice(&room[..take]);
+            self.reader.consume(take);
+            if done || self.line.len() == MAX_LINE {
+                break;
+            }
+            // Part of a line is here: the rest must come before its deadline.
+            self.deadline.begun();
+            match self.deadline.before_read(self.reader.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    return Err(LineError::Timeout(limit))
+                }
+                Err(e) => return Err(e.into()),
+                Ok(()) => {}
+            }
+        }
+        self.deadline.complete(self.reader.get_ref())?;
+        let n = self.line.len();
         self.bytes_in += n as u64;
         if let Some(who) = &self.trace {
             output::trace(who, "read", &self.line);

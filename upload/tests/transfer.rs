@@ -467,3 +467,29 @@ fn one_address_is_held_to_its_share() {
     let report = server.stop();
     assert_eq!(report.connections.refused_per_peer, 1);
 }
+
+/// Slowloris against the upload server: a control line trickled one byte at a time gets
+/// `ERR TIMEOUT` when it runs out of time, though the sender is never idle for long.
+#[test]
+fn a_trickled_control_line_is_cut_off() {
+    let server = TestServer::start(|_, l| {
+        l.idle_timeout = Some(Duration::from_secs(5));
+        l.message_timeout = Some(Duration::from_millis(500));
+    });
+    let mut client = RawClient::connect(server.addr());
+    let started = Instant::now();
+    for byte in b"PUT 5 slow.txt".iter().cycle().take(30) {
+        if !client.try_send(&[*byte]) || started.elapsed() > Duration::from_secs(1) {
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let line = client.line();
+    assert!(line.starts_with("ERR TIMEOUT "), "{line}");
+    assert!(line.contains("0.5 s after its first byte"), "{line}");
+    let mut next = RawClient::connect(server.addr());
+    assert!(next.upload("after.txt", b"fine!").starts_with("OK "));
+    assert_eq!(server.stored(), ["after.txt"]);
+    let report = server.stop();
+    assert_eq!(report.connections.closed[6], 1, "{}", report.connections);
+}

@@ -115,6 +115,11 @@ impl RawClient {
         self.stream.write_all(bytes).unwrap();
     }
 
+    /// Sends, and says whether the server still took it (false once it has closed).
+    pub fn try_send(&mut self, bytes: &[u8]) -> bool {
+        self.stream.write_all(bytes).is_ok()
+    }
+
     /// The next line from the server, without its `\n` ("" at end of stream).
     pub fn line(&mut self) -> String {
         let mut line = String::new();
