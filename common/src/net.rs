@@ -221,6 +221,12 @@ pub fn tune_stream(stream: &TcpStream) {
     let _ = stream.set_nodelay(true);
 }
 
+/// Makes the next close of `stream` an abort: `SO_LINGER` with a zero timeout, so
+/// `close()` sends RST at once instead of FIN, and leaves no TIME_WAIT behind.
+pub fn abort_on_close(stream: &TcpStream) -> io::Result<()> {
+    socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO))
+}
+
 /// A read or write timeout ran out (`SO_RCVTIMEO`/`SO_SNDTIMEO`: Unix reports `EAGAIN`,
 /// which Rust calls `WouldBlock`; Windows `WSAETIMEDOUT`, which Rust calls `TimedOut`).
 pub fn is_timeout(e: &io::Error) -> bool {

@@ -509,7 +509,7 @@ pub fn serve<H: Handler>(
             // rather than close it: a normal close would leave a TIME_WAIT entry on our
             // port, and a restart without SO_REUSEADDR would fail for a minute.
             if let Ok((stream, _)) = &result {
-                let _ = socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO));
+                let _ = crate::net::abort_on_close(stream);
             }
             break;
         }

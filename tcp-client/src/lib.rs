@@ -17,6 +17,7 @@
 //! - [`run_check`]: play the tutorial's session and verify every byte (grades a server);
 //! - [`load`]: many connections, many round trips, latency percentiles.
 
+pub mod attacks;
 pub mod load;
 
 use std::io::{self, BufRead};
@@ -157,6 +158,18 @@ impl Client {
             .map_err(|e| self.conn_error(format!("could not send \"{}\"", printable(msg)), e))?;
         self.log.message(&self.peer, "sent", msg);
         Ok(())
+    }
+
+    /// Sends bytes as they are, unframed (the attack suite sends pieces and garbage).
+    pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+        self.conn
+            .write_bytes(bytes)
+            .map_err(|e| self.conn_error(format!("could not send {} bytes", bytes.len()), e.into()))
+    }
+
+    /// The connection's stream (to half-close it, or to read what is left).
+    pub fn stream(&self) -> &std::net::TcpStream {
+        self.conn.stream()
     }
 
     /// Receives one message; `None` when the server closed the connection.

@@ -22,7 +22,7 @@ use common::cli::{parse_positive, parse_seconds};
 use common::frame::{Framing, DEFAULT_MAX_FRAME};
 use common::output;
 use tcp_client::load::{self, LoadOptions};
-use tcp_client::Options;
+use tcp_client::{attacks, Options};
 
 /// Client of the hello service (tcp-server). With no messages, plays the tutorial's
 /// session: li, bo, ca, then exit.
@@ -45,6 +45,16 @@ struct Args {
     /// the server behaved.
     #[arg(long, conflicts_with_all = ["messages", "burst"])]
     check: bool,
+    /// With --check: then attack the server (messages merged and split, a byte at a time,
+    /// oversize, garbage, clients vanishing mid-message, 50 clients, a silent client, one
+    /// that reads nothing, a connection flood); after each step a fresh client must be
+    /// served. Exit 0 only if every step passed.
+    #[arg(long, requires = "check")]
+    attacks: bool,
+    /// With --check: grade every server listed in FILE (one `NAME ADDR` per line; `#`
+    /// starts a comment) and print one row per server and a summary.
+    #[arg(long, value_name = "FILE", requires = "check")]
+    targets: Option<std::path::PathBuf>,
     /// How messages are delimited in the byte stream (must match the server's).
     #[arg(long, value_enum, default_value_t)]
     framing: Framing,
@@ -77,13 +87,19 @@ struct Args {
         requires = "connections"
     )]
     payload: usize,
-    /// Load mode: print the report as one JSON object.
-    #[arg(long, requires = "connections")]
+    /// Print the report as one JSON object (load mode, and --check).
+    #[arg(long)]
     json: bool,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.json && args.connections.is_none() && !args.check {
+        output::err_line(format_args!(
+            "tcp-client: --json goes with --connections (load) or --check"
+        ));
+        return ExitCode::from(common::EXIT_USAGE as u8);
+    }
     let opts = Options {
         addr: args.addr,
         framing: args.framing,
@@ -113,6 +129,10 @@ fn main() -> ExitCode {
             }
             report.errors == 0
         })
+    } else if let Some(file) = &args.targets {
+        attacks::grade_targets(&opts, file, args.attacks, args.json)
+    } else if args.check && (args.attacks || args.json) {
+        attacks::grade_one(&opts, args.attacks, args.json)
     } else if args.check {
         tcp_client::run_check(&opts).map(|steps| tcp_client::print_check(&steps))
     } else if args.interactive {

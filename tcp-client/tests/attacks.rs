@@ -1,0 +1,231 @@
+//! The grader (`--check --attacks`) on real servers: ours passes; servers with the
+//! tutorial's bugs fail, each at the step that shows the bug and with its reason; and a
+//! correct server that writes its replies one byte at a time passes (the grader must be
+//! right about TCP too).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
+use std::thread;
+use std::time::Duration;
+
+use common::addr::Endpoint;
+use common::frame::{Framing, DEFAULT_MAX_FRAME};
+use common::server::Limits;
+use common::testing::{available, run, workspace_root, ServerProcess};
+use tcp_client::attacks::{self, Report};
+use tcp_client::Options;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tcp-client");
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn options(addr: SocketAddr) -> Options {
+    Options {
+        addr: Endpoint::parse(&addr.to_string()).unwrap(),
+        framing: Framing::Line,
+        max_frame: DEFAULT_MAX_FRAME,
+        connect_timeout: Duration::from_secs(5),
+        timeout: Duration::from_secs(3),
+        trace: false,
+        quiet: true,
+    }
+}
+
+fn verdict<'a>(report: &'a Report, step: &str) -> &'a attacks::Verdict {
+    report
+        .steps
+        .iter()
+        .find(|s| s.step == step)
+        .unwrap_or_else(|| panic!("no step {step:?} in {report:?}"))
+}
+
+/// A hand-written hello server on a thread per connection, for the grader to judge:
+/// `serve` gets each accepted stream. Runs until the test ends (its threads are the test's).
+fn toy_server(serve: fn(TcpStream)) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            thread::spawn(move || serve(stream));
+        }
+    });
+    addr
+}
+
+/// Correct, but writes every byte of every reply in a write of its own.
+fn byte_by_byte(stream: TcpStream) {
+    let mut out = stream.try_clone().unwrap();
+    let mut say = |bytes: &[u8]| -> bool {
+        bytes.iter().all(|b| {
+            let ok = out.write_all(&[*b]).is_ok();
+            thread::sleep(Duration::from_micros(200));
+            ok
+        })
+    };
+    if !say(b"Hello!\n") {
+        return;
+    }
+    let mut lines = BufReader::new(stream.take(1 << 16));
+    let mut line = Vec::new();
+    while matches!(lines.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+        let msg = line.strip_suffix(b"\n").unwrap_or(&line);
+        if msg == b"exit" || !line.ends_with(b"\n") {
+            return;
+        }
+        if !say(&[b"hello,", msg, b"\n"].concat()) {
+            return;
+        }
+        line.clear();
+    }
+}
+
+/// The tutorial's framing bug with the bytes bug fixed: one read taken as one message.
+fn one_read_one_message(mut stream: TcpStream) {
+    if stream.write_all(b"Hello!\n").is_err() {
+        return;
+    }
+    let mut buf = [0u8; 1024];
+    while let Ok(n) = stream.read(&mut buf) {
+        let data = buf[..n].strip_suffix(b"\n").unwrap_or(&buf[..n]).to_vec();
+        if n == 0 || data == b"exit" {
+            return;
+        }
+        if stream
+            .write_all(&[b"hello,", &data[..], b"\n"].concat())
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+#[test]
+fn our_server_passes_every_step() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = tcp_server::Config {
+        quiet: true,
+        ..Default::default()
+    };
+    let server = tcp_server::spawn(listener, config, Limits::default()).unwrap();
+    let report = attacks::run(&options(server.addr)).unwrap();
+    assert!(report.passed, "{report:#?}");
+    assert_eq!(report.steps.len(), 12);
+    assert!(
+        verdict(&report, "a flood of connections from one address")
+            .detail
+            .contains("200 connections"),
+        "{report:#?}"
+    );
+    let summary = server.stop().unwrap();
+    assert!(
+        summary.refused_per_peer > 0,
+        "the flood met --max-per-peer: {summary}"
+    );
+}
+
+#[test]
+fn a_correct_server_that_replies_a_byte_at_a_time_passes() {
+    let report = attacks::run(&options(toy_server(byte_by_byte))).unwrap();
+    assert!(report.passed, "{report:#?}");
+}
+
+#[test]
+fn taking_one_read_as_one_message_fails_where_tcp_merges_and_splits() {
+    let report = attacks::run(&options(toy_server(one_read_one_message))).unwrap();
+    assert!(!report.passed);
+    assert!(verdict(&report, "the tutorial's session").ok, "{report:#?}");
+    let merged = verdict(&report, "several messages in one write");
+    // "hello,li\nbo\nca" came back as one reply: its second line is no reply at all.
+    assert!(
+        !merged.ok && merged.detail.contains(r#"the reply to "bo" was "bo""#),
+        "{merged:?}"
+    );
+    let split = verdict(&report, "a message one byte at a time");
+    assert!(!split.ok, "{split:?}");
+}
+
+#[test]
+fn the_tutorials_python_server_fails_with_the_lessons_reason() {
+    if !available("python3", "python3") {
+        return;
+    }
+    let mut cmd = Command::new("python3");
+    cmd.arg("-u")
+        .arg(workspace_root().join("docs/python/tcp.py"))
+        .arg("0");
+    let py = ServerProcess::start(cmd);
+    let mut opts = options(py.addr);
+    // Its greeting has no newline: only --framing raw can read it at all.
+    opts.framing = Framing::Raw;
+    let report = attacks::run(&opts).unwrap();
+    assert!(!report.passed);
+    let first = verdict(&report, "the tutorial's session");
+    assert!(first.detail.contains("hello,b'li'"), "{first:?}");
+    assert!(report.steps[1..]
+        .iter()
+        .all(|s| !s.ok && s.detail.starts_with("not tried")));
+}
+
+#[test]
+fn the_binary_grades_a_class_from_a_targets_file_and_says_so_in_json() {
+    let good = toy_server(byte_by_byte);
+    let wrong = toy_server(one_read_one_message);
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("class.txt");
+    std::fs::write(
+        &file,
+        format!("# the class\nalice {good}\nbob {wrong}   # merges\ncarol {closed}\n"),
+    )
+    .unwrap();
+    let (code, out, err) = run(
+        Command::new(BIN).args([
+            "--check",
+            "--attacks",
+            "--timeout",
+            "3",
+            "--targets",
+            file.to_str().unwrap(),
+        ]),
+        LIMIT,
+    );
+    assert_eq!(code, Some(1), "{out}{err}");
+    let rows: Vec<&str> = out.lines().collect();
+    assert!(
+        rows[0].starts_with("alice") && rows[0].contains("passed 12/12"),
+        "{out}"
+    );
+    assert!(
+        rows[1].starts_with("bob") && rows[1].contains("FAILED"),
+        "{out}"
+    );
+    assert!(rows[1].contains("several messages in one write"), "{out}");
+    assert!(
+        rows[2].starts_with("carol") && rows[2].contains("connection refused"),
+        "{out}"
+    );
+    assert_eq!(rows[3], "1 of 3 servers passed the attacks", "{out}");
+
+    let (code, out, _) = run(
+        Command::new(BIN).args([&good.to_string(), "--check", "--attacks", "--json"]),
+        LIMIT,
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["passed"], true);
+    assert_eq!(v["steps"].as_array().unwrap().len(), 12);
+
+    // A bad targets file is a usage error that names the line.
+    std::fs::write(&file, "alice\n").unwrap();
+    let (code, _, err) = run(
+        Command::new(BIN).args(["--check", "--targets", file.to_str().unwrap()]),
+        LIMIT,
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("line 1: expected `NAME ADDR`"), "{err}");
+}
