@@ -10,6 +10,7 @@
 //! - [`conn`]: a TCP connection that owns its stream and read buffer, and reads and writes
 //!   whole messages with a framing (optionally printing every byte it moves).
 //! - [`deadline`]: a deadline for each message, the defense against slowloris.
+//! - [`grade`]: the steps, verdicts and report of the graders (`--check`).
 //! - [`net`]: the socket set-up, one system call at a time: `socket`, `setsockopt`,
 //!   `bind`, `listen`.
 //! - [`server`]: the accept loop of the TCP servers: a thread per connection, with limits,
@@ -29,6 +30,7 @@ pub mod cli;
 pub mod conn;
 pub mod deadline;
 pub mod frame;
+pub mod grade;
 pub mod net;
 pub mod os;
 pub mod output;

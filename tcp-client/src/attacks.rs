@@ -21,6 +21,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::frame::{self, Framing};
+pub use common::grade::{Report, Verdict};
 use common::output::printable;
 
 use crate::{Client, ClientError, Options, EXIT_MESSAGE, EXPECTED_GREETING, EXPECTED_REPLY_PREFIX};
@@ -37,34 +38,6 @@ pub const UNREAD_MESSAGES: usize = 2000;
 const BYTE_PAUSE: Duration = Duration::from_millis(20);
 /// How long a step waits for the server to end a connection it should end.
 const CLOSE_WAIT: Duration = Duration::from_secs(10);
-
-/// One step of the suite.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Verdict {
-    pub step: &'static str,
-    pub ok: bool,
-    /// One line: what happened, or why it failed.
-    pub detail: String,
-}
-
-/// The whole grade of one server.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Report {
-    pub server: String,
-    pub passed: bool,
-    pub steps: Vec<Verdict>,
-}
-
-impl Report {
-    pub fn passed_steps(&self) -> usize {
-        self.steps.iter().filter(|s| s.ok).count()
-    }
-
-    /// The first failure's step and reason, for a one-row summary.
-    pub fn first_failure(&self) -> Option<&Verdict> {
-        self.steps.iter().find(|s| !s.ok)
-    }
-}
 
 type Outcome = Result<String, String>;
 /// One step: its name, and the attack (what it did, or why it failed).
@@ -112,38 +85,9 @@ pub fn run(opts: &Options) -> Result<Report, ClientError> {
             Ok(()) => Ok(detail),
             Err(why) => Err(format!("{detail}; then a fresh client: {why}")),
         });
-        steps.push(match outcome {
-            Ok(detail) => Verdict {
-                step,
-                ok: true,
-                detail,
-            },
-            Err(detail) => Verdict {
-                step,
-                ok: false,
-                detail,
-            },
-        });
+        steps.push(Verdict::of(step, outcome));
     }
-    Ok(Report {
-        server: opts.addr.to_string(),
-        passed: steps.iter().all(|s| s.ok),
-        steps,
-    })
-}
-
-/// Prints one line per step and a verdict.
-pub fn print(report: &Report) {
-    for s in &report.steps {
-        let mark = if s.ok { "ok  " } else { "FAIL" };
-        common::output::out_line(format_args!("{mark}  {}: {}", s.step, s.detail));
-    }
-    common::output::out_line(format_args!(
-        "attacks {}: {} of {} steps passed",
-        if report.passed { "passed" } else { "FAILED" },
-        report.passed_steps(),
-        report.steps.len()
-    ));
+    Ok(Report::new(opts.addr.to_string(), steps))
 }
 
 /// `--check [--attacks] [--json]` against one server: prints the verdicts (or one JSON
@@ -155,12 +99,9 @@ pub fn grade_one(opts: &Options, attacks: bool, json: bool) -> Result<bool, Clie
         session_report(opts)?
     };
     if json {
-        common::output::out_line(format_args!(
-            "{}",
-            serde_json::to_string(&report).unwrap_or_default()
-        ));
+        common::output::out_line(format_args!("{}", report.to_json()));
     } else {
-        print(&report);
+        report.print(if attacks { "attacks" } else { "check" });
     }
     Ok(report.passed)
 }
@@ -180,11 +121,10 @@ fn session_report(opts: &Options) -> Result<Report, ClientError> {
             },
         })
         .collect();
-    Ok(Report {
-        server: opts.addr.to_string(),
-        passed: steps.len() == crate::TUTORIAL_MESSAGES.len() + 1 && steps.iter().all(|s| s.ok),
-        steps,
-    })
+    let complete = steps.len() == crate::TUTORIAL_MESSAGES.len() + 1;
+    let mut report = Report::new(opts.addr.to_string(), steps);
+    report.passed &= complete;
+    Ok(report)
 }
 
 /// One line of a `--targets` file.

@@ -17,6 +17,7 @@
 //! duplicates, reordering, jitter) and rate ([`rate`]: a steady flood from one thread, the
 //! replies counted on another).
 
+pub mod check;
 pub mod ping;
 pub mod rate;
 

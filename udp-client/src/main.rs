@@ -59,6 +59,11 @@ struct Args {
     /// Ping and rate modes: print the summary as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Grade the server: the reply to hello!, a 2,000-byte datagram answered whole, an
+    /// empty datagram, 200 requests in flight matched to their replies, then hello! again.
+    /// Exit 0 only if every step passed (--json for one JSON object).
+    #[arg(long, conflicts_with_all = ["messages", "count", "rate"])]
+    check: bool,
     /// Dump every datagram sent and received (hex and text) on stderr.
     #[arg(long)]
     trace: bool,
@@ -76,7 +81,16 @@ fn main() -> ExitCode {
         trace: args.trace,
         quiet: args.quiet,
     };
-    let result = if let Some(pps) = args.rate {
+    let result = if args.check {
+        udp_client::check::run(&opts).map(|report| {
+            if args.json {
+                output::out_line(format_args!("{}", report.to_json()));
+            } else {
+                report.print("check");
+            }
+            report.passed
+        })
+    } else if let Some(pps) = args.rate {
         let count = match (args.count, args.duration) {
             (Some(n), _) => Ok(n),
             (None, Some(d)) => Ok((pps * d.as_secs_f64()).round() as u64),

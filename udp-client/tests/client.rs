@@ -372,3 +372,67 @@ fn talks_to_socat_as_an_echo_server() {
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(out, "hello!\n", "an echo: the reply is the request");
 }
+
+// ---- the grader (--check) ----
+
+#[test]
+fn check_passes_our_server_and_fails_a_small_buffer_at_the_large_datagram() {
+    let s = start(Faults::none());
+    let report = udp_client::check::run(&options(s.addr, 2000, 0)).unwrap();
+    assert!(report.passed, "{report:#?}");
+    assert_eq!(report.steps.len(), 5);
+    s.stop().unwrap();
+
+    // The tutorial's recvfrom(1024), in our server: the large datagram comes back cut.
+    let socket = udp::udp_socket("127.0.0.1:0".parse().unwrap(), &UdpOptions::default()).unwrap();
+    let config = Config {
+        buffer: 1024,
+        quiet: true,
+        ..Config::default()
+    };
+    let cut = udp_server::spawn(socket, config).unwrap();
+    let report = udp_client::check::run(&options(cut.addr, 2000, 0)).unwrap();
+    assert!(!report.passed);
+    let failed = report.first_failure().unwrap();
+    assert_eq!(failed.step, "a 2,000-byte datagram answered whole");
+    assert!(failed.detail.starts_with("got 1027 bytes"), "{failed:?}");
+    assert_eq!(report.passed_steps(), 4, "{report:#?}");
+    cut.stop().unwrap();
+}
+
+#[test]
+fn check_fails_the_tutorials_server_with_its_bytes_bug_and_exits_1() {
+    if !available("python3", "python3") {
+        return;
+    }
+    let mut cmd = Command::new("python3");
+    cmd.arg("-u")
+        .arg(workspace_root().join("docs/python/udp.py"))
+        .arg("0");
+    let py = ServerProcess::start(cmd);
+    let (code, out, _) = client(&[&py.addr.to_string(), "--check", "-q", "--timeout", "0.5"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(r#"FAIL  the reply to hello!: got 12 bytes, "Hi!b'hello!'""#),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"FAIL  an empty datagram: got 6 bytes, "Hi!b''""#),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("check FAILED: 0 of 5 steps passed\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_json_is_one_object() {
+    let s = start(Faults::none());
+    let (code, out, _) = client(&[&s.addr.to_string(), "--check", "--json", "-q"]);
+    assert_eq!(code, Some(0), "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["passed"], true);
+    assert_eq!(v["steps"][3]["step"], "200 requests in flight");
+    s.stop().unwrap();
+}

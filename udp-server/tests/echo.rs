@@ -291,18 +291,34 @@ fn a_flood_from_one_source_is_capped_and_another_source_loses_nothing() {
     // Meanwhile, another host pings, one request at a time.
     let pinger = UdpSocket::bind("127.0.0.2:0").unwrap();
     pinger.connect(addr).unwrap();
-    let mut lost = 0;
+    // A second try is allowed for a ping that the *kernel* dropped (the server's queue
+    // overflows when a busy machine delays it a few milliseconds; the summary counts
+    // those). Had the rate limit charged the flood to this source, both tries would be
+    // dropped: the flood keeps the bucket empty.
+    let (mut lost, mut retried) = (0, 0);
     for i in 0..PINGS {
         let msg = format!("ping {i}");
-        pinger.send(msg.as_bytes()).unwrap();
-        match recv(&pinger, Duration::from_secs(2)) {
-            Some(reply) => assert_eq!(reply, format!("Hi!{msg}").into_bytes()),
-            None => lost += 1,
+        let answered = (0..2).any(|try_| {
+            if try_ == 1 {
+                retried += 1;
+            }
+            pinger.send(msg.as_bytes()).unwrap();
+            recv(&pinger, Duration::from_secs(1))
+                .is_some_and(|reply| reply == format!("Hi!{msg}").into_bytes())
+        });
+        if !answered {
+            lost += 1;
         }
         thread::sleep(Duration::from_millis(5));
     }
     let (sent, replies, took) = flood.join().unwrap();
     let summary = server.stop();
+    if retried > 0 {
+        assert!(
+            summary.kernel_drops.is_none_or(|d| d > 0),
+            "{retried} pings needed a second try, but the kernel dropped nothing: {summary}"
+        );
+    }
     assert_eq!(
         lost, 0,
         "the other source lost {lost} of {PINGS}: {summary}"
