@@ -19,6 +19,7 @@
 //! [`seed`] speaks the tutorial's own exchange (`--protocol seed`), so our programs and the
 //! tutorial's can talk to each other.
 
+pub mod check;
 pub mod client;
 pub mod hashing;
 pub mod name;

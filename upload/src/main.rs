@@ -115,8 +115,17 @@ impl Show {
 #[derive(Debug, clap::Args)]
 struct SendArgs {
     /// Files to send, one after another over one connection.
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(required_unless_present = "check", value_name = "FILE")]
     files: Vec<PathBuf>,
+    /// Grade the server instead of sending files: a normal upload, hostile names, a wrong
+    /// digest, a sender that vanishes mid-file, then a normal upload again (with
+    /// --protocol seed: the tutorial's exchange, then an early disconnect). Exit 0 only if
+    /// every step passed.
+    #[arg(long, conflicts_with = "files")]
+    check: bool,
+    /// With --check: the report as one JSON object.
+    #[arg(long, requires = "check")]
+    json: bool,
     /// The server: HOST:PORT, [IPv6]:PORT or a bare PORT.
     #[arg(long, default_value = DEFAULT_ADDR)]
     to: Endpoint,
@@ -158,6 +167,22 @@ fn main() -> ExitCode {
                 config,
                 progress: a.show.bars(),
             })
+        }
+        Command::Send(a) if a.check => {
+            let report = match a.protocol {
+                upload::Protocol::V1 => upload::check::run(&a.to, a.timeout),
+                upload::Protocol::Seed => upload::check::run_seed(&a.to, a.timeout),
+            };
+            if a.json {
+                common::output::out_line(format_args!("{}", report.to_json()));
+            } else {
+                report.print("check");
+            }
+            if report.passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(common::EXIT_FAILURE as u8)
+            }
         }
         Command::Send(a) => {
             let mut options = upload::client::Options::new(a.to);

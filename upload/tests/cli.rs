@@ -380,3 +380,118 @@ fn a_full_disk_gets_no_space_and_the_server_goes_on() {
     let log = server.stdout().join("\n");
     assert!(!log.contains("stored big.bin"), "{log}");
 }
+
+// ---- the grader (send --check) ----
+
+fn check(addr: std::net::SocketAddr, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut command = upload();
+    command
+        .args([
+            "send",
+            "--check",
+            "--timeout",
+            "3",
+            "--to",
+            &addr.to_string(),
+        ])
+        .args(args);
+    run(&mut command, LIMIT)
+}
+
+#[test]
+fn check_passes_our_server_in_both_protocols_and_leaves_only_whole_files() {
+    let root = tempfile::tempdir().unwrap();
+    let server = serve(&root.path().join("v1"), &["-q"]);
+    let (code, out, err) = check(server.addr, &[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.ends_with("check passed: 5 of 5 steps passed\n"),
+        "{out}"
+    );
+    // What the grader left: its two good uploads, whole; no probe, no partial file.
+    let mut names: Vec<String> = fs::read_dir(root.path().join("v1"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(
+        names[0].ends_with("-after.bin") && names[1].ends_with("-first.bin"),
+        "{names:?}"
+    );
+
+    let seed = serve(&root.path().join("seed"), &["-q", "--protocol", "seed"]);
+    let (code, out, _) = check(seed.addr, &["--protocol", "seed", "--json"]);
+    assert_eq!(code, Some(0), "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["passed"], true);
+    assert_eq!(v["steps"].as_array().unwrap().len(), 2);
+}
+
+/// A server that trusts its clients: GO to every name, OK with whatever digest it is sent.
+fn trusting_server(stream: std::net::TcpStream) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut out = stream.try_clone().unwrap();
+    let mut input = BufReader::new(stream);
+    let _ = out.write_all(b"UPLOAD/1 READY\n");
+    let mut line = String::new();
+    while matches!(input.read_line(&mut line), Ok(n) if n > 0) {
+        let words: Vec<&str> = line.trim_end().splitn(3, ' ').collect();
+        if words.len() == 3 && words[0] == "PUT" {
+            let size: usize = words[1].parse().unwrap_or(0);
+            let _ = out.write_all(b"GO 0\n");
+            let mut data = vec![0u8; size];
+            if input.read_exact(&mut data).is_err() {
+                return;
+            }
+            let mut digest = String::new();
+            let _ = input.read_line(&mut digest);
+            let claimed = digest.trim_end().trim_start_matches("SHA256 ");
+            let _ = out.write_all(format!("OK {claimed}\n").as_bytes());
+        }
+        line.clear();
+    }
+}
+
+#[test]
+fn check_fails_a_server_that_trusts_names_and_digests() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            thread::spawn(move || trusting_server(stream));
+        }
+    });
+    let (code, out, _) = check(addr, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("ok    a normal upload"), "{out}");
+    assert!(
+        out.contains(r#"FAIL  hostile names: "../escape.txt" was accepted (GO)"#),
+        "{out}"
+    );
+    assert!(out.contains("FAIL  a wrong digest:"), "{out}");
+}
+
+#[test]
+fn check_fails_the_tutorials_server_after_an_early_disconnect() {
+    if !available("python3", "python3") {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let mut python = Command::new("python3");
+    python
+        .arg("-u")
+        .arg(workspace_root().join("docs/python/upload.py"))
+        .arg("0")
+        .current_dir(root.path());
+    let server = ServerProcess::start(python);
+    let (code, out, _) = check(server.addr, &["--protocol", "seed"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("ok    the tutorial's exchange"), "{out}");
+    assert!(
+        out.contains("FAIL  an early disconnect, then the next sender: 100 of 65536 bytes sent, then gone; the next sender:"),
+        "{out}"
+    );
+    // (The tutorial's server now spins on recv() returning b'' for ever; dropping
+    // `server` stops it, by its PID.)
+}
