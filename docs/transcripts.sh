@@ -61,6 +61,8 @@ def burst(m):
                   m.group(0))
 text = re.sub(r".*summary: 20 connections accepted.*", burst, text)
 text = re.sub(r"\bpid[= ]\d+", "pid=PID", text)
+# The files of Python itself in a traceback: where Python is installed varies.
+text = re.sub(r"File \"[^\"]*/(lib/python3[^\"/]*/[^\"]+)\", line \d+", "File \"\\1\", line N", text)
 # Ephemeral ports, numbered in order of appearance; the lesson port is always 9999.
 ports = {port: "9999"}
 def number(m):
@@ -68,7 +70,7 @@ def number(m):
     if p not in ports:
         ports[p] = str(50001 + len(ports) - 1)
     return m.group(1) + ports[p]
-text = re.sub(r"(127\.0\.0\.1:|\[::1\]:|\x27127\.0\.0\.1\x27, )(\d+)", number, text)
+text = re.sub(r"(127\.0\.0\.1:|\[::1\]:|\[::\]:|\[::ffff:127\.0\.0\.1\]:|\x27127\.0\.0\.1\x27, )(\d+)", number, text)
 text = re.sub(r"(sport = :|dport = :|port |127\.0\.0\.1 )" + port + r"\b", r"\g<1>9999", text)
 text = re.sub(r"(udp_user\.py |tcp\.py |tcp_user\.py |udp\.py |upload_user\.py |upload\.py )" + port + r"\b", r"\g<1>9999", text)
 sys.stdout.write(text)

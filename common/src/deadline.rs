@@ -59,6 +59,7 @@ impl MessageDeadline {
 
     /// Before a blocking read of the rest of a message: the read may wait only as long as
     /// the message has left. Fails with [`io::ErrorKind::TimedOut`] when nothing is left.
+    // ANCHOR: before_read
     pub fn before_read(&mut self, stream: &TcpStream) -> io::Result<()> {
         let (Some(limit), Some(started)) = (self.limit, self.started) else {
             return Ok(());
@@ -72,6 +73,7 @@ impl MessageDeadline {
         self.shortened = true;
         Ok(())
     }
+    // ANCHOR_END: before_read
 
     /// Whether the current message has run out of time (a read that timed out was the
     /// message's deadline, not the idle timeout).

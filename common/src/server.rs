@@ -394,6 +394,7 @@ struct Shared<H> {
 impl<H> Shared<H> {
     /// Takes a slot for a connection from `ip`, unless that address already has
     /// `max_per_peer`; returns how many it had.
+    // ANCHOR: claim_peer_slot
     fn claim_peer_slot(&self, ip: IpAddr) -> Result<(), usize> {
         let Some(max) = self.limits.max_per_peer else {
             return Ok(());
@@ -406,6 +407,7 @@ impl<H> Shared<H> {
         *open += 1;
         Ok(())
     }
+    // ANCHOR_END: claim_peer_slot
 
     /// Gives back the slot of a connection from `ip`.
     fn release_peer_slot(&self, ip: IpAddr) {

@@ -234,6 +234,28 @@ fn systems() {
 }
 
 #[test]
+fn attacks() {
+    if let Some((out, _)) = play("attacks") {
+        assert_has(
+            &out,
+            "attacks",
+            &[
+                // The tutorial's server falls: accept() fails, and it accepts no one again.
+                "OSError: [Errno 24] Too many open files",
+                "timed out (no answer in 2.0 s",
+                // Ours holds: the flood's excess refused, another address served.
+                "19 refused (per peer)",
+                "client| hello,li",
+                "client| error: server busy",
+                // Slowloris is cut off at the message timeout.
+                "error: message not complete 2 s after its first byte, closing",
+                "closed: message timeout after",
+            ],
+        );
+    }
+}
+
+#[test]
 fn every_lesson_has_a_test() {
     let lessons: Vec<String> = std::fs::read_dir(workspace_root().join("docs/demos"))
         .unwrap()

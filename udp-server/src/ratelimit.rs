@@ -108,6 +108,7 @@ impl RateLimiter {
     }
 
     /// The datagram from `source` that arrived at `now`: answer it or drop it?
+    // ANCHOR: check
     pub fn check(&mut self, source: IpAddr, now: Instant) -> Verdict {
         if now.saturating_duration_since(self.last_sweep) >= SWEEP_EVERY {
             self.sweep(now);
@@ -132,6 +133,7 @@ impl RateLimiter {
             Verdict::DropFirst
         }
     }
+    // ANCHOR_END: check
 
     /// Sources remembered now.
     pub fn sources(&self) -> usize {
