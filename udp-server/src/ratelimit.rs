@@ -36,7 +36,8 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 struct Bucket {
     tokens: f64,
     last: Instant,
-    /// Whether its last datagram was dropped (so a drop is logged once per episode).
+    /// Whether it has been over the rate since it was last full (so a flood is logged once,
+    /// not at every token it gets).
     limited: bool,
 }
 
@@ -54,6 +55,10 @@ impl Bucket {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.tokens = (self.tokens + elapsed * rate).min(burst);
         self.last = now;
+        if self.tokens >= burst {
+            // Full again: the source has calmed down, and a new run of drops is news.
+            self.limited = false;
+        }
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             true
@@ -74,7 +79,7 @@ impl Bucket {
 pub enum Verdict {
     /// Answer it.
     Allow,
-    /// Drop it; the first of a run of drops from that source (log it).
+    /// Drop it; the first drop since the source's bucket was last full (log it).
     DropFirst,
     /// Drop it, as the ones before it.
     Drop,
@@ -124,7 +129,6 @@ impl RateLimiter {
                 .or_insert_with(|| Bucket::new(burst, now)),
         };
         if bucket.take(rate, burst, now) {
-            bucket.limited = false;
             Verdict::Allow
         } else if bucket.limited {
             Verdict::Drop
@@ -180,6 +184,20 @@ mod tests {
             rl.check(ip(1), t0);
         }
         assert_eq!(rl.check(ip(2), t0), Verdict::Allow);
+    }
+
+    #[test]
+    fn a_steady_flood_is_told_once_not_at_every_token() {
+        let t0 = Instant::now();
+        let mut rl = RateLimiter::new(100, 16, t0);
+        let mut told = 0;
+        for i in 0..5000u64 {
+            // 5000/s for one second: a token comes back every 10 ms.
+            if rl.check(ip(1), t0 + Duration::from_micros(i * 200)) == Verdict::DropFirst {
+                told += 1;
+            }
+        }
+        assert_eq!(told, 1);
     }
 
     #[test]
