@@ -264,8 +264,14 @@ pub fn run_seed(to: &Endpoint, timeout: Duration) -> Report {
 
 fn seed_upload(to: &Endpoint, timeout: Duration) -> Result<String, String> {
     let bytes = content("seed");
-    let stream = crate::seed::start(to, bytes.len() as u64, timeout, &mut |_| {})
-        .map_err(|e| e.to_string())?;
+    let stream =
+        crate::seed::start(to, bytes.len() as u64, timeout, &mut |_| {}).map_err(|e| match &e {
+            crate::seed::SeedError::Io(io) if common::net::is_timeout(io) => format!(
+                "no answer within {:.1} s: the server does not serve the next sender",
+                timeout.as_secs_f64()
+            ),
+            _ => e.to_string(),
+        })?;
     (&stream).write_all(&bytes).map_err(|e| e.to_string())?;
     crate::seed::finish(&stream, &mut |_| {}).map_err(|e| e.to_string())?;
     Ok(format!("{} bytes, 传送完成", bytes.len()))

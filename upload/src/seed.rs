@@ -255,7 +255,7 @@ pub enum SeedError {
     Closed(&'static str),
     #[error("the server said {0:?}, expected {1:?} (is it `upload serve --protocol seed` or the tutorial's upload.py?)")]
     Unexpected(String, &'static str),
-    #[error("{0}")]
+    #[error("{}", common::net::describe(.0))]
     Io(#[from] io::Error),
 }
 
