@@ -278,6 +278,10 @@ fn binary_ping_prints_each_reply_and_a_summary() {
     s.stop().unwrap();
 }
 
+#[cfg_attr(
+    wine,
+    ignore = "under Wine every socket call goes through wineserver: too slow to take 2,000 datagrams/s without loss"
+)]
 #[test]
 fn binary_rate_mode_for_a_duration() {
     let s = start(Faults::none());
