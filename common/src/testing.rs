@@ -219,6 +219,24 @@ pub fn available(program: &str, package: &str) -> bool {
     ok
 }
 
+/// The tutorial's `docs/python/SCRIPT` (ported to Python 3) as a server process on port 0,
+/// run in `dir` (the upload server writes there); `None`, with the reason printed, where
+/// python3 is missing.
+pub fn tutorial_server(script: &str, dir: Option<&std::path::Path>) -> Option<ServerProcess> {
+    if !available("python3", "python3") {
+        return None;
+    }
+    let mut command = Command::new("python3");
+    command
+        .arg("-u")
+        .arg(workspace_root().join("docs/python").join(script))
+        .arg("0");
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    Some(ServerProcess::start(command))
+}
+
 /// Runs a command with a time limit; returns (exit code, stdout, stderr). A command that
 /// outlives the limit is killed (our own child, by its PID) and the test fails.
 pub fn run(command: &mut Command, timeout: Duration) -> (Option<i32>, String, String) {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::addr::Endpoint;
 use common::frame::{Framing, DEFAULT_MAX_FRAME};
 use common::server::Limits;
-use common::testing::{available, run, workspace_root, ServerProcess};
+use common::testing::run;
 use tcp_client::attacks::{self, Report};
 use tcp_client::Options;
 
@@ -148,14 +148,9 @@ fn taking_one_read_as_one_message_fails_where_tcp_merges_and_splits() {
 
 #[test]
 fn the_tutorials_python_server_fails_with_the_lessons_reason() {
-    if !available("python3", "python3") {
+    let Some(py) = common::testing::tutorial_server("tcp.py", None) else {
         return;
-    }
-    let mut cmd = Command::new("python3");
-    cmd.arg("-u")
-        .arg(workspace_root().join("docs/python/tcp.py"))
-        .arg("0");
-    let py = ServerProcess::start(cmd);
+    };
     let mut opts = options(py.addr);
     // Its greeting has no newline: only --framing raw can read it at all.
     opts.framing = Framing::Raw;

@@ -406,14 +406,9 @@ fn check_passes_our_server_and_fails_a_small_buffer_at_the_large_datagram() {
 
 #[test]
 fn check_fails_the_tutorials_server_with_its_bytes_bug_and_exits_1() {
-    if !available("python3", "python3") {
+    let Some(py) = common::testing::tutorial_server("udp.py", None) else {
         return;
-    }
-    let mut cmd = Command::new("python3");
-    cmd.arg("-u")
-        .arg(workspace_root().join("docs/python/udp.py"))
-        .arg("0");
-    let py = ServerProcess::start(cmd);
+    };
     let (code, out, _) = client(&[&py.addr.to_string(), "--check", "-q", "--timeout", "0.5"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(

@@ -474,17 +474,10 @@ fn check_fails_a_server_that_trusts_names_and_digests() {
 
 #[test]
 fn check_fails_the_tutorials_server_after_an_early_disconnect() {
-    if !available("python3", "python3") {
-        return;
-    }
     let root = tempfile::tempdir().unwrap();
-    let mut python = Command::new("python3");
-    python
-        .arg("-u")
-        .arg(workspace_root().join("docs/python/upload.py"))
-        .arg("0")
-        .current_dir(root.path());
-    let server = ServerProcess::start(python);
+    let Some(server) = common::testing::tutorial_server("upload.py", Some(root.path())) else {
+        return;
+    };
     let (code, out, _) = check(server.addr, &["--protocol", "seed"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("ok    the tutorial's exchange"), "{out}");
