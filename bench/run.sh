@@ -230,7 +230,7 @@ idle_workload() {
 flood_workload() {
     for s in tcp-server std; do
         # tcp-server with its default connection limit (1,024). The flood comes from one
-        # address, which --max-per-peer would cap at 32: off here, so that the flood
+        # address, which --max-per-peer would cap at 64: off here, so that the flood
         # measures the connection limit and the exhaustion of descriptors.
         case $s in
             tcp-server) start_server "$s" "$R/tcp-server" 127.0.0.1:0 --quiet --max-per-peer 0 ;;

@@ -46,10 +46,10 @@ use crate::output::{human_bytes, Log, Tag};
 
 /// The default connection limit.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
-/// The default limit on connections from one IP address: a class of 30 laptops, each at
-/// this limit, still fits under [`DEFAULT_MAX_CONNECTIONS`], so one student (or one
-/// attacker) cannot lock the others out.
-pub const DEFAULT_MAX_PER_PEER: usize = 32;
+/// The default limit on connections from one IP address: one laptop (one student, or one
+/// attacker) can hold at most 64 of the 1,024 slots, so even ten misbehaving ones leave a
+/// class of 30 room; and 64 is enough for the grader's 50 clients at once.
+pub const DEFAULT_MAX_PER_PEER: usize = 64;
 /// The default idle timeout: a client silent for this long is disconnected.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Stack size of a connection thread. Our handlers keep their buffers on the heap, so a
@@ -85,7 +85,7 @@ pub struct Limits {
     pub message_timeout: Option<Duration>,
 }
 
-/// The limits as the start-up lines say them: `max 1024 connections (32 per address), idle
+/// The limits as the start-up lines say them: `max 1024 connections (64 per address), idle
 /// timeout 300 s, message timeout 30 s`.
 impl fmt::Display for Limits {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -244,7 +244,7 @@ fn attacks() {
                 "OSError: [Errno 24] Too many open files",
                 "timed out (no answer in 2.0 s",
                 // Ours holds: the flood's excess refused, another address served.
-                "19 refused (per peer)",
+                "37 refused (per peer)",
                 "client| hello,li",
                 "client| error: server busy",
                 // Slowloris is cut off at the message timeout.
