@@ -259,6 +259,22 @@ fn connect(opts: &Options) -> Result<Client, String> {
     Client::connect(opts).map_err(|e| e.to_string())
 }
 
+/// A connected client that has read and checked the greeting.
+fn greeted_client(opts: &Options) -> Result<Client, String> {
+    let mut c = connect(opts)?;
+    greeted(&mut c)?;
+    Ok(c)
+}
+
+/// A greeted client that has sent the first half of a message and no more.
+fn half_a_message(opts: &Options) -> Result<Client, String> {
+    let mut c = greeted_client(opts)?;
+    let bytes = framed(opts, b"half a message");
+    c.send_bytes(&bytes[..bytes.len() / 2])
+        .map_err(|e| e.to_string())?;
+    Ok(c)
+}
+
 /// Reads the greeting and checks it.
 fn greeted(c: &mut Client) -> Result<(), String> {
     expect(c, EXPECTED_GREETING, "greeting")
@@ -310,8 +326,7 @@ fn closes_after_exit(c: &mut Client) -> Result<(), String> {
 
 /// The check after every step: a new client gets the greeting, a reply, and the close.
 fn fresh_client(opts: &Options) -> Result<(), String> {
-    let mut c = connect(opts)?;
-    greeted(&mut c)?;
+    let mut c = greeted_client(opts)?;
     c.send(b"li").map_err(|e| e.to_string())?;
     expect(&mut c, &reply_to(b"li"), "reply to \"li\"")?;
     closes_after_exit(&mut c)
@@ -353,8 +368,7 @@ fn tutorial_session(opts: &Options) -> Outcome {
 }
 
 fn merged_messages(opts: &Options) -> Outcome {
-    let mut c = connect(opts)?;
-    greeted(&mut c)?;
+    let mut c = greeted_client(opts)?;
     let all: Vec<u8> = [b"li".as_slice(), b"bo", b"ca"]
         .iter()
         .flat_map(|m| framed(opts, m))
@@ -372,8 +386,7 @@ fn merged_messages(opts: &Options) -> Outcome {
 }
 
 fn split_message(opts: &Options) -> Outcome {
-    let mut c = connect(opts)?;
-    greeted(&mut c)?;
+    let mut c = greeted_client(opts)?;
     let bytes = framed(opts, b"hello");
     let (a, b) = bytes.split_at(bytes.len() / 2);
     c.send_bytes(a).map_err(|e| e.to_string())?;
@@ -389,8 +402,7 @@ fn split_message(opts: &Options) -> Outcome {
 }
 
 fn byte_at_a_time(opts: &Options) -> Outcome {
-    let mut c = connect(opts)?;
-    greeted(&mut c)?;
+    let mut c = greeted_client(opts)?;
     for byte in framed(opts, b"slowly") {
         c.send_bytes(&[byte]).map_err(|e| e.to_string())?;
         thread::sleep(BYTE_PAUSE);
@@ -405,8 +417,7 @@ fn byte_at_a_time(opts: &Options) -> Outcome {
 }
 
 fn oversize_message(opts: &Options) -> Outcome {
-    let mut c = connect(opts)?;
-    greeted(&mut c)?;
+    let mut c = greeted_client(opts)?;
     let big = vec![b'x'; OVERSIZE];
     let bytes = match opts.framing {
         // The length header claims it all; the body follows.
@@ -423,8 +434,7 @@ fn oversize_message(opts: &Options) -> Outcome {
 }
 
 fn garbage(opts: &Options) -> Outcome {
-    let mut c = connect(opts)?;
-    greeted(&mut c)?;
+    let mut c = greeted_client(opts)?;
     let mut junk: Vec<u8> = (0..=255u8).rev().collect();
     junk.extend_from_slice(b"\xff\xfe\xc3\x28 not utf-8 \xe2\x82\n");
     let _ = c.send_bytes(&junk);
@@ -436,11 +446,7 @@ fn garbage(opts: &Options) -> Outcome {
 }
 
 fn eof_mid_message(opts: &Options) -> Outcome {
-    let mut c = connect(opts)?;
-    greeted(&mut c)?;
-    let bytes = framed(opts, b"half a message");
-    c.send_bytes(&bytes[..bytes.len() / 2])
-        .map_err(|e| e.to_string())?;
+    let c = half_a_message(opts)?;
     c.stream()
         .shutdown(Shutdown::Write)
         .map_err(|e| e.to_string())?;
@@ -449,11 +455,7 @@ fn eof_mid_message(opts: &Options) -> Outcome {
 }
 
 fn reset_mid_message(opts: &Options) -> Outcome {
-    let mut c = connect(opts)?;
-    greeted(&mut c)?;
-    let bytes = framed(opts, b"half a message");
-    c.send_bytes(&bytes[..bytes.len() / 2])
-        .map_err(|e| e.to_string())?;
+    let c = half_a_message(opts)?;
     // Linger 0: close() sends RST instead of FIN.
     let _ = common::net::abort_on_close(c.stream());
     drop(c);
@@ -466,8 +468,7 @@ fn concurrent_clients(opts: &Options) -> Outcome {
         .map(|i| {
             let opts = opts.clone();
             thread::spawn(move || -> Result<(), String> {
-                let mut c = connect(&opts)?;
-                greeted(&mut c)?;
+                let mut c = greeted_client(&opts)?;
                 let msg = format!("client {i}");
                 c.send(msg.as_bytes()).map_err(|e| e.to_string())?;
                 expect(&mut c, &reply_to(msg.as_bytes()), "reply")?;
@@ -496,8 +497,7 @@ fn concurrent_clients(opts: &Options) -> Outcome {
 
 fn silent_client(opts: &Options) -> Outcome {
     // Connected, greeted, and then nothing: the server must serve others meanwhile.
-    let mut silent = connect(opts)?;
-    greeted(&mut silent)?;
+    let _silent = greeted_client(opts)?;
     fresh_client(opts).map_err(|why| format!("while one client said nothing: {why}"))?;
     Ok("served another client while one said nothing".into())
 }
