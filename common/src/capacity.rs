@@ -27,9 +27,20 @@ pub const FD_RESERVE: u64 = 16;
 /// for allocator arenas, as measured): `vm.max_map_count` / this = threads.
 pub const MAPS_PER_THREAD: u64 = 4;
 
+/// What a server spends on each connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PerConnection {
+    /// A descriptor and a thread: the thread-per-connection model.
+    FileAndThread,
+    /// A descriptor only: an event loop (`--model poll`), where threads do not count.
+    File,
+}
+
 /// One limit of the system and how many connections it allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limit {
+    /// Whether it caps threads (else descriptors).
+    pub threads: bool,
     /// What the limit is, e.g. `open files (ulimit -n) 1024`.
     pub name: String,
     /// How many connections it leaves room for.
@@ -51,41 +62,49 @@ pub fn limits() -> Vec<Limit> {
 
 fn limits_from(p: &ProcessLimits) -> Vec<Limit> {
     // What the system reports, how many connections each allows, and how to raise it.
-    let limit = |value: Option<u64>, what: &str, per: fn(u64) -> u64, fix: &'static str| {
-        value.map(|n| Limit {
-            name: format!("{what} {n}"),
-            connections: per(n),
-            fix,
-        })
-    };
+    // Each limit caps descriptors or threads (`threads`).
+    let limit =
+        |value: Option<u64>, what: &str, threads: bool, per: fn(u64) -> u64, fix: &'static str| {
+            value.map(|n| Limit {
+                threads,
+                name: format!("{what} {n}"),
+                connections: per(n),
+                fix,
+            })
+        };
     let mut out: Vec<Limit> = [
         limit(
             p.open_files,
             "open files (ulimit -n)",
+            false,
             |n| n.saturating_sub(FD_RESERVE),
             "raise it with `ulimit -n` before starting the server",
         ),
         limit(
             p.user_threads,
             "processes and threads per user (ulimit -u)",
+            true,
             |n| n,
             "raise it with `ulimit -u`",
         ),
         limit(
             p.machine_threads,
             "threads on this machine (kernel.threads-max)",
+            true,
             |n| n,
             "raise kernel.threads-max with sysctl",
         ),
         limit(
             p.memory_maps,
             &format!("memory maps, about {MAPS_PER_THREAD} per thread (vm.max_map_count)"),
+            true,
             |n| n / MAPS_PER_THREAD,
             "raise vm.max_map_count with sysctl (past it the process is aborted, not refused)",
         ),
         limit(
             p.cgroup_tasks,
             "tasks in this cgroup (pids.max)",
+            true,
             |n| n,
             "raise the container's pids limit",
         ),
@@ -99,19 +118,20 @@ fn limits_from(p: &ProcessLimits) -> Vec<Limit> {
 
 /// The limits this system does not report, for one line at start-up: `None` when it
 /// reports the ones that matter (open files, and threads or memory maps).
-pub fn unchecked() -> Option<String> {
-    unchecked_from(&os::process_limits())
+pub fn unchecked(per: PerConnection) -> Option<String> {
+    unchecked_from(&os::process_limits(), per)
 }
 
-fn unchecked_from(p: &ProcessLimits) -> Option<String> {
+fn unchecked_from(p: &ProcessLimits, per: PerConnection) -> Option<String> {
+    let threads = per == PerConnection::FileAndThread;
     let mut missing = Vec::new();
     if p.open_files.is_none() {
         missing.push("open files");
     }
-    if p.user_threads.is_none() && p.machine_threads.is_none() {
+    if threads && p.user_threads.is_none() && p.machine_threads.is_none() {
         missing.push("threads");
     }
-    if p.memory_maps.is_none() && cfg!(target_os = "linux") {
+    if threads && p.memory_maps.is_none() && cfg!(target_os = "linux") {
         missing.push("memory maps");
     }
     if missing.is_empty() {
@@ -131,15 +151,18 @@ fn unchecked_from(p: &ProcessLimits) -> Option<String> {
 
 /// What a server prints at start-up about its `--max-connections`: the limits it exceeds,
 /// and the ones this system does not report.
-pub fn startup_warnings(max_connections: usize) -> Vec<String> {
-    let mut out: Vec<String> = unchecked().into_iter().collect();
-    out.extend(check(max_connections));
+pub fn startup_warnings(max_connections: usize, per: PerConnection) -> Vec<String> {
+    let mut out: Vec<String> = unchecked(per).into_iter().collect();
+    out.extend(check(max_connections, per));
     out
 }
 
 /// The limits that `max_connections` exceeds, as warnings to print at start-up.
-pub fn check(max_connections: usize) -> Vec<String> {
-    check_against(limits(), max_connections)
+pub fn check(max_connections: usize, per: PerConnection) -> Vec<String> {
+    let limits = limits()
+        .into_iter()
+        .filter(|l| per == PerConnection::FileAndThread || !l.threads);
+    check_against(limits.collect(), max_connections)
 }
 
 fn check_against(limits: Vec<Limit>, max_connections: usize) -> Vec<String> {
@@ -161,7 +184,8 @@ mod tests {
 
     #[test]
     fn an_absurd_maximum_is_warned_about_and_a_small_one_is_not() {
-        assert!(check(1).is_empty(), "{:?}", check(1));
+        let threads = PerConnection::FileAndThread;
+        assert!(check(1, threads).is_empty(), "{:?}", check(1, threads));
         let warnings = check_against(
             limits_from(&ProcessLimits {
                 open_files: Some(1024),
@@ -178,13 +202,18 @@ mod tests {
             );
         }
         if cfg!(unix) {
-            assert!(!check(usize::MAX / 2).is_empty());
+            assert!(!check(usize::MAX / 2, threads).is_empty());
+            // An event loop needs no thread per connection: only the descriptors count.
+            let files = check(usize::MAX / 2, PerConnection::File);
+            assert_eq!(files.len(), 1, "{files:?}");
+            assert!(files[0].contains("open files"), "{files:?}");
         }
     }
 
     #[test]
     fn a_system_without_limits_says_so_in_one_line() {
-        let none = unchecked_from(&ProcessLimits::default()).unwrap();
+        let threads = PerConnection::FileAndThread;
+        let none = unchecked_from(&ProcessLimits::default(), threads).unwrap();
         assert!(none.contains("not available on this system"), "{none}");
         assert!(
             none.contains("open files") && none.contains("threads"),
@@ -196,12 +225,17 @@ mod tests {
             memory_maps: Some(65_530),
             ..ProcessLimits::default()
         };
-        assert_eq!(unchecked_from(&all), None);
+        assert_eq!(unchecked_from(&all, threads), None);
+        let files_only = ProcessLimits {
+            open_files: Some(1024),
+            ..ProcessLimits::default()
+        };
+        assert_eq!(unchecked_from(&files_only, PerConnection::File), None);
         if cfg!(target_os = "linux") {
-            assert_eq!(unchecked(), None, "Linux reports every limit");
+            assert_eq!(unchecked(threads), None, "Linux reports every limit");
         }
         if cfg!(windows) {
-            assert!(unchecked().is_some());
+            assert!(unchecked(threads).is_some());
         }
     }
 

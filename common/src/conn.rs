@@ -274,6 +274,31 @@ impl Reader<'_> {
     pub fn read_message(&mut self) -> Result<Option<&[u8]>, ConnError> {
         self.state.read_message(self.stream, self.trace)
     }
+
+    /// The socket (for its options, such as the read timeout).
+    pub fn stream(&self) -> &TcpStream {
+        self.stream
+    }
+
+    /// For a protocol that decodes for itself (a state machine fed bytes): the bytes read
+    /// but not used yet.
+    pub fn unread(&self) -> &[u8] {
+        &self.state.buf.bytes()[self.state.head + self.state.pending..self.state.filled]
+    }
+
+    /// Marks the first `n` bytes of [`unread`](Self::unread) as used.
+    pub fn consume(&mut self, n: usize) {
+        self.state.head += std::mem::take(&mut self.state.pending);
+        self.state.head = (self.state.head + n).min(self.state.filled);
+    }
+
+    /// One `read()` from the socket, appended to [`unread`](Self::unread) (the buffer grows
+    /// as [`read_message`](Self::read_message)'s does). Returns the byte count; 0 is the end
+    /// of the stream.
+    pub fn fill(&mut self) -> io::Result<usize> {
+        self.state.head += std::mem::take(&mut self.state.pending);
+        self.state.fill(self.stream, self.trace)
+    }
 }
 
 impl ReadState {

@@ -289,10 +289,21 @@ pub fn envelope_parts(framing: Framing, parts: &[&[u8]]) -> Result<Envelope, Fra
 
 /// Appends `msg`, framed, to `out` (nothing is appended on error). See [`envelope`].
 pub fn encode(framing: Framing, msg: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
-    let env = envelope(framing, msg)?;
-    out.reserve(env.frame_len(msg.len()));
+    encode_parts(framing, &[msg], out)
+}
+
+/// Appends the message made of `parts` (e.g. `[b"hello,", msg]`), framed, to `out`
+/// (nothing is appended on error): a reply is framed straight from the bytes it quotes.
+pub fn encode_parts(
+    framing: Framing,
+    parts: &[&[u8]],
+    out: &mut Vec<u8>,
+) -> Result<(), FrameError> {
+    let env = envelope_parts(framing, parts)?;
+    let body_len: usize = parts.iter().map(|p| p.len()).sum();
+    out.reserve(env.frame_len(body_len));
     out.extend_from_slice(env.prefix());
-    out.extend_from_slice(msg);
+    parts.iter().for_each(|p| out.extend_from_slice(p));
     out.extend_from_slice(env.suffix());
     Ok(())
 }

@@ -223,7 +223,11 @@ pub fn tune_stream(stream: &TcpStream) {
 
 /// Makes the next close of `stream` an abort: `SO_LINGER` with a zero timeout, so
 /// `close()` sends RST at once instead of FIN, and leaves no TIME_WAIT behind.
-pub fn abort_on_close(stream: &TcpStream) -> io::Result<()> {
+/// Any TCP stream will do: std's, or mio's in an event loop.
+pub fn abort_on_close<S>(stream: &S) -> io::Result<()>
+where
+    for<'s> socket2::SockRef<'s>: From<&'s S>,
+{
     socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO))
 }
 

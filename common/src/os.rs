@@ -20,6 +20,7 @@
 //! | drop an uploaded file from the cache | `posix_fadvise(DONTNEED)` | not available (the cache is left to the system) | not available (likewise) |
 //! | make a new file name durable  | `fsync` of the folder         | `fsync` of the folder            | not needed: NTFS logs the rename      |
 //! | the empty device              | `/dev/null`                   | `/dev/null`                      | `NUL`                                 |
+//! | readiness events (`--model poll`, through mio) | `epoll`, edge-triggered: a short read means drained | `kqueue`, the same | completion ports underneath: read until `WouldBlock` |
 //!
 //! A feature a system lacks is said in the program's output ("not available on this
 //! system"), never silently wrong.
@@ -51,6 +52,24 @@ pub const SYSTEM: &str = if cfg!(target_os = "linux") {
 
 /// What the output says where this system lacks a feature.
 pub const NOT_AVAILABLE: &str = "not available on this system";
+
+/// Readiness events come edge-triggered (mio): after an event, a non-blocking socket must be
+/// read until it says `WouldBlock`, or no further event comes. With `epoll` and `kqueue`, a
+/// read of a stream socket that returned less than it asked for has already emptied the
+/// socket's queue, and what arrives later raises a new event (epoll(7), question 9), so the
+/// extra `read()` that would only say `WouldBlock` can be skipped, as Tokio and Netty do.
+/// (Not when the event also said the peer hung up: then read on to the end of the stream.)
+/// Windows (mio over completion ports) and other systems read on until `WouldBlock`.
+pub const SHORT_READ_DRAINS: bool = cfg!(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+));
 
 /// The device that discards what is written and reads as empty.
 pub const NULL_DEVICE: &str = if cfg!(windows) { "NUL" } else { "/dev/null" };

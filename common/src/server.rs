@@ -62,7 +62,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// How long a busy client's refusal message may take to write before we give up on it.
 const REFUSE_WRITE_TIMEOUT: Duration = Duration::from_millis(100);
 /// At shutdown, how long connections still running get to finish before the summary.
-const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
+pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 /// How often the shutdown checks whether they have.
 const SHUTDOWN_POLL: Duration = Duration::from_millis(5);
 /// What the spare file descriptor is open on (`/dev/null`, or `NUL` on Windows).
@@ -315,9 +315,10 @@ fn reachable(mut addr: SocketAddr) -> SocketAddr {
     addr
 }
 
-/// Counters shared by the accept loop and the connection threads.
+/// The counters of a server, which its [`Summary`] reports: shared by the accept loop and
+/// the connection threads (hence atomics), and kept by the event loop the same way.
 #[derive(Debug, Default)]
-struct Stats {
+pub struct Stats {
     accepted: AtomicU64,
     refused_busy: AtomicU64,
     refused_per_peer: AtomicU64,
@@ -328,6 +329,296 @@ struct Stats {
     closed: [AtomicU64; CloseReason::KINDS],
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
+}
+
+impl Stats {
+    /// Connections being served now.
+    pub fn active(&self) -> usize {
+        self.active.load(Ordering::SeqCst)
+    }
+
+    /// A connection is admitted: it counts as active until [`released`](Self::released).
+    /// Returns how many are active now.
+    pub fn admitted(&self) -> usize {
+        let now_active = self.active.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak_active.fetch_max(now_active, Ordering::Relaxed);
+        self.accepted.fetch_add(1, Ordering::Relaxed);
+        now_active
+    }
+
+    /// A connection has ended and its slot is free.
+    pub fn released(&self) {
+        self.active.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Counts how a connection ended (it is still active until `released`).
+    pub fn closed(&self, closed: &Closed) {
+        self.closed[closed.reason.index()].fetch_add(1, Ordering::Relaxed);
+        self.bytes_in.fetch_add(closed.bytes_in, Ordering::Relaxed);
+        self.bytes_out
+            .fetch_add(closed.bytes_out, Ordering::Relaxed);
+    }
+
+    /// A client refused because no thread could be started for it (it was admitted first).
+    pub fn refused_no_thread(&self) {
+        self.active.fetch_sub(1, Ordering::SeqCst);
+        self.refused_no_thread.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A client refused with the busy message when the descriptors ran out.
+    pub fn refused_busy(&self) {
+        self.refused_busy.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// What the server did, `elapsed` after it started.
+    pub fn summary(&self, elapsed: Duration) -> Summary {
+        Summary {
+            accepted: self.accepted.load(Ordering::SeqCst),
+            refused_busy: self.refused_busy.load(Ordering::SeqCst),
+            refused_per_peer: self.refused_per_peer.load(Ordering::SeqCst),
+            refused_no_thread: self.refused_no_thread.load(Ordering::SeqCst),
+            accept_errors: self.accept_errors.load(Ordering::SeqCst),
+            still_open: self.active.load(Ordering::SeqCst),
+            peak_active: self.peak_active.load(Ordering::SeqCst),
+            closed: std::array::from_fn(|i| self.closed[i].load(Ordering::SeqCst)),
+            bytes_in: self.bytes_in.load(Ordering::SeqCst),
+            bytes_out: self.bytes_out.load(Ordering::SeqCst),
+            elapsed,
+        }
+    }
+}
+
+/// Connections open now, by the client's IP address (for `--max-per-peer`). Only addresses
+/// with an open connection are in it, so it is never larger than the connection limit.
+#[derive(Debug, Default)]
+pub struct PeerSlots {
+    max: Option<usize>,
+    open: HashMap<IpAddr, usize>,
+}
+
+impl PeerSlots {
+    /// Slots of at most `max` connections per address (`None`: no limit, nothing kept).
+    pub fn new(max: Option<usize>) -> PeerSlots {
+        PeerSlots {
+            max,
+            open: HashMap::new(),
+        }
+    }
+
+    /// Takes a slot for a connection from `ip`, unless that address already has the
+    /// maximum; then returns how many it has.
+    // ANCHOR: claim_peer_slot
+    pub fn claim(&mut self, ip: IpAddr) -> Result<(), usize> {
+        let Some(max) = self.max else {
+            return Ok(());
+        };
+        let open = self.open.entry(ip).or_insert(0);
+        if *open >= max {
+            return Err(*open);
+        }
+        *open += 1;
+        Ok(())
+    }
+    // ANCHOR_END: claim_peer_slot
+
+    /// Gives back the slot of a connection from `ip` (under the address it was taken for).
+    pub fn release(&mut self, ip: IpAddr) {
+        if let Some(open) = self.open.get_mut(&ip) {
+            *open = open.saturating_sub(1);
+            if *open == 0 {
+                self.open.remove(&ip);
+            }
+        }
+    }
+}
+
+/// Why a new client is not served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `--max-connections` are being served (this many).
+    Busy { active: usize },
+    /// Its address already has `--max-per-peer` connections (this many).
+    PerPeer { open: usize },
+}
+
+/// The accept loops' one admission rule, for both models: refuses a client past the
+/// connection limit or its address's limit, and otherwise counts it as active (returns how
+/// many are active now). A refusal is counted and logged here; the caller sends the busy
+/// message.
+pub fn admit(
+    tag: &Tag,
+    limits: &Limits,
+    stats: &Stats,
+    peers: &mut PeerSlots,
+    log: &Log,
+) -> Result<usize, Refusal> {
+    let active = stats.active();
+    let refusal = if active >= limits.max_connections {
+        Refusal::Busy { active }
+    } else {
+        match peers.claim(tag.peer.ip()) {
+            Ok(()) => return Ok(stats.admitted()),
+            Err(open) => Refusal::PerPeer { open },
+        }
+    };
+    log_refusal(tag, limits, stats, log, refusal);
+    Err(refusal)
+}
+
+#[cold]
+#[inline(never)]
+fn log_refusal(tag: &Tag, limits: &Limits, stats: &Stats, log: &Log, refusal: Refusal) {
+    match refusal {
+        Refusal::Busy { active } => {
+            stats.refused_busy.fetch_add(1, Ordering::Relaxed);
+            log.event(
+                tag,
+                format_args!(
+                    "refused: server busy ({active} of --max-connections {} in use)",
+                    limits.max_connections
+                ),
+            );
+        }
+        Refusal::PerPeer { open } => {
+            stats.refused_per_peer.fetch_add(1, Ordering::Relaxed);
+            log.event(
+                tag,
+                format_args!(
+                    "refused: {open} connections from {} already (--max-per-peer {})",
+                    tag.peer.ip(),
+                    limits.max_per_peer.unwrap_or(0)
+                ),
+            );
+        }
+    }
+}
+
+/// The accept line, with the whole 4-tuple: our address and port, the peer's address and
+/// port (`local` is `None` when the socket cannot say).
+pub fn log_accepted(log: &Log, tag: &Tag, local: Option<SocketAddr>, now_active: usize) {
+    if log.quiet {
+        return;
+    }
+    let local = local.map_or_else(|| "?".to_string(), |a| a.to_string());
+    log.event(
+        tag,
+        format_args!(
+            "accepted: local {local} <-> peer {} ({now_active} active)",
+            tag.peer
+        ),
+    );
+}
+
+/// The close line: why, after how long, the bytes, and how many stay active.
+pub fn log_closed(log: &Log, tag: &Tag, closed: &Closed, elapsed: Duration, still_active: usize) {
+    log.event(
+        tag,
+        format_args!(
+            "closed: {} after {:.3} s, {} bytes in, {} bytes out ({still_active} active)",
+            closed.reason,
+            elapsed.as_secs_f64(),
+            closed.bytes_in,
+            closed.bytes_out
+        ),
+    );
+}
+
+/// What to do after `accept()` failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterError {
+    /// Accept again now (one client gave up, or one was refused with the spare descriptor).
+    Retry,
+    /// No client could be handled: pause this long before accepting again.
+    Pause(Duration),
+}
+
+/// Surviving resource exhaustion in `accept()`, for both models: the spare file descriptor,
+/// the back-off, and one warning per episode.
+#[derive(Debug)]
+pub struct Survival {
+    /// A spare file descriptor, given up when accept() fails with EMFILE so that the client
+    /// waiting in the backlog can be accepted and told we are busy.
+    spare_fd: Option<File>,
+    /// Whether accept() is failing for lack of resources (logged once per episode).
+    short_of_resources: bool,
+    backoff: Duration,
+}
+
+impl Default for Survival {
+    fn default() -> Self {
+        Survival::new()
+    }
+}
+
+impl Survival {
+    pub fn new() -> Survival {
+        Survival {
+            spare_fd: File::open(SPARE_FILE).ok(),
+            short_of_resources: false,
+            backoff: BACKOFF_START,
+        }
+    }
+
+    /// `accept()` worked: the episode, if any, is over.
+    pub fn accepted(&mut self, log: &Log) {
+        self.backoff = BACKOFF_START;
+        if self.short_of_resources {
+            self.short_of_resources = false;
+            log.warn(format_args!("accepting connections again"));
+        }
+        if self.spare_fd.is_none() {
+            self.spare_fd = File::open(SPARE_FILE).ok();
+        }
+    }
+
+    /// `accept()` failed with `e`. When the process is out of descriptors, the spare one is
+    /// given up while `refuse_one` accepts the waiting client and tells it we are busy
+    /// (it returns whether it did).
+    pub fn failed(
+        &mut self,
+        e: &io::Error,
+        stats: &Stats,
+        log: &Log,
+        refuse_one: impl FnOnce() -> bool,
+    ) -> AfterError {
+        stats.accept_errors.fetch_add(1, Ordering::Relaxed);
+        if is_transient_accept_error(e) {
+            // The client gave up before we accepted it: nothing to do.
+            return AfterError::Retry;
+        }
+        if !self.short_of_resources {
+            self.short_of_resources = true;
+            log.warn(format_args!(
+                "accept failed: {}; {}",
+                crate::net::describe(e),
+                accept_error_advice(e)
+            ));
+        }
+        // Out of descriptors: give up the spare one for a moment, accept the waiting
+        // client, tell it we are busy, close it, and take the spare again. (Only then: for
+        // any other error the next client is served once accept works.)
+        let out_of_files = matches!(
+            crate::os::shortage(e),
+            Some(crate::os::Shortage::ProcessFiles | crate::os::Shortage::SystemFiles)
+        );
+        if out_of_files && self.spare_fd.take().is_some() {
+            let refused = refuse_one();
+            self.spare_fd = File::open(SPARE_FILE).ok();
+            if refused {
+                stats.refused_busy();
+                return AfterError::Retry;
+            }
+        }
+        // No client could be handled: wait before trying again, longer each time.
+        AfterError::Pause(self.pause())
+    }
+
+    /// The next pause after a failure (5 ms, doubling up to 1 s).
+    pub fn pause(&mut self) -> Duration {
+        let pause = self.backoff;
+        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+        pause
+    }
 }
 
 /// What a server did, from start to shutdown.
@@ -385,42 +676,20 @@ struct Shared<H> {
     log: Log,
     stats: Stats,
     busy: Vec<u8>,
-    /// Connections open now, by the client's IP address (for `--max-per-peer`). Only
-    /// addresses with an open connection are in it, so it is never larger than the
-    /// connection limit.
-    peers: Mutex<HashMap<IpAddr, usize>>,
+    /// Connections open now, by address (`--max-per-peer`).
+    peers: Mutex<PeerSlots>,
 }
 
 impl<H> Shared<H> {
-    /// Takes a slot for a connection from `ip`, unless that address already has
-    /// `max_per_peer`; returns how many it had.
-    // ANCHOR: claim_peer_slot
-    fn claim_peer_slot(&self, ip: IpAddr) -> Result<(), usize> {
-        let Some(max) = self.limits.max_per_peer else {
-            return Ok(());
-        };
-        let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
-        let open = peers.entry(ip).or_insert(0);
-        if *open >= max {
-            return Err(*open);
-        }
-        *open += 1;
-        Ok(())
-    }
-    // ANCHOR_END: claim_peer_slot
-
     /// Gives back the slot of a connection from `ip`.
     fn release_peer_slot(&self, ip: IpAddr) {
         if self.limits.max_per_peer.is_none() {
             return;
         }
-        let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(open) = peers.get_mut(&ip) {
-            *open = open.saturating_sub(1);
-            if *open == 0 {
-                peers.remove(&ip);
-            }
-        }
+        self.peers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .release(ip);
     }
 }
 
@@ -468,9 +737,7 @@ impl<H: Handler> Drop for Handoff<H> {
             // the client we are busy; the accept loop gives the slot back.
             Some((stream, _)) => refuse(stream, &self.shared.busy),
             // The thread ran, and returned or panicked: the connection is over either way.
-            None => {
-                self.shared.stats.active.fetch_sub(1, Ordering::SeqCst);
-            }
+            None => self.shared.stats.released(),
         }
         self.shared.release_peer_slot(self.ip);
     }
@@ -487,7 +754,7 @@ pub fn serve<H: Handler>(
 ) -> Summary {
     let started = Instant::now();
     let shared = Arc::new(Shared {
-        peers: Mutex::new(HashMap::new()),
+        peers: Mutex::new(PeerSlots::new(limits.max_per_peer)),
         busy: handler.busy_message(),
         handler,
         limits,
@@ -495,12 +762,8 @@ pub fn serve<H: Handler>(
         stats: Stats::default(),
     });
     let stats = &shared.stats;
-    // A spare file descriptor, given up when accept() fails with EMFILE so that the client
-    // waiting in the backlog can be accepted and told we are busy.
-    let mut spare_fd = File::open(SPARE_FILE).ok();
-    // Whether accept() is failing for lack of resources (logged once per episode).
-    let mut short_of_resources = false;
-    let mut backoff = BACKOFF_START;
+    // The spare descriptor and the back-off for when accept() fails (EMFILE).
+    let mut survival = Survival::new();
     let mut next_id: u64 = 0;
 
     // ANCHOR: accept_loop
@@ -518,92 +781,35 @@ pub fn serve<H: Handler>(
         let (stream, peer) = match result {
             Ok(pair) => pair,
             Err(e) => {
-                stats.accept_errors.fetch_add(1, Ordering::Relaxed);
-                if is_transient_accept_error(&e) {
-                    // The client gave up before we accepted it: nothing to do.
-                    continue;
-                }
-                if !short_of_resources {
-                    short_of_resources = true;
-                    log.warn(format_args!(
-                        "accept failed: {}; {}",
-                        crate::net::describe(&e),
-                        accept_error_advice(&e)
-                    ));
-                }
-                // Out of descriptors: give up the spare one for a moment, accept the waiting
-                // client, tell it we are busy, close it, and take the spare again. (Only
-                // then: for any other error the next client is served once accept works.)
-                let out_of_files = matches!(
-                    crate::os::shortage(&e),
-                    Some(crate::os::Shortage::ProcessFiles | crate::os::Shortage::SystemFiles)
-                );
-                if out_of_files && spare_fd.take().is_some() {
-                    if let Ok((stream, _)) = listener.accept() {
-                        stats.refused_busy.fetch_add(1, Ordering::Relaxed);
+                // Out of descriptors: the spare one is given up to tell one client we are busy.
+                let refuse_one = || match listener.accept() {
+                    Ok((stream, _)) => {
                         refuse(stream, &shared.busy);
-                        spare_fd = File::open(SPARE_FILE).ok();
-                        continue;
+                        true
                     }
-                    spare_fd = File::open(SPARE_FILE).ok();
+                    Err(_) => false,
+                };
+                if let AfterError::Pause(pause) = survival.failed(&e, stats, &log, refuse_one) {
+                    thread::sleep(pause);
                 }
-                // No client could be handled: wait before trying again, longer each time.
-                thread::sleep(backoff);
-                backoff = (backoff * 2).min(BACKOFF_MAX);
                 continue;
             }
         };
-        backoff = BACKOFF_START;
-        if short_of_resources {
-            short_of_resources = false;
-            log.warn(format_args!("accepting connections again"));
-        }
-        if spare_fd.is_none() {
-            spare_fd = File::open(SPARE_FILE).ok();
-        }
+        survival.accepted(&log);
         next_id += 1;
         let tag = Tag { id: next_id, peer };
 
-        let active = stats.active.load(Ordering::SeqCst);
-        if active >= limits.max_connections {
-            stats.refused_busy.fetch_add(1, Ordering::Relaxed);
-            log.event(
-                &tag,
-                format_args!(
-                    "refused: server busy ({active} of --max-connections {} in use)",
-                    limits.max_connections
-                ),
-            );
+        // The connection limit, then the limit per address: past either, the busy message.
+        let admitted = {
+            let mut peers = shared.peers.lock().unwrap_or_else(|e| e.into_inner());
+            admit(&tag, &limits, stats, &mut peers, &log)
+        };
+        let Ok(now_active) = admitted else {
             refuse(stream, &shared.busy);
             continue;
-        }
-        if let Err(open) = shared.claim_peer_slot(peer.ip()) {
-            stats.refused_per_peer.fetch_add(1, Ordering::Relaxed);
-            log.event(
-                &tag,
-                format_args!(
-                    "refused: {open} connections from {} already (--max-per-peer {})",
-                    peer.ip(),
-                    limits.max_per_peer.unwrap_or(0)
-                ),
-            );
-            refuse(stream, &shared.busy);
-            continue;
-        }
+        };
         crate::net::tune_stream(&stream);
-        let now_active = stats.active.fetch_add(1, Ordering::SeqCst) + 1;
-        stats.peak_active.fetch_max(now_active, Ordering::Relaxed);
-        stats.accepted.fetch_add(1, Ordering::Relaxed);
-        if !log.quiet {
-            // The whole 4-tuple: our address and port, the peer's address and port.
-            let local = stream
-                .local_addr()
-                .map_or_else(|_| "?".to_string(), |a| a.to_string());
-            log.event(
-                &tag,
-                format_args!("accepted: local {local} <-> peer {peer} ({now_active} active)"),
-            );
-        }
+        log_accepted(&log, &tag, stream.local_addr().ok(), now_active);
 
         // The connection travels to its thread inside a `Handoff`. If the thread cannot be
         // started, std drops the closure, and with it the handoff, whose `Drop` tells the
@@ -618,14 +824,13 @@ pub fn serve<H: Handler>(
             .stack_size(CONNECTION_STACK_SIZE)
             .spawn(move || handoff.run());
         if let Err(e) = spawned {
-            stats.active.fetch_sub(1, Ordering::SeqCst);
-            stats.refused_no_thread.fetch_add(1, Ordering::Relaxed);
+            stats.refused_no_thread();
+            let pause = survival.pause();
             log.warn(format_args!(
                 "{tag}: could not start a thread ({e}); refused this client; pausing {} ms",
-                backoff.as_millis()
+                pause.as_millis()
             ));
-            thread::sleep(backoff);
-            backoff = (backoff * 2).min(BACKOFF_MAX);
+            thread::sleep(pause);
         }
     }
     // ANCHOR_END: accept_loop
@@ -633,22 +838,10 @@ pub fn serve<H: Handler>(
     // Connections that are just closing (the client already saw the end) finish their
     // bookkeeping in microseconds: give them a moment, so the summary counts them as closed.
     let grace = Instant::now() + SHUTDOWN_GRACE;
-    while stats.active.load(Ordering::SeqCst) > 0 && Instant::now() < grace {
+    while stats.active() > 0 && Instant::now() < grace {
         thread::sleep(SHUTDOWN_POLL);
     }
-    Summary {
-        accepted: stats.accepted.load(Ordering::SeqCst),
-        refused_busy: stats.refused_busy.load(Ordering::SeqCst),
-        refused_per_peer: stats.refused_per_peer.load(Ordering::SeqCst),
-        refused_no_thread: stats.refused_no_thread.load(Ordering::SeqCst),
-        accept_errors: stats.accept_errors.load(Ordering::SeqCst),
-        still_open: stats.active.load(Ordering::SeqCst),
-        peak_active: stats.peak_active.load(Ordering::SeqCst),
-        closed: std::array::from_fn(|i| stats.closed[i].load(Ordering::SeqCst)),
-        bytes_in: stats.bytes_in.load(Ordering::SeqCst),
-        bytes_out: stats.bytes_out.load(Ordering::SeqCst),
-        elapsed: started.elapsed(),
-    }
+    stats.summary(started.elapsed())
 }
 
 /// Runs on the connection's thread: set the timeouts, serve, log and count the close.
@@ -667,23 +860,10 @@ fn run_connection(conn: Accepted, handler: &dyn Handler, limits: &Limits, stats:
         log.warn(format_args!("{tag}: could not set the idle timeout: {e}"));
     }
     let closed = handler.handle(conn, limits);
-    stats.closed[closed.reason.index()].fetch_add(1, Ordering::Relaxed);
-    stats.bytes_in.fetch_add(closed.bytes_in, Ordering::Relaxed);
-    stats
-        .bytes_out
-        .fetch_add(closed.bytes_out, Ordering::Relaxed);
+    stats.closed(&closed);
     // The guard has not run yet: this connection still counts as active.
-    let still_active = stats.active.load(Ordering::SeqCst).saturating_sub(1);
-    log.event(
-        &tag,
-        format_args!(
-            "closed: {} after {:.3} s, {} bytes in, {} bytes out ({still_active} active)",
-            closed.reason,
-            started.elapsed().as_secs_f64(),
-            closed.bytes_in,
-            closed.bytes_out
-        ),
-    );
+    let still_active = stats.active().saturating_sub(1);
+    log_closed(&log, &tag, &closed, started.elapsed(), still_active);
 }
 
 /// `1 connection`, `2 connections`.

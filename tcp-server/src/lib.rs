@@ -15,23 +15,34 @@
 //! | one `recv(1024)` = one message                   | a [`Framing`] finds message boundaries        |
 //! | no `SO_REUSEADDR`: restart fails in TIME_WAIT    | on by default ([`common::net`])               |
 //! | a thread per client, no limit, no timeout        | [`common::server`]: limit, idle timeout       |
+//! | "a thread per connection, or one client at a time" | `--model poll`: one thread, every client    |
 //!
-//! [`Hello`] is the protocol; [`serve`] runs it on a listener you bound (tests bind port 0),
-//! and [`main`] is the whole program behind `tcp-server`.
+//! The pieces, one file each:
+//!
+//! - [`session`]: the protocol as a state machine, bytes in, replies and "close" out, with
+//!   no I/O at all; both models drive it.
+//! - [`thread`]: `--model thread` (the default), a thread per client, blocking reads.
+//! - [`poll`]: `--model poll`, one thread, non-blocking sockets and readiness events.
+//!
+//! [`serve`] runs either on a listener you bound (tests bind port 0), and [`main`] is the
+//! whole program behind `tcp-server`.
+
+pub mod poll;
+pub mod session;
+pub mod thread;
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use common::addr::Endpoint;
-use common::conn::{ConnError, Connection, Writer};
-use common::deadline::MessageDeadline;
+use common::capacity::{self, PerConnection};
 use common::frame::{self, Framing};
 use common::net::{self, ListenOptions};
 use common::output::{self, Log};
-use common::server::{
-    self, Accepted, Background, CloseReason, Closed, Handler, Limits, Shutdown, Summary,
-};
+use common::server::{self, Background, Limits, Shutdown, Summary};
 use common::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+
+pub use session::Protocol;
 
 /// The first message every client gets.
 pub const DEFAULT_GREETING: &str = "Hello!";
@@ -42,9 +53,42 @@ pub const EXIT_MESSAGE: &[u8] = b"exit";
 /// The message a client gets when the server is full.
 pub const BUSY_MESSAGE: &[u8] = b"error: server busy";
 
+/// How the server waits for its clients: the two designs of the lesson "One thread, many
+/// clients".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Model {
+    /// A thread per client, blocking reads: the tutorial's design, with limits.
+    #[default]
+    Thread,
+    /// One thread for every client: non-blocking sockets and readiness events
+    /// (epoll, kqueue, Windows' completion ports).
+    Poll,
+}
+
+impl std::fmt::Display for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Model::Thread => "thread",
+            Model::Poll => "poll",
+        })
+    }
+}
+
+impl Model {
+    /// What each client costs the process, for the start-up check of the limits.
+    fn per_connection(self) -> PerConnection {
+        match self {
+            Model::Thread => PerConnection::FileAndThread,
+            Model::Poll => PerConnection::File,
+        }
+    }
+}
+
 /// How the service behaves.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Threads or an event loop.
+    pub model: Model,
     pub framing: Framing,
     /// Largest message accepted, in bytes.
     pub max_frame: usize,
@@ -59,6 +103,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            model: Model::Thread,
             framing: Framing::Line,
             max_frame: frame::DEFAULT_MAX_FRAME,
             greeting: DEFAULT_GREETING.into(),
@@ -78,105 +123,6 @@ pub struct Options {
     pub config: Config,
 }
 
-/// The hello service, as a [`Handler`] for the shared accept loop.
-#[derive(Debug)]
-pub struct Hello {
-    config: Config,
-    log: Log,
-}
-
-impl Hello {
-    pub fn new(config: Config) -> Hello {
-        let log = Log::new(config.quiet);
-        Hello { config, log }
-    }
-
-    // ANCHOR: converse
-    /// The conversation with one client; returns why it ended.
-    fn converse(&self, conn: &mut Connection, tag: &output::Tag, limits: &Limits) -> CloseReason {
-        // Two halves of one connection: the reply is framed straight from the bytes read.
-        let (mut reader, mut writer) = conn.split();
-        if let Err(e) = writer.write_message(&self.config.greeting) {
-            return close_reason(&e);
-        }
-        loop {
-            let msg = match reader.read_message() {
-                Ok(Some(msg)) => msg,
-                Ok(None) => return CloseReason::EndOfStream,
-                Err(e) => {
-                    tell_client_why(&mut writer, &e, limits);
-                    return close_reason(&e);
-                }
-            };
-            self.log.message(tag, "message", msg);
-            // Bytes compared with bytes: the comparison the tutorial meant to make.
-            if msg == EXIT_MESSAGE {
-                return CloseReason::Exit;
-            }
-            if let Err(e) = writer.write_parts(&[&self.config.reply_prefix, msg]) {
-                return close_reason(&e);
-            }
-        }
-    }
-    // ANCHOR_END: converse
-}
-
-/// Before closing on a protocol error or a timeout, say why (best effort: the client may
-/// be gone already). Out of line: it formats, and formatting needs stack.
-#[cold]
-#[inline(never)]
-fn tell_client_why(writer: &mut Writer<'_>, e: &ConnError, limits: &Limits) {
-    let text = match e {
-        ConnError::Frame(f) => format!("error: {f}"),
-        ConnError::MessageTimeout(limit) => format!(
-            "error: message not complete {} s after its first byte, closing",
-            limit.as_secs_f64()
-        ),
-        e if e.is_timeout() => format!(
-            "error: idle for {} s, closing",
-            limits.idle_timeout.map_or(0.0, |d| d.as_secs_f64())
-        ),
-        _ => return,
-    };
-    let _ = writer.write_message(text.as_bytes());
-}
-
-impl Handler for Hello {
-    fn handle(&self, accepted: Accepted, limits: &Limits) -> Closed {
-        let Accepted { stream, tag, .. } = accepted;
-        let trace = self.config.trace.then(|| tag.to_string());
-        let mut conn = Connection::new(stream, self.config.framing, self.config.max_frame, trace)
-            .with_message_deadline(MessageDeadline::new(
-                limits.message_timeout,
-                limits.idle_timeout,
-            ));
-        let reason = self.converse(&mut conn, &tag, limits);
-        Closed {
-            reason,
-            bytes_in: conn.bytes_in(),
-            bytes_out: conn.bytes_out(),
-        }
-    }
-
-    fn busy_message(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        // The busy text has no '\n', so every framing can carry it.
-        let _ = frame::encode(self.config.framing, BUSY_MESSAGE, &mut out);
-        out
-    }
-}
-
-/// Why a connection ended, from the error that ended it.
-#[cold]
-#[inline(never)]
-fn close_reason(e: &ConnError) -> CloseReason {
-    match e {
-        ConnError::Frame(f) => CloseReason::ProtocolError(f.to_string()),
-        ConnError::MessageTimeout(_) => CloseReason::MessageTimeout,
-        ConnError::Io(io) => CloseReason::from_io(io),
-    }
-}
-
 /// Checks what clap cannot: that the greeting and prefix can be sent with the framing.
 pub fn validate(config: &Config) -> Result<(), String> {
     let mut scratch = Vec::new();
@@ -187,21 +133,49 @@ pub fn validate(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
-/// Serves the hello service on an already-bound listener until `shutdown` is triggered.
+/// A server ready to run on its listener, in either model: the event loop is set up
+/// (and can fail) before it runs, so that [`spawn`] and [`main`] report the failure.
+enum Ready {
+    Thread(std::net::TcpListener, Protocol),
+    Poll(Box<poll::EventLoop>),
+}
+
+impl Ready {
+    fn new(
+        listener: std::net::TcpListener,
+        config: Config,
+        limits: Limits,
+    ) -> std::io::Result<Ready> {
+        let model = config.model;
+        let protocol = Protocol::new(config, limits);
+        Ok(match model {
+            Model::Thread => Ready::Thread(listener, protocol),
+            Model::Poll => Ready::Poll(Box::new(poll::EventLoop::new(listener, protocol)?)),
+        })
+    }
+
+    fn run(self, shutdown: &Shutdown) -> Summary {
+        match self {
+            Ready::Thread(listener, protocol) => {
+                let log = Log::new(protocol.config.quiet);
+                let limits = protocol.limits;
+                let hello = Arc::new(thread::Hello::new(protocol));
+                server::serve(listener, limits, hello, log, shutdown)
+            }
+            Ready::Poll(event_loop) => event_loop.run(shutdown),
+        }
+    }
+}
+
+/// Serves the hello service on an already-bound listener until `shutdown` is triggered,
+/// in the model `config.model` says.
 pub fn serve(
     listener: std::net::TcpListener,
     config: Config,
     limits: Limits,
     shutdown: &Shutdown,
-) -> Summary {
-    let log = Log::new(config.quiet);
-    server::serve(
-        listener,
-        limits,
-        Arc::new(Hello::new(config)),
-        log,
-        shutdown,
-    )
+) -> std::io::Result<Summary> {
+    Ok(Ready::new(listener, config, limits)?.run(shutdown))
 }
 
 /// Serves on a thread of this process (tests, embedding): stop it with
@@ -213,7 +187,8 @@ pub fn spawn(
 ) -> std::io::Result<Background<Summary>> {
     let addr = listener.local_addr()?;
     let shutdown = Shutdown::new(&listener)?;
-    Background::spawn(addr, shutdown, move |s| serve(listener, config, limits, s))
+    let ready = Ready::new(listener, config, limits)?;
+    Background::spawn(addr, shutdown, move |s| ready.run(s))
 }
 
 /// The whole `tcp-server` program: check, listen, serve until Ctrl-C, print a summary.
@@ -223,9 +198,9 @@ pub fn main(options: Options) -> ExitCode {
         return ExitCode::from(EXIT_USAGE as u8);
     }
     let log = Log::new(options.config.quiet);
-    // Thread-per-connection servers need a descriptor per client: lift the soft limit
-    // (often 1024) to the hard one, as most servers do.
-    let _ = common::capacity::raise_open_file_limit();
+    // Every client needs a descriptor (and, in the thread model, a thread): lift the soft
+    // limit (often 1024) to the hard one, as most servers do.
+    let _ = capacity::raise_open_file_limit();
 
     let listener = match net::listen(&options.addr, &options.listen) {
         Ok(listener) => listener,
@@ -240,16 +215,17 @@ pub fn main(options: Options) -> ExitCode {
     let (o, l, c) = (&options.listen, &options.limits, &options.config);
     // Always printed, even with --quiet: scripts and tests read the port from it.
     output::out_line(format_args!(
-        "{} tcp-server listening on {local} (framing {}, backlog {}, {}, {}, max message {} bytes); \
+        "{} tcp-server listening on {local} (model {}, framing {}, backlog {}, {}, {}, max message {} bytes); \
          Ctrl-C stops it",
         output::timestamp(),
+        c.model,
         c.framing,
         o.backlog,
         common::os::describe_address_reuse(o.reuse_addr, o.reuse_port),
         l,
         c.max_frame,
     ));
-    for warning in common::capacity::startup_warnings(l.max_connections) {
+    for warning in capacity::startup_warnings(l.max_connections, c.model.per_connection()) {
         log.warn(format_args!("{warning}"));
     }
 
@@ -262,10 +238,21 @@ pub fn main(options: Options) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE as u8);
         }
     };
+    let model = c.model;
+    let ready = match Ready::new(listener, options.config, options.limits) {
+        Ok(ready) => ready,
+        Err(e) => {
+            output::err_line(format_args!(
+                "tcp-server: could not start the {model} model on {local}: {e}; \
+                 try --model thread"
+            ));
+            return ExitCode::from(EXIT_FAILURE as u8);
+        }
+    };
     if let Err(e) = shutdown.trigger_on_ctrl_c() {
         log.warn(format_args!("{e}"));
     }
-    let summary = serve(listener, options.config, options.limits, &shutdown);
+    let summary = ready.run(&shutdown);
     output::out_line(format_args!(
         "{} tcp-server stopped. {summary}",
         output::timestamp()

@@ -6,6 +6,7 @@
 //! left$  cargo run -p tcp-server
 //! right$ cargo run -p tcp-client            # plays the tutorial: li, bo, ca, exit
 //! right$ nc 127.0.0.1 9999                  # or type lines yourself
+//! left$  cargo run -p tcp-server -- --model poll   # the same service from one thread
 //! ```
 //!
 //! This file only reads the command line; the server is in `lib.rs`.
@@ -19,7 +20,7 @@ use common::cli::{nonzero, parse_positive, parse_seconds};
 use common::frame::{Framing, DEFAULT_MAX_FRAME};
 use common::net::{ListenOptions, DEFAULT_BACKLOG};
 use common::server::{Limits, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_PEER};
-use tcp_server::{Config, Options, DEFAULT_GREETING, DEFAULT_REPLY_PREFIX};
+use tcp_server::{Config, Model, Options, DEFAULT_GREETING, DEFAULT_REPLY_PREFIX};
 
 /// The hello service: greets each client, replies `hello,` + each message, closes on `exit`.
 #[derive(Debug, Parser)]
@@ -44,6 +45,10 @@ struct Args {
     /// connections between them; macOS does not; Windows has no such option).
     #[arg(long)]
     reuse_port: bool,
+    /// How clients are served: `thread`, a thread per client with blocking reads (the
+    /// tutorial's design), or `poll`, one thread for every client with readiness events.
+    #[arg(long, value_enum, default_value_t)]
+    model: Model,
     /// How messages are delimited in the byte stream.
     #[arg(long, value_enum, default_value_t)]
     framing: Framing,
@@ -94,6 +99,7 @@ fn main() -> ExitCode {
             message_timeout: nonzero(args.message_timeout),
         },
         config: Config {
+            model: args.model,
             framing: args.framing,
             max_frame: args.max_frame,
             greeting: args.greeting.into_bytes(),

@@ -105,7 +105,7 @@ fn runs_beside_tcp_server_on_the_same_port_number() {
     t.read_to_end(&mut out).unwrap();
     assert_eq!(out, b"Hello!\nhello,y\n");
     tcp_shutdown.trigger();
-    tcp.join().unwrap();
+    tcp.join().unwrap().unwrap();
 }
 
 /// A process that reads nothing while datagrams pour in: its receive queue (SO_RCVBUF)

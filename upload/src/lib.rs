@@ -131,7 +131,10 @@ pub fn serve_main(options: ServeOptions) -> ExitCode {
             leftovers[0].display()
         ));
     }
-    for warning in common::capacity::startup_warnings(options.limits.max_connections) {
+    for warning in common::capacity::startup_warnings(
+        options.limits.max_connections,
+        common::capacity::PerConnection::FileAndThread,
+    ) {
         log.warn(format_args!("{warning}"));
     }
     let shutdown = match Shutdown::new(&listener) {

@@ -1,0 +1,149 @@
+//! # `--model thread`: one thread per client, blocking reads
+//!
+//! The tutorial's design, kept and made safe: the shared accept loop
+//! ([`common::server::serve`]) starts a thread for each client, with the limits and
+//! timeouts, and the thread runs [`Hello::handle`]. The conversation itself is the
+//! [`Session`] state machine; this file is only its driver: read (blocking), ask the
+//! session, write what it says.
+//!
+//! Blocking code reads top to bottom, like the conversation it serves: that is this
+//! model's strength. Its cost is a thread per client, however idle (see the lesson "One
+//! thread, many clients", and [`crate::poll`] for the other model).
+
+use std::time::{Duration, Instant};
+
+use common::conn::{ConnError, Connection, Writer};
+use common::output::{Log, Tag};
+use common::server::{Accepted, CloseReason, Closed, Handler, Limits};
+
+use crate::session::{Ending, Protocol, Session, Step};
+
+/// The hello service, as a [`Handler`] for the shared accept loop.
+#[derive(Debug)]
+pub struct Hello {
+    protocol: Protocol,
+    log: Log,
+}
+
+impl Hello {
+    pub fn new(protocol: Protocol) -> Hello {
+        let log = Log::new(protocol.config.quiet);
+        Hello { protocol, log }
+    }
+
+    // ANCHOR: converse
+    /// The conversation with one client; returns why it ended.
+    fn converse(&self, conn: &mut Connection, tag: &Tag) -> CloseReason {
+        let p = &self.protocol;
+        let mut session = p.session();
+        // Two halves of one connection: the reply is framed straight from the bytes read.
+        let (mut reader, mut writer) = conn.split();
+        if let Err(e) = writer.write_message(p.greeting()) {
+            return close_reason(&e);
+        }
+        // What the socket's read timeout (SO_RCVTIMEO) is now: the idle timeout, which
+        // `run_connection` set, until a message's deadline shortens it.
+        let mut timeout = p.limits.idle_timeout;
+        loop {
+            let now = Instant::now();
+            let step = match session.receive(p, reader.unread(), now) {
+                Step::NeedMore => match read_more(&mut reader, &session, p, &mut timeout, now) {
+                    Ok(0) => Step::Close(session.end_of_stream(reader.unread())),
+                    Ok(_) => continue,
+                    Err(e) if common::net::is_timeout(&e) => {
+                        Step::Close(session.timed_out(p, Instant::now()))
+                    }
+                    Err(e) => return CloseReason::from_io(&e),
+                },
+                step => step,
+            };
+            match step {
+                Step::Reply {
+                    message,
+                    reply,
+                    consumed,
+                } => {
+                    self.log.message(tag, "message", message);
+                    if let Err(e) = writer.write_parts(&reply) {
+                        return close_reason(&e);
+                    }
+                    reader.consume(consumed);
+                }
+                Step::Close(Ending {
+                    reason,
+                    message,
+                    last_words,
+                }) => {
+                    if let Some(message) = message {
+                        self.log.message(tag, "message", message);
+                    }
+                    if let Some(words) = last_words {
+                        say_last_words(&mut writer, &words);
+                    }
+                    return reason;
+                }
+                Step::NeedMore => {}
+            }
+        }
+    }
+    // ANCHOR_END: converse
+}
+
+/// One blocking read, waiting no longer than the session allows: the socket's read timeout
+/// is shortened while a message is incomplete (two system calls, only then), and put back
+/// to the idle timeout after it.
+fn read_more(
+    reader: &mut common::conn::Reader<'_>,
+    session: &Session,
+    p: &Protocol,
+    timeout: &mut Option<Duration>,
+    now: Instant,
+) -> std::io::Result<usize> {
+    let wait = session.read_timeout(p, now);
+    if wait == Some(Duration::ZERO) {
+        return Err(std::io::ErrorKind::TimedOut.into());
+    }
+    if wait != *timeout {
+        reader.stream().set_read_timeout(wait)?;
+        *timeout = wait;
+    }
+    reader.fill()
+}
+
+/// Why a write ended the connection: the client is gone, or (a line ending in `\r`) the
+/// reply cannot be framed.
+#[cold]
+#[inline(never)]
+fn close_reason(e: &ConnError) -> CloseReason {
+    match e {
+        ConnError::Io(io) => CloseReason::from_io(io),
+        e => CloseReason::ProtocolError(e.to_string()),
+    }
+}
+
+/// Before closing on a protocol error or a timeout, say why (best effort: the client may
+/// be gone already).
+#[cold]
+#[inline(never)]
+fn say_last_words(writer: &mut Writer<'_>, words: &str) {
+    let _ = writer.write_message(words.as_bytes());
+}
+
+impl Handler for Hello {
+    fn handle(&self, accepted: Accepted, _limits: &Limits) -> Closed {
+        let Accepted { stream, tag, .. } = accepted;
+        let config = &self.protocol.config;
+        let trace = config.trace.then(|| tag.to_string());
+        let mut conn = Connection::new(stream, config.framing, config.max_frame, trace);
+        let reason = self.converse(&mut conn, &tag);
+        Closed {
+            reason,
+            bytes_in: conn.bytes_in(),
+            bytes_out: conn.bytes_out(),
+        }
+    }
+
+    fn busy_message(&self) -> Vec<u8> {
+        self.protocol.busy_message()
+    }
+}
