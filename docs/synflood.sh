@@ -3,7 +3,8 @@
 # hping3 in lab-right sends 5,000 SYNs from forged addresses at tcp-server in lab-left,
 # nstat counts what the kernel did, and then a real client asks to be served.
 #
-#   sudo env PATH="$PATH" docs/synflood.sh [COOKIES]    COOKIES: 1 (SYN cookies on, the default) or 0
+#   sudo env PATH="$PATH" docs/synflood.sh [COOKIES] [MODEL]
+#     COOKIES: 1 (SYN cookies on, the default) or 0; MODEL: thread (the default) or poll
 #
 # Needs Linux, root (or a private user namespace: the book's test runs it under
 # `unshare --user --map-root-user --net --mount`), iproute2 and hping3, and the programs on
@@ -12,6 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cookies=${1:-1}
+model=${2:-thread}
 SYNS=5000
 trap 'kill -INT "${server:-0}" 2>/dev/null; docs/two-hosts.sh down 2>/dev/null || true' EXIT
 
@@ -21,7 +23,7 @@ docs/two-hosts.sh up
 # sources (they all lead into the cable, where nobody answers).
 ip -n lab-left route add default dev lab-veth-l
 ip netns exec lab-left sysctl -q -w net.ipv4.tcp_syncookies="$cookies"
-ip netns exec lab-left tcp-server 10.99.0.1:9999 --backlog 16 -q &
+ip netns exec lab-left tcp-server 10.99.0.1:9999 --backlog 16 --model "$model" -q &
 server=$!
 for _ in $(seq 100); do
     ip netns exec lab-left ss -Hltn '( sport = :9999 )' | grep -q LISTEN && break

@@ -102,9 +102,20 @@ fn one_read_one_message(mut stream: TcpStream) {
 }
 
 #[test]
-fn our_server_passes_every_step() {
+fn our_thread_server_passes_every_step() {
+    our_server_passes_every_step(tcp_server::Model::Thread);
+}
+
+#[test]
+fn our_poll_server_passes_every_step() {
+    our_server_passes_every_step(tcp_server::Model::Poll);
+}
+
+/// Every attack, against our server in either model.
+fn our_server_passes_every_step(model: tcp_server::Model) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let config = tcp_server::Config {
+        model,
         quiet: true,
         ..Default::default()
     };

@@ -1,5 +1,6 @@
 //! `tcp-server` as the process a student runs: its messages, its exit codes, Ctrl-C, and
-//! real peers (nc, the tutorial's Python client).
+//! real peers (nc, the tutorial's Python client). Every test runs against both models
+//! (`thread_model::name`, `poll_model::name`: the list at the end).
 
 // A failed unwrap in a test is a failed test, which is what we want.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -10,19 +11,22 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::testing::{available, run, workspace_root, ServerProcess};
+use tcp_server::Model;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcp-server");
 const LIMIT: Duration = Duration::from_secs(20);
 
-fn server(args: &[&str]) -> ServerProcess {
+/// The server in `model`, on a free loopback port, with `args`.
+fn server(model: Model, args: &[&str]) -> ServerProcess {
     let mut cmd = Command::new(BIN);
-    cmd.arg("127.0.0.1:0").args(args);
+    cmd.arg("127.0.0.1:0")
+        .args(["--model", &model.to_string()])
+        .args(args);
     ServerProcess::start(cmd)
 }
 
-#[test]
-fn start_up_line_says_where_and_how() {
-    let s = server(&["--backlog", "5", "--framing", "length"]);
+fn start_up_line_says_where_and_how(model: Model) {
+    let s = server(model, &["--backlog", "5", "--framing", "length"]);
     let first = &s.stdout()[0];
     assert!(
         first.contains(&format!("tcp-server listening on {}", s.addr)),
@@ -35,7 +39,7 @@ fn start_up_line_says_where_and_how() {
         "SO_REUSEADDR on, SO_REUSEPORT off"
     };
     for part in [
-        "framing length",
+        &format!("(model {model}, framing length"),
         "backlog 5",
         reuse,
         "max 1024 connections",
@@ -45,9 +49,8 @@ fn start_up_line_says_where_and_how() {
     }
 }
 
-#[test]
-fn logs_the_four_tuple_each_message_and_the_close_reason() {
-    let s = server(&[]);
+fn logs_the_four_tuple_each_message_and_the_close_reason(model: Model) {
+    let s = server(model, &[]);
     let mut c = TcpStream::connect(s.addr).unwrap();
     c.write_all(b"li\nexit\n").unwrap();
     let mut out = Vec::new();
@@ -78,13 +81,8 @@ fn logs_the_four_tuple_each_message_and_the_close_reason() {
     );
 }
 
-#[cfg_attr(
-    windows,
-    ignore = "sends Ctrl-C with kill -INT; the Windows builds' Ctrl-C is checked by .ci/wine.sh"
-)]
-#[test]
-fn ctrl_c_prints_a_summary_and_exits_0() {
-    let mut s = server(&[]);
+fn ctrl_c_prints_a_summary_and_exits_0(model: Model) {
+    let mut s = server(model, &[]);
     let mut c = TcpStream::connect(s.addr).unwrap();
     c.write_all(b"exit\n").unwrap();
     let mut sink = Vec::new();
@@ -100,11 +98,11 @@ fn ctrl_c_prints_a_summary_and_exits_0() {
     assert!(last.contains("1 exit"), "{last}");
 }
 
-#[test]
-fn a_busy_port_says_so_and_exits_1() {
+fn a_busy_port_says_so_and_exits_1(model: Model) {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let (code, _, err) = run(Command::new(BIN).arg(&addr), LIMIT);
+    let model = model.to_string();
+    let (code, _, err) = run(Command::new(BIN).args([&addr, "--model", &model]), LIMIT);
     assert_eq!(code, Some(1));
     assert!(
         err.starts_with(&format!(
@@ -116,17 +114,21 @@ fn a_busy_port_says_so_and_exits_1() {
     assert_eq!(err.lines().count(), 1, "one line: {err}");
 }
 
-#[test]
-fn usage_errors_exit_2_with_one_clear_message() {
+fn usage_errors_exit_2_with_one_clear_message(model: Model) {
     for (args, want) in [
         (&["99999"][..], "invalid port 99999: must be 0-65535"),
         (&["127.0.0.1"][..], "missing port in '127.0.0.1'"),
         (&["--framing", "xml"][..], "invalid value 'xml'"),
+        (&["--model", "fork"][..], "invalid value 'fork'"),
         (&["--max-connections", "0"][..], "must be at least 1"),
         (&["--idle-timeout", "soon"][..], "not a number of seconds"),
         (&["0", "--greeting", "two\nlines"][..], "invalid --greeting"),
     ] {
-        let (code, out, err) = run(Command::new(BIN).args(args), LIMIT);
+        let model = model.to_string();
+        let (code, out, err) = run(
+            Command::new(BIN).args(args).args(["--model", &model]),
+            LIMIT,
+        );
         assert_eq!(code, Some(2), "{args:?}: {err}");
         assert!(out.is_empty(), "{args:?}: {out}");
         assert!(err.contains(want), "{args:?}: {err}");
@@ -134,11 +136,14 @@ fn usage_errors_exit_2_with_one_clear_message() {
     let (code, out, _) = run(Command::new(BIN).arg("--help"), LIMIT);
     assert_eq!(code, Some(0));
     assert!(out.contains("--max-connections") && out.contains("--no-reuse-addr"));
+    assert!(
+        out.contains("--model") && out.contains("readiness events"),
+        "{out}"
+    );
 }
 
-#[test]
-fn warns_when_max_connections_is_more_than_the_process_can_hold() {
-    let s = server(&["--max-connections", "100000000"]);
+fn warns_when_max_connections_is_more_than_the_process_can_hold(model: Model) {
+    let s = server(model, &["--max-connections", "100000000"]);
     if cfg!(windows) {
         // No per-process limits to check against: the server says so instead.
         s.wait_for_stderr(
@@ -162,9 +167,8 @@ fn warns_when_max_connections_is_more_than_the_process_can_hold() {
     }
 }
 
-#[test]
-fn trace_dumps_every_read_and_write_in_hex() {
-    let s = server(&["--trace"]);
+fn trace_dumps_every_read_and_write_in_hex(model: Model) {
+    let s = server(model, &["--trace"]);
     let mut c = TcpStream::connect(s.addr).unwrap();
     c.write_all(b"li\nexit\n").unwrap();
     let mut sink = Vec::new();
@@ -183,17 +187,12 @@ fn trace_dumps_every_read_and_write_in_hex() {
 /// Out of file descriptors (EMFILE): the tutorial's server dies in accept(); ours logs it,
 /// backs off, tells the waiting client it is busy (with the spare descriptor it keeps for
 /// that), and serves again once clients leave.
-#[cfg_attr(
-    windows,
-    ignore = "needs sh and ulimit -n: Windows has no per-process open-file limit"
-)]
-#[test]
-fn survives_running_out_of_file_descriptors() {
+fn survives_running_out_of_file_descriptors(model: Model) {
     const FD_LIMIT: u32 = 40;
     let mut cmd = Command::new("sh");
     cmd.args([
         "-c",
-        &format!("ulimit -n {FD_LIMIT} && exec {BIN} 127.0.0.1:0 --max-connections 1000 --max-per-peer 0"),
+        &format!("ulimit -n {FD_LIMIT} && exec {BIN} 127.0.0.1:0 --model {model} --max-connections 1000 --max-per-peer 0"),
     ]);
     let s = ServerProcess::start(cmd);
     // Hold connections until one is not greeted: the descriptors have run out.
@@ -257,13 +256,12 @@ fn survives_running_out_of_file_descriptors() {
     }
 }
 
-#[test]
-fn backlog_is_what_listen_gets() {
+fn backlog_is_what_listen_gets(model: Model) {
     if !available("ss", "iproute2") {
         return;
     }
     // For a listening socket, `ss -lnt` shows the backlog in the Send-Q column.
-    let s = server(&["--backlog", "5"]);
+    let s = server(model, &["--backlog", "5"]);
     let filter = format!("sport = :{}", s.addr.port());
     let (code, out, _) = run(Command::new("ss").args(["-Hlnt", &filter]), LIMIT);
     assert_eq!(code, Some(0));
@@ -271,10 +269,9 @@ fn backlog_is_what_listen_gets() {
     assert_eq!(cols.get(2), Some(&"5"), "ss said: {out}");
 }
 
-#[test]
-fn ipv6_and_localhost_work_end_to_end() {
+fn ipv6_and_localhost_work_end_to_end(model: Model) {
     let mut cmd = Command::new(BIN);
-    cmd.arg("[::1]:0");
+    cmd.args(["[::1]:0", "--model", &model.to_string()]);
     let s = ServerProcess::start(cmd);
     assert!(s.addr.is_ipv6());
     let mut c = TcpStream::connect(s.addr).unwrap();
@@ -286,12 +283,11 @@ fn ipv6_and_localhost_work_end_to_end() {
     assert!(accept.contains("local [::1]:"), "{accept}");
 }
 
-#[test]
-fn nc_talks_to_the_server() {
+fn nc_talks_to_the_server(model: Model) {
     if !available("nc", "netcat-openbsd") {
         return;
     }
-    let s = server(&[]);
+    let s = server(model, &[]);
     let script = format!(
         "printf 'li\\nbo\\nexit\\n' | nc {} {}",
         s.addr.ip(),
@@ -302,12 +298,11 @@ fn nc_talks_to_the_server() {
     assert_eq!(out, "Hello!\nhello,li\nhello,bo\n");
 }
 
-#[test]
-fn the_tutorials_python_client_talks_to_a_raw_server() {
+fn the_tutorials_python_client_talks_to_a_raw_server(model: Model) {
     if !available("python3", "python3") {
         return;
     }
-    let s = server(&["--framing", "raw"]);
+    let s = server(model, &["--framing", "raw"]);
     let client = workspace_root().join("docs/python/tcp_user.py");
     let mut cmd = Command::new("python3");
     cmd.arg("-u").arg(client).arg(s.addr.port().to_string());
@@ -319,3 +314,73 @@ fn the_tutorials_python_client_talks_to_a_raw_server() {
     let closed = s.wait_for_stdout("closed:", LIMIT);
     assert!(closed.contains("closed: exit"), "{closed}");
 }
+
+/// Only the event loop has back-pressure to report: a thread simply blocks in its write.
+/// A client that sends without reading makes the loop stop reading from it, and say so;
+/// once the client reads its replies, the loop reads again, and says that too.
+#[test]
+fn poll_says_when_back_pressure_starts_and_ends() {
+    let s = server(Model::Poll, &[]);
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    c.set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let message = [vec![b'm'; 999], b"\n".to_vec()].concat();
+    let mut written = 0;
+    // Bounded: 64 MiB is far more than the buffers on the way hold.
+    for _ in 0..(64 << 20) / message.len() {
+        match c.write(&message) {
+            Ok(n) if n == message.len() => written += 1,
+            _ => break,
+        }
+    }
+    let line = s.wait_for_stdout("back-pressure:", LIMIT);
+    assert!(
+        line.contains("bytes of replies not read by the client; not reading from it until they are down to 65536"),
+        "{line}"
+    );
+    // Read every reply: the loop reads again (the unfinished message is finished first).
+    let mut reader = c.try_clone().unwrap();
+    let replies = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        reader.set_read_timeout(Some(LIMIT)).unwrap();
+        let _ = reader.read_to_end(&mut out);
+        out
+    });
+    s.wait_for_stdout("back-pressure over: reading again", LIMIT);
+    c.set_write_timeout(Some(LIMIT)).unwrap();
+    c.write_all(b"\nexit\n").unwrap();
+    let replies = replies.join().unwrap();
+    let lines = replies
+        .split(|&b| b == b'\n')
+        .filter(|l| l.starts_with(b"hello,m"))
+        .count();
+    assert!(
+        lines >= written,
+        "{lines} replies for {written} whole messages"
+    );
+}
+
+mod models;
+
+both_models!(
+    start_up_line_says_where_and_how,
+    logs_the_four_tuple_each_message_and_the_close_reason,
+    #[cfg_attr(
+        windows,
+        ignore = "sends Ctrl-C with kill -INT; the Windows builds' Ctrl-C is checked by .ci/wine.sh"
+    )]
+    ctrl_c_prints_a_summary_and_exits_0,
+    a_busy_port_says_so_and_exits_1,
+    usage_errors_exit_2_with_one_clear_message,
+    warns_when_max_connections_is_more_than_the_process_can_hold,
+    trace_dumps_every_read_and_write_in_hex,
+    #[cfg_attr(
+        windows,
+        ignore = "needs sh and ulimit -n: Windows has no per-process open-file limit"
+    )]
+    survives_running_out_of_file_descriptors,
+    backlog_is_what_listen_gets,
+    ipv6_and_localhost_work_end_to_end,
+    nc_talks_to_the_server,
+    the_tutorials_python_client_talks_to_a_raw_server,
+);

@@ -1,6 +1,9 @@
 //! The hello service in-process, on port 0, spoken to in raw bytes: the protocol in each
 //! framing, then hostile clients — after each of which the server must still serve the
 //! next client correctly.
+//!
+//! Every test runs against both models: `thread_model::name` and `poll_model::name` (the list at the
+//! end). A test is a function of the model; the macro makes the two `#[test]`s.
 
 // A failed unwrap in a test is a failed test, which is what we want.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -12,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::frame::Framing;
 use common::server::{Background, Limits, Summary};
-use tcp_server::Config;
+use tcp_server::{Config, Model};
 
 /// Longest any read in these tests may wait.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -20,14 +23,16 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 struct TestServer(Background<Summary>);
 
 impl TestServer {
-    fn start(config: Config, limits: Limits) -> TestServer {
+    fn start(model: Model, config: Config, limits: Limits) -> TestServer {
+        let config = Config { model, ..config };
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         TestServer(tcp_server::spawn(listener, config, limits).unwrap())
     }
 
     /// A quiet line-framing server with these limits.
-    fn with_limits(limits: Limits) -> TestServer {
+    fn with_limits(model: Model, limits: Limits) -> TestServer {
         TestServer::start(
+            model,
             Config {
                 quiet: true,
                 ..Config::default()
@@ -36,8 +41,9 @@ impl TestServer {
         )
     }
 
-    fn line() -> TestServer {
+    fn line(model: Model) -> TestServer {
         TestServer::start(
+            model,
             Config {
                 quiet: true,
                 ..Config::default()
@@ -77,9 +83,8 @@ fn read_exactly(c: &mut TcpStream, n: usize) -> Vec<u8> {
     buf
 }
 
-#[test]
-fn line_framing_greets_replies_and_closes_on_exit() {
-    let server = TestServer::line();
+fn line_framing_greets_replies_and_closes_on_exit(model: Model) {
+    let server = TestServer::line(model);
     let mut c = server.connect();
     assert_eq!(read_exactly(&mut c, 7), b"Hello!\n");
     // Two messages in one write and a CRLF line: framing, not reads, decides.
@@ -97,14 +102,13 @@ fn line_framing_greets_replies_and_closes_on_exit() {
     assert_eq!(summary.closed[0], 1, "one close by exit: {summary}");
 }
 
-#[test]
-fn length_framing_carries_any_bytes() {
+fn length_framing_carries_any_bytes(model: Model) {
     let config = Config {
         framing: Framing::Length,
         quiet: true,
         ..Config::default()
     };
-    let server = TestServer::start(config, Limits::default());
+    let server = TestServer::start(model, config, Limits::default());
     let mut c = server.connect();
     assert_eq!(read_exactly(&mut c, 10), b"\0\0\0\x06Hello!");
     let msg = b"a\nb\0\xff";
@@ -118,14 +122,13 @@ fn length_framing_carries_any_bytes() {
     server.stop();
 }
 
-#[test]
-fn raw_framing_takes_each_read_as_a_message() {
+fn raw_framing_takes_each_read_as_a_message(model: Model) {
     let config = Config {
         framing: Framing::Raw,
         quiet: true,
         ..Config::default()
     };
-    let server = TestServer::start(config, Limits::default());
+    let server = TestServer::start(model, config, Limits::default());
     let mut c = server.connect();
     assert_eq!(read_exactly(&mut c, 6), b"Hello!");
     c.write_all(b"li").unwrap();
@@ -138,15 +141,14 @@ fn raw_framing_takes_each_read_as_a_message() {
     server.stop();
 }
 
-#[test]
-fn greeting_and_prefix_can_be_changed() {
+fn greeting_and_prefix_can_be_changed(model: Model) {
     let config = Config {
         greeting: "你好".into(),
         reply_prefix: "Hi:".into(),
         quiet: true,
         ..Config::default()
     };
-    let server = TestServer::start(config, Limits::default());
+    let server = TestServer::start(model, config, Limits::default());
     let mut c = server.connect();
     c.write_all(b"x\n").unwrap();
     c.shutdown(NetShutdown::Write).unwrap();
@@ -154,14 +156,13 @@ fn greeting_and_prefix_can_be_changed() {
     server.stop();
 }
 
-#[test]
-fn oversize_message_gets_an_error_reply_and_a_close() {
+fn oversize_message_gets_an_error_reply_and_a_close(model: Model) {
     let config = Config {
         max_frame: 100,
         quiet: true,
         ..Config::default()
     };
-    let server = TestServer::start(config, Limits::default());
+    let server = TestServer::start(model, config, Limits::default());
     let mut c = server.connect();
     // 1 MB without a newline: refused long before the end, and the server does not wait
     // for the rest.
@@ -187,7 +188,7 @@ fn oversize_message_gets_an_error_reply_and_a_close() {
         quiet: true,
         ..Config::default()
     };
-    let len_server = TestServer::start(config, Limits::default());
+    let len_server = TestServer::start(model, config, Limits::default());
     let mut c = len_server.connect();
     c.write_all(&u32::MAX.to_be_bytes()).unwrap();
     let got = read_all(&mut c);
@@ -201,9 +202,8 @@ fn oversize_message_gets_an_error_reply_and_a_close() {
     len_server.stop();
 }
 
-#[test]
-fn binary_garbage_is_echoed_as_bytes_and_hurts_nobody() {
-    let server = TestServer::line();
+fn binary_garbage_is_echoed_as_bytes_and_hurts_nobody(model: Model) {
+    let server = TestServer::line(model);
     let mut c = server.connect();
     let garbage: Vec<u8> = (0..=255u8).filter(|&b| b != b'\n' && b != b'\r').collect();
     c.write_all(&garbage).unwrap();
@@ -215,9 +215,8 @@ fn binary_garbage_is_echoed_as_bytes_and_hurts_nobody() {
     server.stop();
 }
 
-#[test]
-fn end_of_stream_mid_message_is_reported_and_the_server_goes_on() {
-    let server = TestServer::line();
+fn end_of_stream_mid_message_is_reported_and_the_server_goes_on(model: Model) {
+    let server = TestServer::line(model);
     let mut c = server.connect();
     c.write_all(b"li\nunfinished").unwrap();
     c.shutdown(NetShutdown::Write).unwrap();
@@ -230,9 +229,8 @@ fn end_of_stream_mid_message_is_reported_and_the_server_goes_on() {
     server.stop();
 }
 
-#[test]
-fn abrupt_reset_is_survived() {
-    let server = TestServer::line();
+fn abrupt_reset_is_survived(model: Model) {
+    let server = TestServer::line(model);
     for _ in 0..5 {
         let mut c = server.connect();
         c.write_all(b"li\nhalf a mess").unwrap();
@@ -246,13 +244,12 @@ fn abrupt_reset_is_survived() {
     server.stop();
 }
 
-#[test]
-fn a_silent_client_is_disconnected_at_the_idle_timeout() {
+fn a_silent_client_is_disconnected_at_the_idle_timeout(model: Model) {
     let limits = Limits {
         idle_timeout: Some(Duration::from_millis(300)),
         ..Limits::default()
     };
-    let server = TestServer::with_limits(limits);
+    let server = TestServer::with_limits(model, limits);
     let started = Instant::now();
     let mut silent = server.connect();
     let got = String::from_utf8(read_all(&mut silent)).unwrap();
@@ -267,13 +264,15 @@ fn a_silent_client_is_disconnected_at_the_idle_timeout() {
     assert_eq!(summary.closed[2], 1, "idle timeout counted: {summary}");
 }
 
-#[test]
-fn two_hundred_clients_at_once() {
+fn two_hundred_clients_at_once(model: Model) {
     // 200 clients, all from 127.0.0.1: no per-address limit for this one.
-    let server = TestServer::with_limits(Limits {
-        max_per_peer: None,
-        ..Limits::default()
-    });
+    let server = TestServer::with_limits(
+        model,
+        Limits {
+            max_per_peer: None,
+            ..Limits::default()
+        },
+    );
     let addr = server.0.addr;
     let clients: Vec<_> = (0..200)
         .map(|i| {
@@ -301,13 +300,15 @@ fn two_hundred_clients_at_once() {
 /// Slowloris: a client that sends a byte now and then and never finishes its message is
 /// closed when the message runs out of time, though it is never idle for long; a client
 /// whose messages are whole may take as long as it likes between them.
-#[test]
-fn a_trickling_client_is_closed_at_the_message_timeout() {
-    let server = TestServer::with_limits(Limits {
-        idle_timeout: Some(Duration::from_secs(5)),
-        message_timeout: Some(Duration::from_millis(600)),
-        ..Limits::default()
-    });
+fn a_trickling_client_is_closed_at_the_message_timeout(model: Model) {
+    let server = TestServer::with_limits(
+        model,
+        Limits {
+            idle_timeout: Some(Duration::from_secs(5)),
+            message_timeout: Some(Duration::from_millis(600)),
+            ..Limits::default()
+        },
+    );
     let mut slow_but_whole = server.connect();
     assert_eq!(read_exactly(&mut slow_but_whole, 7), b"Hello!\n");
     let mut trickle = server.connect();
@@ -356,12 +357,14 @@ fn connect_from(ip: [u8; 4], addr: std::net::SocketAddr) -> TcpStream {
 
 /// One address takes its `--max-per-peer` share and no more: its next connection is told
 /// busy, while a client from another address is served; a slot it gives back is its again.
-#[test]
-fn one_address_cannot_take_every_slot() {
-    let server = TestServer::with_limits(Limits {
-        max_per_peer: Some(3),
-        ..Limits::default()
-    });
+fn one_address_cannot_take_every_slot(model: Model) {
+    let server = TestServer::with_limits(
+        model,
+        Limits {
+            max_per_peer: Some(3),
+            ..Limits::default()
+        },
+    );
     let addr = server.0.addr;
     let mut held: Vec<TcpStream> = (0..3)
         .map(|_| {
@@ -404,13 +407,12 @@ fn one_address_cannot_take_every_slot() {
     assert_eq!(summary.refused_busy, 0, "{summary}");
 }
 
-#[test]
-fn clients_past_max_connections_are_told_busy() {
+fn clients_past_max_connections_are_told_busy(model: Model) {
     let limits = Limits {
         max_connections: 3,
         ..Limits::default()
     };
-    let server = TestServer::with_limits(limits);
+    let server = TestServer::with_limits(model, limits);
     // Three held connections (each has its greeting, so each is being served)...
     let mut held: Vec<TcpStream> = (0..3)
         .map(|_| {
@@ -448,13 +450,12 @@ fn clients_past_max_connections_are_told_busy() {
     assert_eq!(summary.peak_active, 3);
 }
 
-#[test]
-fn a_client_that_never_reads_is_timed_out_not_served_forever() {
+fn a_client_that_never_reads_is_timed_out_not_served_forever(model: Model) {
     let limits = Limits {
         idle_timeout: Some(Duration::from_millis(500)),
         ..Limits::default()
     };
-    let server = TestServer::with_limits(limits);
+    let server = TestServer::with_limits(model, limits);
     let c = server.connect();
     // Send messages without ever reading the replies: the server's writes fill our receive
     // buffer and block; the write timeout frees its thread.
@@ -479,3 +480,127 @@ fn a_client_that_never_reads_is_timed_out_not_served_forever() {
         "closed as idle (its writes timed out): {summary}"
     );
 }
+
+/// Back-pressure: a client that sends and sends but never reads its replies is held back
+/// by the kernel's buffers once the server stops taking its requests, instead of making
+/// the server keep its replies without bound. When it reads at last, every reply is
+/// there, in order, and the conversation goes on.
+fn a_client_that_never_reads_is_held_back_not_buffered_without_bound(model: Model) {
+    let server = TestServer::line(model);
+    let mut c = server.connect();
+    assert_eq!(read_exactly(&mut c, 7), b"Hello!\n");
+    let message = [vec![b'm'; 999], b"\n".to_vec()].concat();
+    let stream: Vec<u8> = message.repeat(MAX_SENT_UNREAD / message.len());
+    // Write until a write has waited STALL for room: the server has stopped reading.
+    c.set_write_timeout(Some(STALL)).unwrap();
+    let mut sent = 0;
+    while sent < stream.len() {
+        match c.write(&stream[sent..]) {
+            Ok(n) => sent += n,
+            Err(e) if common::net::is_timeout(&e) => break,
+            Err(e) => panic!("write failed after {sent} bytes: {e}"),
+        }
+    }
+    assert!(
+        sent < stream.len(),
+        "{sent} bytes went in without a reply read: the server buffers without bound"
+    );
+    // The server serves others meanwhile.
+    server.assert_still_serves();
+    // Now read: every reply arrives; the rest of the requests go in, then `exit`.
+    let mut reader = c.try_clone().unwrap();
+    let replies = thread::spawn(move || read_all(&mut reader));
+    c.set_write_timeout(Some(READ_TIMEOUT)).unwrap();
+    c.write_all(&stream[sent..]).unwrap();
+    c.write_all(b"exit\n").unwrap();
+    let replies = replies.join().unwrap();
+    let expected = [b"hello,".to_vec(), message].concat();
+    assert_eq!(replies.len(), expected.len() * (stream.len() / 1000));
+    assert!(replies.chunks(expected.len()).all(|r| r == expected));
+    let summary = server.stop();
+    assert_eq!(summary.closed[0], 2, "both closed by exit: {summary}");
+}
+
+/// How long a write may wait for room before the test takes it that the server has
+/// stopped reading.
+const STALL: Duration = Duration::from_millis(500);
+/// Bytes the test offers without reading: far more than loopback's socket buffers and the
+/// server's bound together hold.
+const MAX_SENT_UNREAD: usize = 64 << 20;
+
+/// Many silent clients, one busy one: each silent one is closed at its own idle timeout
+/// (the clients connect 20 ms apart), the busy one never.
+fn idle_timeouts_fire_for_each_client_and_spare_the_active_one(model: Model) {
+    let idle = Duration::from_millis(400);
+    let server = TestServer::with_limits(
+        model,
+        Limits {
+            idle_timeout: Some(idle),
+            max_per_peer: None,
+            ..Limits::default()
+        },
+    );
+    let mut busy = server.connect();
+    assert_eq!(read_exactly(&mut busy, 7), b"Hello!\n");
+    let talk = |busy: &mut TcpStream| {
+        busy.write_all(b"ok\n").unwrap();
+        assert_eq!(read_exactly(busy, 9), b"hello,ok\n");
+    };
+    let mut silent: Vec<(Instant, TcpStream)> = Vec::new();
+    for i in 0..20 {
+        thread::sleep(Duration::from_millis(20));
+        silent.push((Instant::now(), server.connect()));
+        if i % 5 == 0 {
+            talk(&mut busy);
+        }
+    }
+    let waiters: Vec<_> = silent
+        .into_iter()
+        .map(|(connected, mut c)| {
+            thread::spawn(move || {
+                let got = read_all(&mut c);
+                (connected.elapsed(), got)
+            })
+        })
+        .collect();
+    // The busy client talks every 100 ms for well past the idle timeout.
+    for _ in 0..10 {
+        talk(&mut busy);
+        thread::sleep(Duration::from_millis(100));
+    }
+    for w in waiters {
+        let (after, got) = w.join().unwrap();
+        assert_eq!(got, b"Hello!\nerror: idle for 0.4 s, closing\n");
+        assert!(
+            after >= idle - Duration::from_millis(50),
+            "closed early: {after:?}"
+        );
+        assert!(after < READ_TIMEOUT, "closed late: {after:?}");
+    }
+    busy.write_all(b"exit\n").unwrap();
+    assert_eq!(read_all(&mut busy), b"");
+    let summary = server.stop();
+    assert_eq!(summary.closed[2], 20, "{summary}");
+    assert_eq!(summary.closed[0], 1, "{summary}");
+}
+
+mod models;
+
+both_models!(
+    line_framing_greets_replies_and_closes_on_exit,
+    length_framing_carries_any_bytes,
+    raw_framing_takes_each_read_as_a_message,
+    greeting_and_prefix_can_be_changed,
+    oversize_message_gets_an_error_reply_and_a_close,
+    binary_garbage_is_echoed_as_bytes_and_hurts_nobody,
+    end_of_stream_mid_message_is_reported_and_the_server_goes_on,
+    abrupt_reset_is_survived,
+    a_silent_client_is_disconnected_at_the_idle_timeout,
+    two_hundred_clients_at_once,
+    a_trickling_client_is_closed_at_the_message_timeout,
+    one_address_cannot_take_every_slot,
+    clients_past_max_connections_are_told_busy,
+    a_client_that_never_reads_is_timed_out_not_served_forever,
+    a_client_that_never_reads_is_held_back_not_buffered_without_bound,
+    idle_timeouts_fire_for_each_client_and_spare_the_active_one,
+);

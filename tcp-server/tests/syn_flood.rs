@@ -12,6 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::testing::{available, run, workspace_root};
+use tcp_server::Model;
 
 const LIMIT: Duration = Duration::from_secs(90);
 
@@ -24,8 +25,7 @@ fn counter(out: &str, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {name} in:\n{out}"))
 }
 
-#[test]
-fn syn_cookies_answer_a_syn_flood_and_a_real_client_is_served() {
+fn syn_cookies_answer_a_syn_flood_and_a_real_client_is_served(model: Model) {
     for (program, package) in [
         ("unshare", "util-linux"),
         ("ip", "iproute2"),
@@ -65,7 +65,9 @@ fn syn_cookies_answer_a_syn_flood_and_a_real_client_is_served() {
                 "bash",
                 "-c",
                 "mkdir -p /run/netns; mount -t tmpfs tmpfs /run/netns; \
-                 docs/synflood.sh 1; echo '--- without cookies'; docs/synflood.sh 0",
+                 docs/synflood.sh 1 \"$1\"; echo '--- without cookies'; docs/synflood.sh 0 \"$1\"",
+                "flood",
+                &model.to_string(),
             ])
             .env("PATH", path)
             .current_dir(workspace_root()),
@@ -85,3 +87,7 @@ fn syn_cookies_answer_a_syn_flood_and_a_real_client_is_served() {
     assert!(counter(without, "TcpExtListenDrops") > 1000, "{without}");
     assert!(without.contains("Hello!\nhello,li\n"), "{without}");
 }
+
+mod models;
+
+both_models!(syn_cookies_answer_a_syn_flood_and_a_real_client_is_served);

@@ -11,18 +11,19 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::testing::{available, run, workspace_root};
+use tcp_server::Model;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcp-server");
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// What runs inside the private namespaces: the script's `up`, an exchange across the
-/// cable, and `down`. `$1` is the tcp-server binary.
+/// cable, and `down`. `$1` is the tcp-server binary, `$2` the model.
 const SCENARIO: &str = r#"
 set -eu
 mkdir -p /run/netns 2>/dev/null || true
 mount -t tmpfs tmpfs /run/netns
 docs/two-hosts.sh up
-ip netns exec lab-left "$1" 10.99.0.1:9999 --idle-timeout 10 &
+ip netns exec lab-left "$1" 10.99.0.1:9999 --model "$2" --idle-timeout 10 &
 server=$!
 for _ in $(seq 100); do
     ip netns exec lab-left ss -Hltn '( sport = :9999 )' | grep -q LISTEN && break
@@ -37,8 +38,7 @@ echo "$reply"
 echo "namespaces left: $(ip netns list | grep -c lab- || true)"
 "#;
 
-#[test]
-fn two_namespaces_talk_across_the_cable() {
+fn two_namespaces_talk_across_the_cable(model: Model) {
     for (program, package) in [
         ("unshare", "util-linux"),
         ("ip", "iproute2"),
@@ -61,6 +61,7 @@ fn two_namespaces_talk_across_the_cable() {
                 "scenario",
             ])
             .arg(BIN)
+            .arg(model.to_string())
             .current_dir(workspace_root()),
         LIMIT,
     );
@@ -80,3 +81,7 @@ fn two_namespaces_talk_across_the_cable() {
     // `down` removed both namespaces.
     assert!(out.contains("namespaces left: 0"), "{out}");
 }
+
+mod models;
+
+both_models!(two_namespaces_talk_across_the_cable);
