@@ -129,6 +129,22 @@ interop() {
     fi
     stop "$server_pid" "$work/tcp-server.out" tcp-server.exe
 
+    # The event loop on Windows: mio over the AFD driver (Wine implements it), the same
+    # session, a client that never reads included.
+    start "$work/tcp-server-poll.out" wine "$W/tcp-server.exe" 127.0.0.1:0 --model poll
+    if out=$($t "$L/tcp-client" "127.0.0.1:$port" --check --attacks 2>&1); then
+        ok "tcp-server.exe --model poll passes the Linux tcp-client --check --attacks"
+    else
+        fail "tcp-server.exe --model poll passes the Linux tcp-client --check --attacks" "$out"
+    fi
+    out=$(printf 'li\nbo\nexit\n' | $t nc -q 5 127.0.0.1 "$port" || true)
+    if [[ $out == $'Hello!\nhello,li\nhello,bo' ]]; then
+        ok "tcp-server.exe --model poll serves nc"
+    else
+        fail "tcp-server.exe --model poll serves nc" "got $(printf %q "$out")"
+    fi
+    stop "$server_pid" "$work/tcp-server-poll.out" "tcp-server.exe --model poll"
+
     # tcp-client.exe --check passes against the Linux tcp-server.
     start "$work/tcp-server-linux.out" "$L/tcp-server" 127.0.0.1:0
     if out=$($t wine "$W/tcp-client.exe" "127.0.0.1:$port" --check 2>&1); then

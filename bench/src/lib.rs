@@ -31,29 +31,19 @@ pub fn read_line(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
 
 /// A process's resident memory (VmRSS) and its peak (VmHWM), in KiB, from `/proc/PID/status`.
 pub fn rss_kib(pid: u32) -> io::Result<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    Ok((field("VmRSS:"), field("VmHWM:")))
+    let field = |name| common::testing::proc_status(pid, name);
+    match (field("VmRSS:"), field("VmHWM:")) {
+        (Some(rss), Some(peak)) => Ok((rss, peak)),
+        _ => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no memory figures in /proc/{pid}/status"),
+        )),
+    }
 }
 
 /// The number of threads of a process, from `/proc/PID/status`.
 pub fn threads(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Threads:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
+    common::testing::proc_status(pid, "Threads:").unwrap_or(0)
 }
 
 /// Whether a process is still alive (and not a zombie).

@@ -187,6 +187,17 @@ pub fn connect_from(
     stream
 }
 
+/// A number from a process's `/proc/PID/status` (Linux): `"Threads:"`, `"VmRSS:"` (KiB),
+/// `"VmHWM:"` (peak KiB). `None` where there is no `/proc` or no such field.
+pub fn proc_status(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
 /// The workspace's root folder (where `docs/` is), from a crate's manifest folder.
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

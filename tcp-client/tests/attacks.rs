@@ -174,6 +174,18 @@ fn the_tutorials_python_server_fails_with_the_lessons_reason() {
         .all(|s| !s.ok && s.detail.starts_with("not tried")));
 }
 
+/// The asyncio port (docs/python/tcp_asyncio.py), one thread for every client as
+/// `--model poll`, speaks the protocol correctly: it passes every step, the 50 clients at
+/// once and the client that never reads included.
+#[test]
+fn the_asyncio_port_passes_every_step() {
+    let Some(py) = common::testing::tutorial_server("tcp_asyncio.py", None) else {
+        return;
+    };
+    let report = attacks::run(&options(py.addr)).unwrap();
+    assert!(report.passed, "{report:#?}");
+}
+
 #[test]
 fn the_binary_grades_a_class_from_a_targets_file_and_says_so_in_json() {
     let good = toy_server(byte_by_byte);

@@ -315,6 +315,36 @@ fn the_tutorials_python_client_talks_to_a_raw_server(model: Model) {
     assert!(closed.contains("closed: exit"), "{closed}");
 }
 
+/// What each model costs in threads, counted by the kernel (`/proc/PID/status`): the
+/// thread model has one more per client; the event loop has the same few however many
+/// clients it holds.
+fn threads_grow_with_clients_only_in_the_thread_model(model: Model) {
+    const CLIENTS: u64 = 100;
+    // All from 127.0.0.1: no limit per address.
+    let s = server(model, &["--max-per-peer", "0"]);
+    let pid = s.child.id();
+    let Some(before) = common::testing::proc_status(pid, "Threads:") else {
+        eprintln!("skipped: no /proc/PID/status on this system (the thread count is read there)");
+        return;
+    };
+    let held: Vec<TcpStream> = (0..CLIENTS)
+        .map(|_| {
+            let mut c = TcpStream::connect(s.addr).unwrap();
+            c.set_read_timeout(Some(LIMIT)).unwrap();
+            let mut greeting = [0u8; 7];
+            c.read_exact(&mut greeting).unwrap();
+            assert_eq!(&greeting, b"Hello!\n");
+            c
+        })
+        .collect();
+    let during = common::testing::proc_status(pid, "Threads:").unwrap();
+    match model {
+        Model::Thread => assert!(during >= before + CLIENTS, "{before} -> {during}"),
+        Model::Poll => assert_eq!(during, before, "the event loop started threads"),
+    }
+    drop(held);
+}
+
 /// Only the event loop has back-pressure to report: a thread simply blocks in its write.
 /// A client that sends without reading makes the loop stop reading from it, and say so;
 /// once the client reads its replies, the loop reads again, and says that too.
@@ -383,4 +413,5 @@ both_models!(
     ipv6_and_localhost_work_end_to_end,
     nc_talks_to_the_server,
     the_tutorials_python_client_talks_to_a_raw_server,
+    threads_grow_with_clients_only_in_the_thread_model,
 );
