@@ -244,6 +244,7 @@ PY
     # a refused device name. Times, ports and folders normalised as docs/transcripts.sh does.
     {
         grep -E "listening on|warning: limits" "$work/tcp-server.out"
+        grep -E "listening on|warning: limits" "$work/tcp-server-poll.out"
         grep -E "listening on|truncated" "$work/udp-server.out"
         grep -E "listening on|ERR BAD_NAME the name is a Windows device" "$work/upload-serve.out" | head -2
     } | tr -d '\r' | python3 -c '

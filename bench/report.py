@@ -34,17 +34,23 @@ from datetime import date
 # order (ours first; `main` is the one the ratios are taken against), and a number format.
 WORKLOADS = [
     ("tcp-rt-1", "TCP, 1 connection, lock-step round trips", "round trips/s", True,
-     ["tcp-server", "std", "socat", "python"], "{:,.0f}"),
+     ["tcp-server", "tcp-server-poll", "std", "socat", "python"], "{:,.0f}"),
     ("tcp-rt-1-core", "TCP, 1 connection, server and client pinned to one core", "round trips/s", True,
-     ["tcp-server", "std", "socat", "python"], "{:,.0f}"),
+     ["tcp-server", "tcp-server-poll", "std", "socat", "python"], "{:,.0f}"),
     ("tcp-rt-10", "TCP, 10 connections at once", "round trips/s", True,
-     ["tcp-server", "std", "socat", "python"], "{:,.0f}"),
+     ["tcp-server", "tcp-server-poll", "std", "socat", "python"], "{:,.0f}"),
     ("tcp-rt-100", "TCP, 100 connections at once", "round trips/s", True,
-     ["tcp-server", "std", "socat", "python"], "{:,.0f}"),
+     ["tcp-server", "tcp-server-poll", "std", "socat", "python"], "{:,.0f}"),
     ("tcp-rt-1000", "TCP, 1,000 connections at once", "round trips/s", True,
-     ["tcp-server", "std", "socat", "python"], "{:,.0f}"),
+     ["tcp-server", "tcp-server-poll", "std", "socat", "python"], "{:,.0f}"),
     ("tcp-idle-rss", "TCP, server memory with {idle:,} idle connections", "MiB", False,
-     ["tcp-server", "std"], "{:,.1f}"),
+     ["tcp-server-poll", "tcp-server", "std", "asyncio"], "{:,.1f}"),
+    ("tcp-idle-bytes", "TCP, server memory per idle connection, {idle:,} held", "bytes", False,
+     ["tcp-server-poll", "tcp-server", "std", "asyncio"], "{:,.0f}"),
+    ("tcp-idle-max-rss", "TCP, server peak memory with {idle_max:,} connections, a round trip on each", "MiB", False,
+     ["tcp-server-poll", "tcp-server"], "{:,.1f}"),
+    ("tcp-idle-max-bytes", "TCP, server memory per idle connection, {idle_max:,} held", "bytes", False,
+     ["tcp-server-poll", "tcp-server"], "{:,.0f}"),
     ("udp-rt", "UDP, lock-step round trips", "round trips/s", True,
      ["udp-server", "udp-server-thread", "socat", "python"], "{:,.0f}"),
     ("udp-rt-core", "UDP, lock-step, server and client pinned to one core", "round trips/s", True,
@@ -66,10 +72,12 @@ WORKLOADS = [
     ("startup", "start-up: exec to exit of --version", "ms", False,
      ["upload", "tcp-server", "tcp-client", "udp-server", "udp-client", "python", "socat"], "{:,.2f}"),
 ]
-OURS = {"tcp-server", "udp-server", "udp-server-thread", "upload", "upload-sum",
+OURS = {"tcp-server", "tcp-server-poll", "udp-server", "udp-server-thread", "upload", "upload-sum",
         "tcp-client", "udp-client"}
 NAMES = {
     "tcp-server": "tcp-server --quiet",
+    "tcp-server-poll": "tcp-server --quiet --model poll",
+    "asyncio": "the tutorial's server with asyncio (Python)",
     "std": "std thread-per-connection server",
     "socat": "socat fork PIPE",
     "python": "the tutorial in Python 3",
@@ -88,11 +96,15 @@ NAMES = {
 }
 STARTUP_NAMES = {"python": "python3 -c 'import socket'", "socat": "socat -V"}
 # Ours, but compared with the main program all the same: the tutorial's design, built in Rust.
-COMPARED = {"udp-server-thread"}
+COMPARED = {"udp-server-thread", "tcp-server-poll"}
+# The same, in some workloads only: the thread model where the event loop leads the table.
+COMPARED_IN = {("tcp-idle-rss", "tcp-server"), ("tcp-idle-bytes", "tcp-server"),
+               ("tcp-idle-max-rss", "tcp-server"), ("tcp-idle-max-bytes", "tcp-server")}
 # Values recorded in KiB, reported in MiB.
-KIB = {"tcp-idle-rss", "upload-rss-send", "upload-rss-recv"}
-PLOT = ["tcp-server", "std", "socat", "python"]
-PLOT_COLOURS = {"tcp-server": "#d62728", "std": "#1f77b4", "socat": "#2ca02c", "python": "#9467bd"}
+KIB = {"tcp-idle-rss", "tcp-idle-max-rss", "upload-rss-send", "upload-rss-recv"}
+PLOT = ["tcp-server", "tcp-server-poll", "std", "socat", "python"]
+PLOT_COLOURS = {"tcp-server": "#d62728", "tcp-server-poll": "#ff7f0e", "std": "#1f77b4",
+                "socat": "#2ca02c", "python": "#9467bd"}
 
 
 def machine():
@@ -148,7 +160,8 @@ def build(out):
                 main = row
             rows.append(row)
         for row in rows:
-            mine = row["ours"] and row["system"] not in COMPARED
+            compared = row["system"] in COMPARED or (wid, row["system"]) in COMPARED_IN
+            mine = row["ours"] and (row is main or not compared)
             if mine or "median" not in row or not main or "median" not in main:
                 row["ours_better_by"] = None
                 continue
@@ -209,6 +222,36 @@ def flood_notes(result):
     return notes
 
 
+def medians(result, wid):
+    w = next((w for w in result["workloads"] if w["id"] == wid), None)
+    return {r["system"]: r["median"] for r in w["rows"] if "median" in r} if w else {}
+
+
+def model_notes(result):
+    """The event loop against the thread model, at each connection count: poll ÷ thread."""
+    parts = []
+    for w in result["workloads"]:
+        m = re.fullmatch(r"tcp-rt-(\d+(-core)?)", w["id"])
+        got = medians(result, w["id"])
+        if m and got.get("tcp-server") and got.get("tcp-server-poll"):
+            label = m.group(1).replace("-core", " (one core)")
+            parts.append(f"{label}: {got['tcp-server-poll'] / got['tcp-server']:.2f}×")
+    if not parts:
+        return []
+    return ["- round trips/s of `--model poll` ÷ `--model thread`, by connections at once: " + ", ".join(parts)]
+
+
+def million_note(result):
+    """A million idle connections on one host, at the measured bytes per connection."""
+    per = medians(result, "tcp-idle-bytes")
+    if not per:
+        return []
+    cost = ", ".join(f"{NAMES[s]} {v * 1e6 / 2**30:,.1f} GiB" for s, v in sorted(per.items(), key=lambda x: x[1]))
+    return [f"- a million idle connections on one host, on paper, at the bytes per connection measured "
+            f"with {result['sizes']['idle']:,} (the server's own memory; the kernel's memory for the "
+            f"sockets comes on top, the same in every model): {cost}"]
+
+
 def cpu_floor_note(result):
     """CPU seconds / cores: no transfer can take less time than that on this machine."""
     cores = os.cpu_count() or 1
@@ -247,7 +290,7 @@ def markdown(result):
             f"round trips, the others {counts} (connections × round trips each); UDP lock-step runs "
             f"do {sizes['udp_count']:,}.",
         ]
-    notes = flood_notes(result) + cpu_floor_note(result)
+    notes = model_notes(result) + million_note(result) + flood_notes(result) + cpu_floor_note(result)
     if notes:
         parts += ["", *notes]
     return "\n".join(parts) + "\n"

@@ -20,14 +20,19 @@
 #   [tcp]      1 connection x 20,000 lock-step round trips (write a message, read its reply,
 #              repeat), unpinned as a user runs it, and with server and client pinned to one
 #              core: then each round trip costs exactly the CPU work of both sides, where
-#              unpinned a VM mostly measures its wake-ups. tcp-server, the minimal std server
+#              unpinned a VM mostly measures its wake-ups. tcp-server in both models
+#              (--model thread, the default, and --model poll), the minimal std server
 #              (bench/src/bin/std-hello-server.rs), socat TCP-LISTEN,fork PIPE and the
 #              tutorial's tcp.py, all driven by one load tool (bench/src/bin/lockstep.rs).
 #   [conns]    the same with 10 x 2,000, 100 x 1,000 and 1,000 x 100 connections x round
 #              trips: round trips/s against connection count (the plot). socat only up to
 #              100: it pauses about 0.1 s per forked connection, so 1,000 take minutes to open.
-#   [idle]     10,000 idle connections held open: server RSS (bench/src/bin/hold.rs).
-#              tcp-server and std only (socat would be 10,000 processes).
+#   [idle]     10,000 idle connections held open, then a round trip on each: server RSS,
+#              and bytes per idle connection (bench/src/bin/hold.rs). tcp-server in both
+#              models, std, and the tutorial's server with asyncio (docs/python/
+#              tcp_asyncio.py); not socat (10,000 processes). Then the most one process may
+#              hold here (the hard open-file limit less 1,000, at most 19,000): tcp-server's
+#              two models, peak RSS with a round trip on every connection.
 #   [flood]    20,000 connection attempts at the default limits: does the server survive?
 #              One run each, reported as notes (bench/src/bin/flood.rs).
 #   [udp]      UDP lock-step round trips (udp-client --interval 0), one core and unpinned:
@@ -81,6 +86,11 @@ TCP_COUNT=20000                      # round trips of the 1-connection lock-step
 CONNS=(10 100 1000) CONN_COUNTS=(2000 1000 100)
 SOCAT_MAX_CONNS=100
 IDLE=10000 FLOOD=20000
+# The most connections one process may hold: hard open-file limit less room for the rest.
+HARD_FILES=$(ulimit -Hn)
+[[ $HARD_FILES == unlimited ]] && HARD_FILES=1048576
+IDLE_MAX=$((HARD_FILES - 1000))
+((IDLE_MAX > 19000)) && IDLE_MAX=19000
 UDP_COUNT=20000
 SWEEP_START=1000 SWEEP_MAX=1024000 STEP_SECONDS=1
 RATE_RUNS=5                          # counted sweeps (each takes 5-20 s)
@@ -89,11 +99,11 @@ STARTUP_EXECS=20                     # execs per start-up run
 case $MODE in
     quick)
         RUNS=3 WARMUP=0 TCP_COUNT=5000 CONNS=(10 100) CONN_COUNTS=(500 100) SOCAT_MAX_CONNS=10
-        IDLE=1000 FLOOD=2000 UDP_COUNT=5000 STEP_SECONDS=0.3 RATE_RUNS=1 FILE_MIB=64 STARTUP_EXECS=5
+        IDLE=1000 IDLE_MAX=2000 FLOOD=2000 UDP_COUNT=5000 STEP_SECONDS=0.3 RATE_RUNS=1 FILE_MIB=64 STARTUP_EXECS=5
         ;;
     smoke)
         RUNS=1 WARMUP=0 TCP_COUNT=200 CONNS=(10) CONN_COUNTS=(20) SOCAT_MAX_CONNS=10
-        IDLE=100 FLOOD=300 UDP_COUNT=200 SWEEP_START=500 SWEEP_MAX=500 STEP_SECONDS=0.3 RATE_RUNS=1
+        IDLE=100 IDLE_MAX=200 FLOOD=300 UDP_COUNT=200 SWEEP_START=500 SWEEP_MAX=500 STEP_SECONDS=0.3 RATE_RUNS=1
         FILE_MIB=4 STARTUP_EXECS=2
         ;;
 esac
@@ -129,11 +139,11 @@ timed() { # timed NAME FUNCTION: runs a workload and notes how long it took
 }
 
 # ---- TCP -------------------------------------------------------------------------------
-TCP_SYSTEMS=(tcp-server std socat python)
+TCP_SYSTEMS=(tcp-server tcp-server-poll std socat python)
 available() {
     case $1 in
         socat) have socat ;;
-        python) have python3 ;;
+        python | asyncio) have python3 ;;
         *) true ;;
     esac
 }
@@ -142,9 +152,12 @@ start_tcp() {
     local s=$1; shift
     case $s in
         # Every load comes from 127.0.0.1: no per-address limit (--max-per-peer 0).
-        tcp-server) start_server "$s" "$@" "$R/tcp-server" 127.0.0.1:0 --quiet --max-connections $((IDLE + 1000)) --max-per-peer 0 ;;
+        tcp-server) start_server "$s" "$@" "$R/tcp-server" 127.0.0.1:0 --quiet --max-connections $((IDLE_MAX + 1000)) --max-per-peer 0 ;;
+        tcp-server-poll) start_server "$s" "$@" "$R/tcp-server" 127.0.0.1:0 --model poll --quiet --max-connections $((IDLE_MAX + 1000)) --max-per-peer 0 ;;
         std) start_server "$s" "$@" "$R/std-hello-server" 127.0.0.1:0 ;;
         python) start_server "$s" "$@" python3 -u docs/python/tcp.py 0 ;;
+        # Python's soft open-file limit stays at 1,024 unless raised: as a student would.
+        asyncio) start_server "$s" "$@" sh -c 'ulimit -n "$(ulimit -Hn)"; exec python3 -u docs/python/tcp_asyncio.py 0' ;;
         socat)
             local port
             port=$(free_port tcp)
@@ -156,7 +169,7 @@ start_tcp() {
 # The bytes each server greets with and answers a PAYLOAD-byte message with.
 lockstep_args() {
     case $1 in
-        tcp-server | std) echo "--greeting-bytes 7 --reply-bytes $((6 + PAYLOAD))" ;;  # Hello!\n, hello,<msg>\n
+        tcp-server | tcp-server-poll | std | asyncio) echo "--greeting-bytes 7 --reply-bytes $((6 + PAYLOAD))" ;;  # Hello!\n, hello,<msg>\n
         python) echo "--greeting-bytes 6 --reply-bytes $((9 + PAYLOAD)) --no-newline" ;; # Hello!, hello,b'<msg>'
         socat) echo "--reply-bytes $PAYLOAD" ;;                                          # an echo
     esac
@@ -211,18 +224,45 @@ conns_workload() {
     done
 }
 
+# hold SYSTEM CONNECTIONS: holds that many idle connections to a fresh server, then a round
+# trip on each; prints hold's JSON. Every connection must be answered.
+hold() {
+    local s=$1 n=$2 json
+    start_tcp "$s"
+    # SERVER_PID is the server itself (asyncio's sh exec's python: the same PID).
+    json=$("$R/hold" "$SERVER_ADDR" --connections "$n" --server-pid "$SERVER_PID")
+    stop_server
+    if (($(jget answered <<<"$json") != n)); then
+        echo "$s: not every one of $n idle connections was answered: $json" >&2
+        exit 1
+    fi
+    echo "$json"
+}
+
+IDLE_SYSTEMS=(tcp-server tcp-server-poll std asyncio)
 idle_workload() {
+    for s in "${IDLE_SYSTEMS[@]}"; do
+        available "$s" && continue
+        missing tcp-idle-rss "$s" "not installed"; missing tcp-idle-bytes "$s" "not installed"
+    done
     for r in $(runs); do
-        for s in $(rotated "$r" tcp-server std); do
-            start_tcp "$s"
+        for s in $(rotated "$r" "${IDLE_SYSTEMS[@]}"); do
+            available "$s" || continue
             local json
-            json=$("$R/hold" "$SERVER_ADDR" --connections "$IDLE" --server-pid "$SERVER_PID")
-            stop_server
-            if (($(jget answered <<<"$json") != IDLE)); then
-                echo "$s: not every idle connection was answered: $json" >&2
-                exit 1
+            json=$(hold "$s" "$IDLE")
+            if counted "$r"; then
+                record tcp-idle-rss "$s" "$r" "$(jget server_rss_kib_idle <<<"$json")"
+                record tcp-idle-bytes "$s" "$r" "$(jget server_bytes_per_idle_connection <<<"$json")"
             fi
-            if counted "$r"; then record tcp-idle-rss "$s" "$r" "$(jget server_rss_kib_idle <<<"$json")"; fi
+        done
+        # The most one process may hold, with a round trip on every connection at the end.
+        for s in $(rotated "$r" tcp-server-poll tcp-server); do
+            local json
+            json=$(hold "$s" "$IDLE_MAX")
+            if counted "$r"; then
+                record tcp-idle-max-rss "$s" "$r" "$(jget server_peak_rss_kib <<<"$json")"
+                record tcp-idle-max-bytes "$s" "$r" "$(jget server_bytes_per_idle_connection <<<"$json")"
+            fi
         done
     done
 }
@@ -562,7 +602,7 @@ cat >"$OUT/meta.json" <<EOF
 {"mode": "$MODE", "command": "$COMMAND_LINE", "runs": $RUNS, "warmup": $WARMUP,
  "seconds": $(($(date +%s) - STARTED)), "workload_seconds": {$(IFS=,; echo "${TIMINGS[*]}")},
  "sizes": {"tcp_count": $TCP_COUNT, "payload": $PAYLOAD, "conns": [$(IFS=,; echo "${CONNS[*]}")],
-           "conn_counts": [$(IFS=,; echo "${CONN_COUNTS[*]}")], "idle": $IDLE, "flood": $FLOOD,
+           "conn_counts": [$(IFS=,; echo "${CONN_COUNTS[*]}")], "idle": $IDLE, "idle_max": $IDLE_MAX, "flood": $FLOOD,
            "udp_count": $UDP_COUNT, "step_seconds": $STEP_SECONDS, "file_mib": $FILE_MIB,
            "startup_execs": $STARTUP_EXECS}}
 EOF

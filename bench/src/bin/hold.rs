@@ -3,8 +3,10 @@
 //! Opens `--connections` connections to a hello server and reads each greeting, then
 //! measures the server's memory (VmRSS from `/proc/PID/status`) while they are all held
 //! idle, then sends one message on every connection and checks every reply. Prints one
-//! JSON object. Used by `bench/run.sh` to compare the memory of tcp-server with the
-//! std baseline at 10,000 connections.
+//! JSON object. Used by `bench/run.sh` to compare the memory of tcp-server's two models
+//! with the std baseline and Python's asyncio, at 10,000 connections and at the most one
+//! process may hold. The server's memory before the first connection is measured too, so
+//! that the cost of one idle connection is `(idle - before) / held`.
 //!
 //! ```text
 //! hold 127.0.0.1:9999 --connections 10000 --server-pid 1234
@@ -42,7 +44,10 @@ struct Report {
     answered: usize,
     errors: Vec<String>,
     server_threads: u64,
+    server_rss_kib_before: u64,
     server_rss_kib_idle: u64,
+    /// What one idle connection costs the server: (idle - before) / held, in bytes.
+    server_bytes_per_idle_connection: u64,
     server_rss_kib_after_round_trips: u64,
     server_peak_rss_kib: u64,
     seconds_to_connect: f64,
@@ -52,6 +57,7 @@ fn main() {
     let args = Args::parse();
     // One descriptor per connection: lift the soft limit to the hard one.
     let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let (before, _) = rss_kib(args.server_pid).unwrap_or((0, 0));
     let started = Instant::now();
     let mut held = Vec::with_capacity(args.connections);
     let mut errors = Vec::new();
@@ -89,7 +95,11 @@ fn main() {
         answered,
         errors,
         server_threads,
+        server_rss_kib_before: before,
         server_rss_kib_idle: idle,
+        server_bytes_per_idle_connection: (idle.saturating_sub(before) * 1024)
+            .checked_div(held.len() as u64)
+            .unwrap_or(0),
         server_rss_kib_after_round_trips: after,
         server_peak_rss_kib: peak,
         seconds_to_connect,
