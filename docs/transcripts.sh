@@ -53,6 +53,9 @@ text = re.sub(r"time=\d+\.\d+", "time=#.#", text)
 text = re.sub(r"\b[\d,]+(\.\d+)? round trips/s", "# round trips/s", text)
 text = re.sub(r"jitter \d+\.\d+", "jitter #.#", text)
 text = re.sub(r"peak \d+ at once", "peak # at once", text)
+# The one-thread lesson: the memory of a server varies a little from run to run (its threads
+# and connections do not).
+text = re.sub(r"RSS \d+\.\d MiB \(\d+ bytes per idle connection\)", "RSS #.# MiB (# bytes per idle connection)", text)
 # The backlog lesson, burst of 20 clients: how each one ended (a reply, or a timeout while
 # the server was frozen) depends on when its retried SYN got through.
 def burst(m):
@@ -72,7 +75,7 @@ def number(m):
     return m.group(1) + ports[p]
 text = re.sub(r"(127\.0\.0\.1:|\[::1\]:|\[::\]:|\[::ffff:127\.0\.0\.1\]:|\x27127\.0\.0\.1\x27, )(\d+)", number, text)
 text = re.sub(r"(sport = :|dport = :|port |127\.0\.0\.1 )" + port + r"\b", r"\g<1>9999", text)
-text = re.sub(r"(udp_user\.py |tcp\.py |tcp_user\.py |udp\.py |upload_user\.py |upload\.py )" + port + r"\b", r"\g<1>9999", text)
+text = re.sub(r"(udp_user\.py |tcp\.py |tcp_asyncio\.py |tcp_user\.py |udp\.py |upload_user\.py |upload\.py )" + port + r"\b", r"\g<1>9999", text)
 sys.stdout.write(text)
 '
 

@@ -54,3 +54,36 @@ pub fn alive(pid: u32) -> bool {
             .is_some_and(|state| state != "Z")
     })
 }
+
+/// The process that listens on TCP `port` (Linux), found as `ss -p` finds it: the socket's
+/// inode in `/proc/net/tcp` (or `tcp6`), then the process with a descriptor on that inode.
+pub fn listener_pid(port: u16) -> Option<u32> {
+    /// The state of a listening socket in /proc/net/tcp.
+    const LISTEN: &str = "0A";
+    let port_hex = format!(":{port:04X}");
+    let inode = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .find_map(|table| {
+            let text = std::fs::read_to_string(table).ok()?;
+            text.lines().skip(1).find_map(|line| {
+                let cols: Vec<&str> = line.split_whitespace().collect();
+                let listening = cols.get(1)?.ends_with(&port_hex) && cols.get(3) == Some(&LISTEN);
+                listening
+                    .then(|| cols.get(9).map(|s| s.to_string()))
+                    .flatten()
+            })
+        })?;
+    let wanted = format!("socket:[{inode}]");
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let fds = std::fs::read_dir(entry.path().join("fd")).ok()?;
+            fds.flatten()
+                .any(|fd| {
+                    std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == wanted.as_str())
+                })
+                .then_some(pid)
+        })
+}

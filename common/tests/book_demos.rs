@@ -255,6 +255,50 @@ fn attacks() {
     }
 }
 
+/// The threads and the memory (MiB) of each server of the one-thread lesson, in order,
+/// from `hold --summary`'s lines.
+fn held(out: &str) -> Vec<(u64, f64)> {
+    out.lines()
+        .filter(|l| l.contains("connections held and answered"))
+        .map(|l| {
+            let number_before = |word: &str| -> f64 {
+                let end = l.find(word).unwrap_or_else(|| panic!("no {word:?} in {l}"));
+                l[..end].split_whitespace().last().unwrap().parse().unwrap()
+            };
+            let rss_start = l.find("RSS ").unwrap() + 4;
+            let rss = l[rss_start..]
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            (number_before(" thread") as u64, rss)
+        })
+        .collect()
+}
+
+#[test]
+fn one_thread() {
+    if let Some((out, _)) = play("one-thread") {
+        assert_eq!(
+            out.matches("client| 10000 of 10000 connections held and answered")
+                .count(),
+            3,
+            "every server answered every client:\n{out}"
+        );
+        let servers = held(&out);
+        let [(thread_threads, thread_rss), (poll_threads, poll_rss), (asyncio_threads, _)] =
+            servers[..]
+        else {
+            panic!("three servers expected: {servers:?}\n{out}");
+        };
+        // A thread per client, against one thread (and Ctrl-C's) for all of them.
+        assert!(thread_threads >= 10_000, "{out}");
+        assert!(poll_threads <= 2 && asyncio_threads <= 2, "{out}");
+        assert!(poll_rss * 5.0 < thread_rss, "{out}");
+    }
+}
+
 #[test]
 fn every_lesson_has_a_test() {
     let lessons: Vec<String> = std::fs::read_dir(workspace_root().join("docs/demos"))

@@ -491,16 +491,25 @@ fn a_client_that_never_reads_is_held_back_not_buffered_without_bound(model: Mode
     assert_eq!(read_exactly(&mut c, 7), b"Hello!\n");
     let message = [vec![b'm'; 999], b"\n".to_vec()].concat();
     let stream: Vec<u8> = message.repeat(MAX_SENT_UNREAD / message.len());
-    // Write until a write has waited STALL for room: the server has stopped reading.
-    c.set_write_timeout(Some(STALL)).unwrap();
+    // Write until there has been no room for STALL: the server has stopped reading.
+    // Non-blocking writes, because a write that times out (SO_SNDTIMEO) may have sent
+    // part of its bytes on Windows, and says neither whether nor how many.
+    c.set_nonblocking(true).unwrap();
     let mut sent = 0;
-    while sent < stream.len() {
+    let mut last_progress = Instant::now();
+    while sent < stream.len() && last_progress.elapsed() < STALL {
         match c.write(&stream[sent..]) {
-            Ok(n) => sent += n,
-            Err(e) if common::net::is_timeout(&e) => break,
+            Ok(n) => {
+                sent += n;
+                last_progress = Instant::now();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(10));
+            }
             Err(e) => panic!("write failed after {sent} bytes: {e}"),
         }
     }
+    c.set_nonblocking(false).unwrap();
     assert!(
         sent < stream.len(),
         "{sent} bytes went in without a reply read: the server buffers without bound"

@@ -10,12 +10,13 @@
 //!
 //! ```text
 //! hold 127.0.0.1:9999 --connections 10000 --server-pid 1234
+//! hold 127.0.0.1:9999 --connections 10000 --summary   # the server found by its port; one line for people
 //! ```
 
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use bench::{read_line, rss_kib, threads};
+use bench::{listener_pid, read_line, rss_kib, threads};
 use clap::Parser;
 use std::io::Write;
 
@@ -29,9 +30,13 @@ struct Args {
     addr: SocketAddr,
     #[arg(long)]
     connections: usize,
-    /// The server to measure.
+    /// The server to measure (default: the process listening on the address's port).
     #[arg(long)]
-    server_pid: u32,
+    server_pid: Option<u32>,
+    /// One line for people instead of JSON: the connections, and the server's threads and
+    /// memory while they were idle.
+    #[arg(long)]
+    summary: bool,
     /// Keep the connections open this many seconds after measuring (to look at the server).
     #[arg(long, default_value_t = 0)]
     pause: u64,
@@ -55,9 +60,16 @@ struct Report {
 
 fn main() {
     let args = Args::parse();
+    let Some(server_pid) = args.server_pid.or_else(|| listener_pid(args.addr.port())) else {
+        eprintln!(
+            "hold: no process listens on port {} here (is the server running? give --server-pid)",
+            args.addr.port()
+        );
+        std::process::exit(2);
+    };
     // One descriptor per connection: lift the soft limit to the hard one.
     let _ = rlimit::increase_nofile_limit(u64::MAX);
-    let (before, _) = rss_kib(args.server_pid).unwrap_or((0, 0));
+    let (before, _) = rss_kib(server_pid).unwrap_or((0, 0));
     let started = Instant::now();
     let mut held = Vec::with_capacity(args.connections);
     let mut errors = Vec::new();
@@ -76,8 +88,8 @@ fn main() {
     }
     let seconds_to_connect = started.elapsed().as_secs_f64();
     std::thread::sleep(SETTLE);
-    let (idle, _) = rss_kib(args.server_pid).unwrap_or((0, 0));
-    let server_threads = threads(args.server_pid);
+    let (idle, _) = rss_kib(server_pid).unwrap_or((0, 0));
+    let server_threads = threads(server_pid);
     let mut answered = 0;
     for s in &mut held {
         let ok = s.write_all(b"ping\n").and_then(|()| read_line(s));
@@ -87,7 +99,7 @@ fn main() {
             Err(e) => errors.push(e.to_string()),
         }
     }
-    let (after, peak) = rss_kib(args.server_pid).unwrap_or((0, 0));
+    let (after, peak) = rss_kib(server_pid).unwrap_or((0, 0));
     errors.truncate(10);
     let report = Report {
         connections: args.connections,
@@ -104,6 +116,24 @@ fn main() {
         server_peak_rss_kib: peak,
         seconds_to_connect,
     };
-    println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    if args.summary {
+        println!(
+            "{} of {} connections held and answered; the server, while they were idle: \
+             {} thread{}, RSS {:.1} MiB ({} bytes per idle connection){}",
+            report.answered,
+            report.connections,
+            report.server_threads,
+            if report.server_threads == 1 { "" } else { "s" },
+            report.server_rss_kib_idle as f64 / 1024.0,
+            report.server_bytes_per_idle_connection,
+            if report.errors.is_empty() {
+                String::new()
+            } else {
+                format!("; errors: {}", report.errors.join("; "))
+            }
+        );
+    } else {
+        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    }
     std::thread::sleep(Duration::from_secs(args.pause));
 }
