@@ -12,8 +12,9 @@ system that could not run, and why) and OUT/meta.json (mode, sizes, timings), an
 
 and prints report.md. With --publish DOCS_SRC it also replaces the text between the
 `<!-- bench:NAME:begin -->` and `<!-- bench:NAME:end -->` markers of the book's pages
-(performance.md: the whole report; tcp-vs-udp.md: the TCP and UDP figures it quotes) and
-copies the plot to DOCS_SRC/images/.
+(performance.md: the whole report, from a run of every workload; tcp-vs-udp.md: the TCP
+and UDP figures it quotes; one-thread.md: the two models' figures), each only from a run
+that measured all of its figures, and copies the plot to DOCS_SRC/images/.
 
 Exit status 1 when one of our programs has no measurement in a workload that ran, and no
 reason was recorded for it (a reason: no tmpfs for the RAM upload, say): the smoke run in
@@ -308,7 +309,7 @@ def svg(result):
                 points.setdefault(row["system"], []).append((int(m.group(1)), row["median"]))
     if not points:
         return None
-    width, height, left, right, top, bottom = 640, 400, 80, 190, 40, 50
+    width, height, left, right, top, bottom = 720, 400, 80, 250, 40, 50
     xs = sorted({c for pts in points.values() for c, _ in pts})
     ymax = max(v for pts in points.values() for _, v in pts) * 1.1
     import math
@@ -385,11 +386,24 @@ def main():
             os.makedirs(os.path.join(docs, "images"), exist_ok=True)
             shutil.copy(os.path.join(out, "tcp-connections.svg"), os.path.join(docs, "images"))
             body += "\n![TCP round trips per second against connections at once](images/tcp-connections.svg)\n"
-        for page, marker, text in [
-            ("performance.md", "results", body),
-            ("tcp-vs-udp.md", "figures", table(result, {"tcp-rt-1", "tcp-rt-1-core", "udp-rt", "udp-rt-core", "udp-rate"})
-             + f"\n\n(From `{result['command']}` on {result['date']}, {result['machine']}; the whole report is in the Performance chapter.)\n"),
+        source = f"\n\n(From `{result['command']}` on {result['date']}, {result['machine']}; the whole report is in the Performance chapter.)\n"
+        ran = {w["id"] for w in result["workloads"]}
+        one_thread = {"tcp-idle-rss", "tcp-idle-bytes", "tcp-idle-max-rss", "tcp-idle-max-bytes",
+                      "tcp-rt-1", "tcp-rt-100", "tcp-rt-1000"}
+        vs_udp = {"tcp-rt-1", "tcp-rt-1-core", "udp-rt", "udp-rt-core", "udp-rate"}
+        notes = model_notes(result) + million_note(result)
+        # A page's figures are replaced only by a run that measured all of them: a run of
+        # some workloads (--only) leaves the others' figures as they were.
+        for page, marker, needs, text in [
+            ("performance.md", "results", None, body),
+            ("tcp-vs-udp.md", "figures", vs_udp, table(result, vs_udp) + source),
+            ("one-thread.md", "one-thread", one_thread,
+             table(result, one_thread) + "\n\n" + "\n".join(notes) + source),
         ]:
+            complete = needs <= ran if needs else "--only" not in result["command"]
+            if not complete:
+                print(f"not published into {os.path.join(docs, page)}: this run did not measure all its figures")
+                continue
             done = replace_between(os.path.join(docs, page), marker, text)
             print(f"{'published into' if done else 'no bench markers in'} {os.path.join(docs, page)}")
     for p in problems:

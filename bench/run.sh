@@ -9,9 +9,10 @@
 #   bench/run.sh --quick     # fewer, smaller runs (under 2 minutes)
 #   bench/run.sh --smoke     # the smallest runs, seconds: checks the benchmark itself (CI)
 #   bench/run.sh --only tcp,udp    # some workloads (names below)
-#   bench/run.sh --publish   # also write the results into docs/src/performance.md and
-#                            # docs/src/tcp-vs-udp.md (between their bench markers) and
-#                            # the plot into docs/src/images/
+#   bench/run.sh --publish   # also write the results into docs/src/performance.md,
+#                            # tcp-vs-udp.md and one-thread.md (between their bench
+#                            # markers, each only from a run that measured all of its
+#                            # figures) and the plot into docs/src/images/
 #
 # Output: target/bench/report.md, report.json, tcp-connections.svg, and the raw samples
 # (target/bench/samples.jsonl: one line per run).
@@ -25,14 +26,19 @@
 #              (bench/src/bin/std-hello-server.rs), socat TCP-LISTEN,fork PIPE and the
 #              tutorial's tcp.py, all driven by one load tool (bench/src/bin/lockstep.rs).
 #   [conns]    the same with 10 x 2,000, 100 x 1,000 and 1,000 x 100 connections x round
-#              trips: round trips/s against connection count (the plot). socat only up to
-#              100: it pauses about 0.1 s per forked connection, so 1,000 take minutes to open.
+#              trips: round trips/s against connection count (the plot). The load comes
+#              from one client thread with readiness events (lockstep --driver poll): a
+#              thousand client threads would take as much of the two cores as the server.
+#              socat only up to 100: it pauses about 0.1 s per forked connection, so 1,000
+#              take minutes to open.
 #   [idle]     10,000 idle connections held open, then a round trip on each: server RSS,
 #              and bytes per idle connection (bench/src/bin/hold.rs). tcp-server in both
 #              models, std, and the tutorial's server with asyncio (docs/python/
 #              tcp_asyncio.py); not socat (10,000 processes). Then the most one process may
 #              hold here (the hard open-file limit less 1,000, at most 19,000): tcp-server's
-#              two models, peak RSS with a round trip on every connection.
+#              two models, peak RSS with a round trip on every connection. The thread model
+#              only where vm.max_map_count allows that many threads (about 4 maps each;
+#              past it the process is aborted): otherwise recorded as not run, and why.
 #   [flood]    20,000 connection attempts at the default limits: does the server survive?
 #              One run each, reported as notes (bench/src/bin/flood.rs).
 #   [udp]      UDP lock-step round trips (udp-client --interval 0), one core and unpinned:
@@ -177,10 +183,12 @@ lockstep_args() {
 # lockstep W SYSTEM RUN CONNECTIONS COUNT [CPU-PINNING...]
 lockstep() {
     local w=$1 s=$2 r=$3 conns=$4 count=$5; shift 5
-    local json
+    local json driver=threads
+    # Many connections: one client thread for all of them (see [conns] above).
+    ((conns > 1)) && driver=poll
     start_tcp "$s" "$@"
     # shellcheck disable=SC2046
-    json=$("$@" "$R/lockstep" "$SERVER_ADDR" --connections "$conns" --count "$count" --payload "$PAYLOAD" $(lockstep_args "$s")) ||
+    json=$("$@" "$R/lockstep" "$SERVER_ADDR" --connections "$conns" --count "$count" --payload "$PAYLOAD" --driver "$driver" $(lockstep_args "$s")) ||
         { echo "$s: lockstep failed: $json" >&2; stop_server; exit 1; }
     stop_server
     if counted "$r"; then record "$w" "$s" "$r" "$(jget round_trips_per_sec <<<"$json")"; fi
@@ -240,11 +248,21 @@ hold() {
 }
 
 IDLE_SYSTEMS=(tcp-server tcp-server-poll std asyncio)
+# A thread costs about 4 memory maps (stack, guard page, signal stack and its guard); the
+# kernel aborts a process that asks for more than vm.max_map_count.
+MAPS_PER_THREAD=4
 idle_workload() {
     for s in "${IDLE_SYSTEMS[@]}"; do
         available "$s" && continue
         missing tcp-idle-rss "$s" "not installed"; missing tcp-idle-bytes "$s" "not installed"
     done
+    local max_systems=(tcp-server-poll tcp-server) maps
+    maps=$(cat /proc/sys/vm/max_map_count 2>/dev/null || echo 0)
+    if ((maps > 0 && IDLE_MAX * MAPS_PER_THREAD > maps)); then
+        max_systems=(tcp-server-poll)
+        local why="not run: $IDLE_MAX threads need about $((IDLE_MAX * MAPS_PER_THREAD)) memory maps, more than vm.max_map_count ($maps) allows; the process would be aborted at about $((maps / MAPS_PER_THREAD)) connections"
+        missing tcp-idle-max-rss tcp-server "$why"; missing tcp-idle-max-bytes tcp-server "$why"
+    fi
     for r in $(runs); do
         for s in $(rotated "$r" "${IDLE_SYSTEMS[@]}"); do
             available "$s" || continue
@@ -256,7 +274,7 @@ idle_workload() {
             fi
         done
         # The most one process may hold, with a round trip on every connection at the end.
-        for s in $(rotated "$r" tcp-server-poll tcp-server); do
+        for s in $(rotated "$r" "${max_systems[@]}"); do
             local json
             json=$(hold "$s" "$IDLE_MAX")
             if counted "$r"; then

@@ -60,16 +60,13 @@ struct Report {
 
 fn main() {
     let args = Args::parse();
-    let Some(server_pid) = args.server_pid.or_else(|| listener_pid(args.addr.port())) else {
-        eprintln!(
-            "hold: no process listens on port {} here (is the server running? give --server-pid)",
-            args.addr.port()
-        );
-        std::process::exit(2);
-    };
+    // Where the server cannot be found (no /proc: macOS, Windows), the connections are
+    // still held and answered; only the server's figures are missing, and said so.
+    let server_pid = args.server_pid.or_else(|| listener_pid(args.addr.port()));
+    let measure = |pid: Option<u32>| pid.and_then(|p| rss_kib(p).ok());
     // One descriptor per connection: lift the soft limit to the hard one.
     let _ = rlimit::increase_nofile_limit(u64::MAX);
-    let (before, _) = rss_kib(server_pid).unwrap_or((0, 0));
+    let before = measure(server_pid);
     let started = Instant::now();
     let mut held = Vec::with_capacity(args.connections);
     let mut errors = Vec::new();
@@ -88,8 +85,8 @@ fn main() {
     }
     let seconds_to_connect = started.elapsed().as_secs_f64();
     std::thread::sleep(SETTLE);
-    let (idle, _) = rss_kib(server_pid).unwrap_or((0, 0));
-    let server_threads = threads(server_pid);
+    let idle_measured = measure(server_pid);
+    let server_threads = server_pid.map_or(0, threads);
     let mut answered = 0;
     for s in &mut held {
         let ok = s.write_all(b"ping\n").and_then(|()| read_line(s));
@@ -99,7 +96,8 @@ fn main() {
             Err(e) => errors.push(e.to_string()),
         }
     }
-    let (after, peak) = rss_kib(server_pid).unwrap_or((0, 0));
+    let (after, peak) = measure(server_pid).unwrap_or((0, 0));
+    let (before, idle) = (before.map_or(0, |b| b.0), idle_measured.map_or(0, |i| i.0));
     errors.truncate(10);
     let report = Report {
         connections: args.connections,
@@ -116,7 +114,17 @@ fn main() {
         server_peak_rss_kib: peak,
         seconds_to_connect,
     };
-    if args.summary {
+    if args.summary && idle_measured.is_none() {
+        println!(
+            "{} of {} connections held and answered; the server's threads and memory: not \
+             measured (no /proc/PID/status here: on macOS `ps -M -p PID` lists the threads and \
+             `ps -o rss= -p PID` gives the memory; on Windows, Task Manager's Details tab, \
+             while --pause holds the connections){}",
+            report.answered,
+            report.connections,
+            errors_text(&report.errors)
+        );
+    } else if args.summary {
         println!(
             "{} of {} connections held and answered; the server, while they were idle: \
              {} thread{}, RSS {:.1} MiB ({} bytes per idle connection){}",
@@ -126,14 +134,19 @@ fn main() {
             if report.server_threads == 1 { "" } else { "s" },
             report.server_rss_kib_idle as f64 / 1024.0,
             report.server_bytes_per_idle_connection,
-            if report.errors.is_empty() {
-                String::new()
-            } else {
-                format!("; errors: {}", report.errors.join("; "))
-            }
+            errors_text(&report.errors)
         );
     } else {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
     }
     std::thread::sleep(Duration::from_secs(args.pause));
+}
+
+/// The errors, if any, for the summary line.
+fn errors_text(errors: &[String]) -> String {
+    if errors.is_empty() {
+        String::new()
+    } else {
+        format!("; errors: {}", errors.join("; "))
+    }
 }
