@@ -13,7 +13,7 @@ client "tcp-client [::1]:$PORT li exit"
 client "tcp-client 127.0.0.1:$PORT li exit"
 pause 3
 stop
-# Slowloris: two bytes a second, never a whole message. The idle timeout (300 s) never fires.
+# Slowloris: two bytes every 0.8 s, never a whole message. The idle timeout (300 s) never fires.
 server "tcp-server $ADDR --message-timeout 2"
-client "(for part in sl ow lo ri s; do printf \$part; sleep 1; done) | nc 127.0.0.1 $PORT"
+client "(for part in sl ow lo ri s; do printf \$part; sleep 0.8; done) | nc 127.0.0.1 $PORT"
 stop
