@@ -35,7 +35,6 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 
-use crate::deadline::MessageDeadline;
 use crate::frame::{self, Decoder, FrameError, Framing};
 use crate::output;
 
@@ -58,9 +57,6 @@ const SMALL_WRITE: usize = 256;
 pub enum ConnError {
     #[error("{0}")]
     Frame(#[from] FrameError),
-    /// A message began and was not complete within the message timeout.
-    #[error("a message not complete {} s after its first byte", .0.as_secs_f64())]
-    MessageTimeout(std::time::Duration),
     #[error("{}", crate::net::describe(.0))]
     Io(#[from] io::Error),
 }
@@ -92,8 +88,6 @@ pub struct Connection {
 #[derive(Debug)]
 struct ReadState {
     decoder: Decoder,
-    /// The clock of the message being read (`--message-timeout`).
-    deadline: MessageDeadline,
     buf: Storage,
     /// `buf[head..filled]` are read but not used yet.
     head: usize,
@@ -182,7 +176,6 @@ impl Connection {
             stream,
             read: ReadState {
                 decoder: Decoder::new(framing, max_frame),
-                deadline: MessageDeadline::new(None, None),
                 buf: Storage::Inline([0; READ_CHUNK_MIN]),
                 head: 0,
                 filled: 0,
@@ -197,13 +190,6 @@ impl Connection {
             },
             trace,
         }
-    }
-
-    /// Every message must be complete within `deadline`'s limit of its first byte (the
-    /// socket's idle timeout is `deadline`'s idle).
-    pub fn with_message_deadline(mut self, deadline: MessageDeadline) -> Connection {
-        self.read.deadline = deadline;
-        self
     }
 
     /// The two halves: one reads messages, the other writes them.
@@ -311,20 +297,7 @@ impl ReadState {
         loop {
             let unread = &self.buf.bytes()[self.head..self.filled];
             if let Some(frame) = self.decoder.decode(unread)? {
-                self.deadline.complete(stream)?;
                 return Ok(Some(self.take(frame)));
-            }
-            // Part of a message is here: the rest must come before its deadline.
-            if self.filled > self.head {
-                self.deadline.begun();
-            }
-            let limit = self.deadline.limit().unwrap_or_default();
-            match self.deadline.before_read(stream) {
-                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                    return Err(ConnError::MessageTimeout(limit));
-                }
-                Err(e) => return Err(e.into()),
-                Ok(()) => {}
             }
             match self.fill(stream, trace) {
                 Ok(0) => {
@@ -333,9 +306,6 @@ impl ReadState {
                     return Ok(last.map(|frame| self.take(frame)));
                 }
                 Ok(_) => {}
-                Err(e) if crate::net::is_timeout(&e) && self.deadline.expired() => {
-                    return Err(ConnError::MessageTimeout(limit));
-                }
                 Err(e) => return Err(e.into()),
             }
         }
