@@ -1,8 +1,9 @@
 # Lesson: Attacks and defenses: a connection flood and slowloris, against the tutorial's server and ours
 # The tutorial's server, with a small open-file limit (16), meets 30 connections at once
-# (its line per connection is left out: only its error shows).
+# (its line per connection is left out: only its error shows). Each flood client gives up
+# after 6 s (nc -w 6), so that none still knocking reaches the next server on this port.
 server "bash -c 'ulimit -n 16; exec python3 -u tcp.py $PORT' >/dev/null"
-client "for i in \$(seq 30); do (sleep 3 | nc -N 127.0.0.1 $PORT) >/dev/null 2>&1 & done; sleep 1"
+client "for i in \$(seq 30); do (sleep 10 | nc -N -w 6 127.0.0.1 $PORT) >/dev/null 2>&1 & done; sleep 2"
 client "tcp-client 127.0.0.1:$PORT --framing raw --connect-timeout 2"
 pause 3
 stop
