@@ -70,8 +70,8 @@ check)
             continue
         }
         echo "i18n: $lang: $stats"
-        fuzzy=$(msgattrib --only-fuzzy --no-obsolete --no-wrap "$scratch/$lang.po" | grep -c '^msgid ".' || true)
-        untranslated=$(msgattrib --untranslated --no-obsolete --no-wrap "$scratch/$lang.po" | grep -c '^msgid ".' || true)
+        fuzzy=$(grep -Eo '[0-9]+ fuzzy' <<<"$stats" | grep -Eo '[0-9]+' || echo 0)
+        untranslated=$(grep -Eo '[0-9]+ untranslated' <<<"$stats" | grep -Eo '[0-9]+' || echo 0)
         if ((fuzzy > 0)); then
             echo "i18n: $lang: these messages changed in English since they were translated (fuzzy):" >&2
             msgattrib --only-fuzzy --no-obsolete --no-wrap "$scratch/$lang.po" | grep -A2 "^#:" | head -60 >&2 || true
