@@ -23,6 +23,8 @@ declare -A TITLES=([zh-CN]="sockets-lab：套接字编程，从 Python 教程到
 # Chinese build translates after the includes, and leaves the code as it is.
 extract() {
     local dir=$1
+    # Removed first, so that a failed extraction cannot leave the old file looking new.
+    rm -f "$dir/messages.pot"
     MDBOOK_OUTPUT='{"xgettext": {"pot-file": "messages.pot", "granularity": 0}}' \
         MDBOOK_BUILD__USE_DEFAULT_PREPROCESSORS=false MDBOOK_PREPROCESSOR__GETTEXT__AFTER="[]" \
         mdbook build . -d "$dir" 2>&1 | grep -v "^ INFO" || true

@@ -10,7 +10,10 @@
         { code: "en", name: "English", folder: "" },
         { code: "zh-CN", name: "中文", folder: "zh-CN/" },
     ];
-    const current = document.documentElement.lang === "zh-CN" ? LANGUAGES[1] : LANGUAGES[0];
+    const current =
+        LANGUAGES.find(function (language) {
+            return language.code === document.documentElement.lang;
+        }) || LANGUAGES[0];
     // typeof: a page without mdBook's script (none today) simply gets no switch.
     if (typeof path_to_root !== "string") {
         return;
