@@ -10,11 +10,18 @@ system that could not run, and why) and OUT/meta.json (mode, sizes, timings), an
   OUT/report.json          the same, with every run's value
   OUT/tcp-connections.svg  round trips/s against connection count, one line per server
 
-and prints report.md. With --publish DOCS_SRC it also replaces the text between the
-`<!-- bench:NAME:begin -->` and `<!-- bench:NAME:end -->` markers of the book's pages
-(performance.md: the whole report, from a run of every workload; tcp-vs-udp.md: the TCP
-and UDP figures it quotes; one-thread.md: the two models' figures), each only from a run
-that measured all of its figures, and copies the plot to DOCS_SRC/images/.
+and prints report.md. With --publish DOCS_SRC it also writes the book's figures:
+DOCS_SRC/figures/performance.md (the whole report, from a run of every workload),
+figures/tcp-vs-udp.md (the TCP and UDP figures that chapter quotes) and
+figures/one-thread.md (the two models' figures), each only from a run that measured all
+of its figures; the pages include them. The plot goes to DOCS_SRC/images/, in English and
+in Chinese.
+
+  bench/report.py --translate-po POT     the Chinese of the figures: a catalog for the
+                                         template POT that docs/i18n.sh extracts from
+                                         DOCS_SRC/figures/ (exit 1, naming them, when a
+                                         piece has no Chinese in SENTENCES or NAMES_ZH)
+  bench/report.py --translate-svg IN OUT the plot IN with its words in Chinese
 
 Exit status 1 when one of our programs has no measurement in a workload that ran, and no
 reason was recorded for it (a reason: no tmpfs for the RAM upload, say): the smoke run in
@@ -27,6 +34,7 @@ import platform
 import re
 import shutil
 import statistics
+import string
 import subprocess
 import sys
 from datetime import date
@@ -107,6 +115,206 @@ PLOT = ["tcp-server", "tcp-server-poll", "std", "socat", "python"]
 PLOT_COLOURS = {"tcp-server": "#d62728", "tcp-server-poll": "#ff7f0e", "std": "#1f77b4",
                 "socat": "#2ca02c", "python": "#9467bd"}
 
+# The Chinese edition of the book (docs/po, gettext) translates these figures too, with a
+# catalog made at build time from the words below (`report.py --translate-po POT`, run by
+# docs/i18n.sh): a new run needs no translator, and a sentence changed here without its
+# Chinese fails `docs/i18n.sh check`, which names it.
+TITLES_ZH = {
+    "tcp-rt-1": "TCP，1 个连接，一问一答的往返",
+    "tcp-rt-1-core": "TCP，1 个连接，服务器和客户端绑定在同一个核上",
+    "tcp-rt-10": "TCP，同时 10 个连接",
+    "tcp-rt-100": "TCP，同时 100 个连接",
+    "tcp-rt-1000": "TCP，同时 1,000 个连接",
+    "tcp-idle-rss": "TCP，{idle} 个空闲连接时服务器的内存",
+    "tcp-idle-bytes": "TCP，每个空闲连接占用的服务器内存，保持 {idle} 个",
+    "tcp-idle-max-rss": "TCP，{idle_max} 个连接、每个做一次往返时服务器的峰值内存",
+    "tcp-idle-max-bytes": "TCP，每个空闲连接占用的服务器内存，保持 {idle_max} 个",
+    "udp-rt": "UDP，一问一答的往返",
+    "udp-rt-core": "UDP，一问一答，服务器和客户端绑定在同一个核上",
+    "udp-rate": "UDP，丢包率低于 1% 时能应答的最高速率",
+    "upload-time": "经回环地址上传一个 {file_mib} MiB 的文件，写进磁盘上的文件，端到端",
+    "upload-time-ram": "同样的上传，写进 tmpfs（没有磁盘）",
+    "upload-cpu-ram": "同样的上传写进 tmpfs：双方 CPU 时间之和",
+    "upload-rss-send": "上传：发送方的峰值内存",
+    "upload-rss-recv": "上传：接收方的峰值内存",
+    "sha256-time": "同一个 {file_mib} MiB 文件的 SHA-256",
+    "startup": "启动：从 exec 到 --version 退出",
+}
+UNITS_ZH = {"round trips/s": "次往返/秒", "requests/s": "个请求/秒", "MiB": "MiB", "bytes": "字节",
+            "s": "秒", "CPU s": "CPU 秒", "ms": "毫秒"}
+BETTER = {True: ("higher is better", "越高越好"), False: ("lower is better", "越低越好")}
+# Program names that are words, not commands (the others stay as they are).
+NAMES_ZH = {
+    "the tutorial's server with asyncio (Python)": "用 asyncio 写的教程服务器（Python）",
+    "std thread-per-connection server": "std 每连接一线程服务器",
+    "std server": "std 服务器",
+    "the tutorial in Python 3": "教程的程序（Python 3）",
+    "nc (no checksum, no fsync)": "nc（不校验，不 fsync）",
+    "nc, then sync": "nc，然后 sync",
+    "cat, then sync: a local copy, no network (the disk alone)": "cat，然后 sync：本地复制，没有网络（只有磁盘）",
+    "iperf3, memory to memory (ceiling)": "iperf3，内存到内存（上限）",
+}
+HEADER = [("workload", "负载"), ("program", "程序"), ("median", "中位数"), ("min–max", "最小–最大"),
+          ("ours better by", "我们的领先倍数")]
+# Every sentence of the figures, in English and in Chinese. {x:,} in the English is the
+# number as written; the Chinese takes the same text. bench/run.sh writes the reasons why
+# a system could not run (`missing`); they are here for their Chinese.
+SENTENCES = {
+    "measured": ("Measured on {date} with `{command}` ({mode} mode: {runs} counted runs after {warmup} "
+                 "warm-up, systems alternating; {seconds} s in all: {took}).",
+                 "{date} 用 `{command}` 测得（{mode} 模式：{warmup} 次热身之后计数运行 {runs} 次，"
+                 "各系统轮流上场；共 {seconds} 秒：{took}）。"),
+    "machine": ("Machine: {machine}.", "机器：{machine}。"),
+    "better": ("\"Ours better by\" is how many times better the first program in bold is than that row: "
+               "its rate divided by theirs, or their time or memory divided by ours. Below 1.00× the "
+               "baseline wins.",
+               "“我们的领先倍数”是加粗的第一个程序比这一行好多少倍：它的速率除以对方的，"
+               "或者对方的时间或内存除以它的。低于 1.00× 时基线程序胜出。"),
+    "sizes": ("TCP messages are {payload} bytes; the 1-connection runs do {tcp_count:,} round trips, the "
+              "others {counts} (connections × round trips each); UDP lock-step runs do {udp_count:,}.",
+              "TCP 消息为 {payload} 字节；1 个连接的运行做 {tcp_count} 次往返，其余的做 {counts} 次"
+              "（连接数 × 每个连接的往返次数）；UDP 一问一答的运行做 {udp_count} 次。"),
+    "models": ("round trips/s of `--model poll` ÷ `--model thread`, by connections at once: {parts}",
+               "`--model poll` 与 `--model thread` 每秒往返次数之比，按同时连接数：{parts}"),
+    "million": ("a million idle connections on one host, on paper, at the bytes per connection measured "
+                "with {idle:,} (the server's own memory; the kernel's memory for the sockets comes on top, "
+                "the same in every model): {cost}",
+                "纸上算一算一台主机上的一百万个空闲连接，按保持 {idle} 个时测得的每连接字节数"
+                "（只算服务器自己的内存；内核为套接字占用的内存另计，每种模型都一样）：{cost}"),
+    "flood": ("flood of {attempts:,} connection attempts against {name}: greeted {greeted:,}, refused with "
+              "\"server busy\" {refused:,}, closed silently {silent:,}, could not connect {failed:,}; "
+              "server alive after: {alive}; held connections still answered: {held:,}",
+              "对 {name} 的 {attempts} 次连接尝试：收到问候 {greeted}，被“server busy”拒绝 {refused}，"
+              "被悄悄关闭 {silent}，连接失败 {failed}；之后服务器还活着吗：{alive}；"
+              "保持的连接仍有应答的：{held}"),
+    "flood-failed": ("flood against {name}: no report (the tool failed)", "对 {name} 的洪泛：没有报告（工具失败了）"),
+    "floor": ("the CPU floor of the tmpfs upload on this machine's {cores} cores (both sides' CPU seconds "
+              "÷ {cores}; no run can be faster): {floors}",
+              "这台机器 {cores} 个核上 tmpfs 上传的 CPU 下限（双方的 CPU 秒数 ÷ {cores}；"
+              "没有哪次运行能更快）：{floors}"),
+    "source": ("(From `{command}` on {date}, {machine}; the whole report is in the Performance chapter.)",
+               "（来自 {date} 的 `{command}`，{machine}；完整的报告在“性能”一章。）"),
+    "plot": ("![TCP round trips per second against connections at once](images/tcp-connections.svg)",
+             "![TCP 每秒往返次数与同时连接数](images/tcp-connections.zh-CN.svg)"),
+    "no-measurement": ("no measurement", "没有测量值"),
+    "not-installed": ("not installed", "未安装"),
+    "no-taskset": ("taskset not installed", "未安装 taskset"),
+    "no-tmpfs": ("no tmpfs at /dev/shm with room for 2 files", "/dev/shm 上没有能放下 2 个文件的 tmpfs"),
+    "socat-slow": ("not run: socat opens about 10 connections a second", "未运行：socat 每秒只能打开大约 10 个连接"),
+    "max-map-count": ("not run: {threads} threads need about {maps} memory maps, more than vm.max_map_count "
+                      "({limit}) allows; the process would be aborted at about {at} connections",
+                      "未运行：{threads} 个线程大约需要 {maps} 个内存映射，超过了 vm.max_map_count"
+                      "（{limit}）允许的数量；进程会在大约 {at} 个连接时被中止"),
+}
+# The plot's words (svg_zh).
+PLOT_TITLE = ("TCP round trips/s against connections at once", "TCP 每秒往返次数与同时连接数")
+PLOT_AXIS = ("connections (log scale)", "同时连接数（对数刻度）")
+
+
+
+def say(key, **values):
+    """The English of one sentence of the figures (SENTENCES), filled in."""
+    return SENTENCES[key][0].format(**values)
+
+
+def pattern(template):
+    """A regex that matches what template.format(...) writes: each {field} a named group."""
+    out, seen = "", set()
+    for literal, field, _, _ in string.Formatter().parse(template):
+        out += re.escape(literal)
+        if field is not None:
+            out += f"(?P={field})" if field in seen else f"(?P<{field}>.+?)"
+            seen.add(field)
+    return re.compile(out)
+
+
+def names_zh(text):
+    """Every program name in text in its Chinese (the longest names first)."""
+    for en in sorted(NAMES_ZH, key=len, reverse=True):
+        text = text.replace(en, NAMES_ZH[en])
+    return text
+
+
+def list_zh(text):
+    """A list the English joins with ", " (numbers keep their own commas), with seconds."""
+    return re.sub(r"(\d) s\b", r"\1 秒", names_zh(text)).replace(", ", "，")
+
+
+# How a value taken out of an English sentence reads in the Chinese one.
+VALUE_ZH = {
+    "name": names_zh, "took": list_zh, "counts": list_zh, "cost": list_zh, "floors": list_zh,
+    "parts": lambda v: list_zh(v.replace(" (one core)", "（一个核）").replace(": ", "：")),
+    "alive": lambda v: {"yes": "是", "**no**": "**否**"}.get(v, v),
+}
+
+
+def translate(msgid):
+    """The Chinese of one piece of the figures' Markdown (a table cell, a paragraph, a list
+    item), or None when this vocabulary does not know it."""
+    text = msgid.strip()
+    if re.fullmatch(r"[\d,.\s×—–%-]*", text) or re.fullmatch(r"`[^`]+`", text):
+        return text  # numbers, ratios, ranges; a command
+    if len(text) > 4 and text.startswith("**") and text.endswith("**"):
+        inner = translate(text[2:-2])
+        return None if inner is None else f"**{inner}**"
+    header = dict(HEADER)
+    if text in header:
+        return header[text]
+    if text in NAMES or text in NAMES.values() or text in STARTUP_NAMES.values():
+        return NAMES_ZH.get(text, text)
+    templates = [(f"{title} ({unit}, {BETTER[higher][0]})",
+                  f"{TITLES_ZH[wid]}（{UNITS_ZH[unit]}，{BETTER[higher][1]}）")
+                 for wid, title, unit, higher, _, _ in WORKLOADS]
+    for en, zh in templates + list(SENTENCES.values()):
+        m = pattern(en).fullmatch(text)
+        if m:
+            return zh.format(**{k: VALUE_ZH.get(k, str)(v) for k, v in m.groupdict().items()})
+    return None
+
+
+def po_strings(pot):
+    """The msgids of a .pot file (gettext's C-style quoting undone), header excluded."""
+    ids, current = [], None
+    unquote = lambda q: re.sub(r'\\(.)', lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), q)
+    for line in open(pot, encoding="utf-8"):
+        line = line.rstrip("\n")
+        if line.startswith("msgid "):
+            current = [unquote(line[7:-1])]
+        elif line.startswith('"') and current is not None:
+            current.append(unquote(line[1:-1]))
+        else:
+            if current is not None and "".join(current):
+                ids.append("".join(current))
+            current = None
+    return ids
+
+
+def translate_po(pot):
+    """Prints a Chinese catalog for the figures' template POT; exit status 1, naming them,
+    when some pieces have no Chinese."""
+    quote = lambda t: '"' + t.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    print('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n"Language: zh-CN\\n"\n')
+    unknown = []
+    for msgid in po_strings(pot):
+        zh = translate(msgid)
+        if zh is None:
+            unknown.append(msgid)
+            continue
+        print(f"msgid {quote(msgid)}\nmsgstr {quote(zh)}\n")
+    for msgid in unknown:
+        print(f"report.py: no Chinese for this piece of the figures (add it to SENTENCES or "
+              f"NAMES_ZH in bench/report.py): {msgid!r}", file=sys.stderr)
+    return 1 if unknown else 0
+
+
+def svg_zh(svg_text):
+    """The plot with its words in Chinese (title, axis, and the legend's names)."""
+    def text(m):
+        label = m.group(2)
+        for en, zh in (PLOT_TITLE, PLOT_AXIS):
+            label = zh if label == en else label
+        return m.group(1) + NAMES_ZH.get(label, label) + m.group(3)
+    return re.sub(r"(<text[^>]*>)([^<]*)(</text>)", text, svg_text)
 
 def machine():
     cpu = platform.processor() or platform.machine()
@@ -183,6 +391,12 @@ def build(out):
     return result, problems
 
 
+def prog(name):
+    """A program as the book writes it: a command as code (so that `--quiet` keeps its two
+    hyphens, which Markdown would make a dash), a description (NAMES_ZH) in words."""
+    return name if name in NAMES_ZH else f"`{name}`"
+
+
 def name(wid, s):
     if wid == "startup":
         return STARTUP_NAMES.get(s, s)
@@ -190,21 +404,21 @@ def name(wid, s):
 
 
 def table(result, ids=None):
-    lines = ["| workload | program | median | min–max | ours better by |", "|---|---|---|---|---|"]
+    lines = ["| " + " | ".join(en for en, _ in HEADER) + " |", "|---|---|---|---|---|"]
     for w in result["workloads"]:
         if ids and w["id"] not in ids:
             continue
         fmt = w["fmt"]
         first = True
         for row in w["rows"]:
-            label = f"{w['title']} ({w['unit']}, {'higher' if w['higher_is_better'] else 'lower'} is better)" if first else ""
+            label = f"{w['title']} ({w['unit']}, {BETTER[w['higher_is_better']][0]})" if first else ""
             first = False
-            prog = f"**{row['name']}**" if row["ours"] else row["name"]
+            prog_cell = f"**{prog(row['name'])}**" if row["ours"] else prog(row["name"])
             if "median" not in row:
-                lines.append(f"| {label} | {prog} | {row['missing']} | | |")
+                lines.append(f"| {label} | {prog_cell} | {row['missing']} | | |")
                 continue
             ratio = "—" if row["ours_better_by"] is None else f"{row['ours_better_by']:.2f}×"
-            lines.append(f"| {label} | {prog} | {fmt.format(row['median'])} "
+            lines.append(f"| {label} | {prog_cell} | {fmt.format(row['median'])} "
                          f"| {fmt.format(row['min'])}–{fmt.format(row['max'])} | {ratio} |")
     return "\n".join(lines)
 
@@ -213,13 +427,12 @@ def flood_notes(result):
     notes = []
     for s, f in result["floods"].items():
         if not f:
-            notes.append(f"- flood against {NAMES[s]}: no report (the tool failed)")
+            notes.append("- " + say("flood-failed", name=prog(NAMES[s])))
             continue
-        notes.append(
-            f"- flood of {f['attempts']:,} connection attempts against {NAMES[s]}: greeted {f['greeted']:,}, "
-            f"refused with \"server busy\" {f['refused_busy_message']:,}, closed silently {f['closed_silently']:,}, "
-            f"could not connect {f['connect_failed']:,}; server alive after: {'yes' if f['server_alive_after'] else '**no**'}; "
-            f"held connections still answered: {f['held_answered_after']:,}")
+        notes.append("- " + say(
+            "flood", attempts=f["attempts"], name=prog(NAMES[s]), greeted=f["greeted"],
+            refused=f["refused_busy_message"], silent=f["closed_silently"], failed=f["connect_failed"],
+            alive="yes" if f["server_alive_after"] else "**no**", held=f["held_answered_after"]))
     return notes
 
 
@@ -239,7 +452,7 @@ def model_notes(result):
             parts.append(f"{label}: {got['tcp-server-poll'] / got['tcp-server']:.2f}×")
     if not parts:
         return []
-    return ["- round trips/s of `--model poll` ÷ `--model thread`, by connections at once: " + ", ".join(parts)]
+    return ["- " + say("models", parts=", ".join(parts))]
 
 
 def million_note(result):
@@ -247,10 +460,8 @@ def million_note(result):
     per = medians(result, "tcp-idle-bytes")
     if not per:
         return []
-    cost = ", ".join(f"{NAMES[s]} {v * 1e6 / 2**30:,.1f} GiB" for s, v in sorted(per.items(), key=lambda x: x[1]))
-    return [f"- a million idle connections on one host, on paper, at the bytes per connection measured "
-            f"with {result['sizes']['idle']:,} (the server's own memory; the kernel's memory for the "
-            f"sockets comes on top, the same in every model): {cost}"]
+    cost = ", ".join(f"{prog(NAMES[s])} {v * 1e6 / 2**30:,.1f} GiB" for s, v in sorted(per.items(), key=lambda x: x[1]))
+    return ["- " + say("million", idle=result["sizes"]["idle"], cost=cost)]
 
 
 def cpu_floor_note(result):
@@ -259,11 +470,10 @@ def cpu_floor_note(result):
     for w in result["workloads"]:
         if w["id"] != "upload-cpu-ram":
             continue
-        floors = [f"{row['name'].split(' (')[0]} {row['median'] / cores:.2f} s"
+        floors = [f"{prog(row['name'].split(' (')[0])} {row['median'] / cores:.2f} s"
                   for row in w["rows"] if "median" in row]
         if floors:
-            return [f"- the CPU floor of the tmpfs upload on this machine's {cores} cores (both sides' "
-                    f"CPU seconds ÷ {cores}; no run can be faster): {', '.join(floors)}"]
+            return ["- " + say("floor", cores=cores, floors=", ".join(floors))]
     return []
 
 
@@ -271,26 +481,19 @@ def markdown(result):
     sizes = result["sizes"]
     took = ", ".join(f"{k} {v} s" for k, v in result["workload_seconds"].items())
     parts = [
-        f"Measured on {result['date']} with `{result['command']}` ({result['mode']} mode: "
-        f"{result['runs']} counted runs after {result['warmup']} warm-up, systems alternating; "
-        f"{result['seconds']} s in all: {took}).",
+        say("measured", date=result["date"], command=result["command"], mode=result["mode"],
+            runs=result["runs"], warmup=result["warmup"], seconds=result["seconds"], took=took),
         "",
-        f"Machine: {result['machine']}.",
+        say("machine", machine=result["machine"]),
         "",
-        "\"Ours better by\" is how many times better the first program in bold is than that row: "
-        "its rate divided by theirs, or their time or memory divided by ours. Below 1.00× the "
-        "baseline wins.",
+        say("better"),
         "",
         table(result),
     ]
     if any(w["id"].startswith(("tcp-rt", "udp-rt")) for w in result["workloads"]):
         counts = ", ".join(f"{c:,} × {n:,}" for c, n in zip(sizes["conns"], sizes["conn_counts"]))
-        parts += [
-            "",
-            f"TCP messages are {sizes['payload']} bytes; the 1-connection runs do {sizes['tcp_count']:,} "
-            f"round trips, the others {counts} (connections × round trips each); UDP lock-step runs "
-            f"do {sizes['udp_count']:,}.",
-        ]
+        parts += ["", say("sizes", payload=sizes["payload"], tcp_count=sizes["tcp_count"], counts=counts,
+                          udp_count=sizes["udp_count"])]
     notes = model_notes(result) + million_note(result) + flood_notes(result) + cpu_floor_note(result)
     if notes:
         parts += ["", *notes]
@@ -320,7 +523,7 @@ def svg(result):
            f'font-family="sans-serif" font-size="12">',
            f'<rect width="{width}" height="{height}" fill="white"/>',
            f'<text x="{width / 2 - 60}" y="22" font-size="14" text-anchor="middle">'
-           f'TCP round trips/s against connections at once</text>']
+           f'{PLOT_TITLE[0]}</text>']
     step = 10 ** math.floor(math.log10(ymax / 5))
     step *= 2 if ymax / step > 10 else 1
     y = 0
@@ -332,7 +535,7 @@ def svg(result):
         out.append(f'<line x1="{px(c):.1f}" x2="{px(c):.1f}" y1="{top}" y2="{height - bottom}" stroke="#eee"/>')
         out.append(f'<text x="{px(c):.1f}" y="{height - bottom + 18}" text-anchor="middle">{c:,}</text>')
     out.append(f'<text x="{(left + width - right) / 2:.0f}" y="{height - 10}" text-anchor="middle">'
-               f'connections (log scale)</text>')
+               f'{PLOT_AXIS[0]}</text>')
     out.append(f'<line x1="{left}" x2="{left}" y1="{top}" y2="{height - bottom}" stroke="black"/>')
     out.append(f'<line x1="{left}" x2="{width - right}" y1="{height - bottom}" y2="{height - bottom}" stroke="black"/>')
     for i, s in enumerate(PLOT):
@@ -352,21 +555,46 @@ def svg(result):
     return "\n".join(out) + "\n"
 
 
-def replace_between(path, marker, text):
-    """Replaces the text between a page's bench markers; False when the page has none."""
-    if not os.path.exists(path):
-        return False
-    page = open(path).read()
-    begin, end = f"<!-- bench:{marker}:begin -->", f"<!-- bench:{marker}:end -->"
-    if begin not in page or end not in page:
-        return False
-    head, rest = page.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    open(path, "w").write(f"{head}{begin}\n{text}{end}{tail}")
-    return True
+def publish(result, md, plot, docs):
+    """Writes the book's figures: DOCS/figures/PAGE.md, included by the page of that name,
+    and the plot in DOCS/images/, in English and in Chinese (the figures' Chinese text
+    comes from translate_po when the Chinese edition is built)."""
+    body = md
+    if plot:
+        os.makedirs(os.path.join(docs, "images"), exist_ok=True)
+        open(os.path.join(docs, "images", "tcp-connections.svg"), "w").write(plot)
+        open(os.path.join(docs, "images", "tcp-connections.zh-CN.svg"), "w").write(svg_zh(plot))
+        body += "\n" + say("plot") + "\n"
+    source = "\n\n" + say("source", command=result["command"], date=result["date"],
+                          machine=result["machine"]) + "\n"
+    ran = {w["id"] for w in result["workloads"]}
+    one_thread = {"tcp-idle-rss", "tcp-idle-bytes", "tcp-idle-max-rss", "tcp-idle-max-bytes",
+                  "tcp-rt-1", "tcp-rt-100", "tcp-rt-1000"}
+    vs_udp = {"tcp-rt-1", "tcp-rt-1-core", "udp-rt", "udp-rt-core", "udp-rate"}
+    notes = model_notes(result) + million_note(result)
+    os.makedirs(os.path.join(docs, "figures"), exist_ok=True)
+    # A page's figures are replaced only by a run that measured all of them: a run of
+    # some workloads (--only) leaves the others' figures as they were.
+    for page, needs, text in [
+        ("performance.md", None, body),
+        ("tcp-vs-udp.md", vs_udp, table(result, vs_udp) + source),
+        ("one-thread.md", one_thread, table(result, one_thread) + "\n\n" + "\n".join(notes) + source),
+    ]:
+        path = os.path.join(docs, "figures", page)
+        complete = needs <= ran if needs else "--only" not in result["command"]
+        if not complete:
+            print(f"not published into {path}: this run did not measure all its figures")
+            continue
+        open(path, "w").write(text)
+        print(f"published into {path}")
 
 
 def main():
+    if len(sys.argv) >= 3 and sys.argv[1] == "--translate-po":
+        sys.exit(translate_po(sys.argv[2]))
+    if len(sys.argv) >= 4 and sys.argv[1] == "--translate-svg":
+        open(sys.argv[3], "w").write(svg_zh(open(sys.argv[2]).read()))
+        return
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     out = sys.argv[1]
@@ -380,32 +608,7 @@ def main():
     print(md)
     print(f"(written: {out}/report.md, report.json{', tcp-connections.svg' if plot else ''})")
     if "--publish" in sys.argv:
-        docs = sys.argv[sys.argv.index("--publish") + 1]
-        body = md
-        if plot:
-            os.makedirs(os.path.join(docs, "images"), exist_ok=True)
-            shutil.copy(os.path.join(out, "tcp-connections.svg"), os.path.join(docs, "images"))
-            body += "\n![TCP round trips per second against connections at once](images/tcp-connections.svg)\n"
-        source = f"\n\n(From `{result['command']}` on {result['date']}, {result['machine']}; the whole report is in the Performance chapter.)\n"
-        ran = {w["id"] for w in result["workloads"]}
-        one_thread = {"tcp-idle-rss", "tcp-idle-bytes", "tcp-idle-max-rss", "tcp-idle-max-bytes",
-                      "tcp-rt-1", "tcp-rt-100", "tcp-rt-1000"}
-        vs_udp = {"tcp-rt-1", "tcp-rt-1-core", "udp-rt", "udp-rt-core", "udp-rate"}
-        notes = model_notes(result) + million_note(result)
-        # A page's figures are replaced only by a run that measured all of them: a run of
-        # some workloads (--only) leaves the others' figures as they were.
-        for page, marker, needs, text in [
-            ("performance.md", "results", None, body),
-            ("tcp-vs-udp.md", "figures", vs_udp, table(result, vs_udp) + source),
-            ("one-thread.md", "one-thread", one_thread,
-             table(result, one_thread) + "\n\n" + "\n".join(notes) + source),
-        ]:
-            complete = needs <= ran if needs else "--only" not in result["command"]
-            if not complete:
-                print(f"not published into {os.path.join(docs, page)}: this run did not measure all its figures")
-                continue
-            done = replace_between(os.path.join(docs, page), marker, text)
-            print(f"{'published into' if done else 'no bench markers in'} {os.path.join(docs, page)}")
+        publish(result, md, plot, sys.argv[sys.argv.index("--publish") + 1])
     for p in problems:
         print(f"report: {p}", file=sys.stderr)
     sys.exit(1 if problems else 0)

@@ -7,9 +7,15 @@
 #   docs/i18n.sh check    fail if messages.pot is out of date, or a catalog is not merged
 #                         with it or has an untranslated or fuzzy message; changes nothing
 #                         (--allow-untranslated: report untranslated ones, do not fail)
-#   docs/i18n.sh build    build both editions: docs/book (English), docs/book/zh-CN
+#   docs/i18n.sh build [DIR]
+#                         build both editions: DIR (English), DIR/zh-CN (Chinese);
+#                         DIR is docs/book unless given
 #
-# See docs/src/translating.md. Needs mdbook 0.5, mdbook-i18n-helpers 0.4 and gettext.
+# The figures that bench/run.sh --publish writes (docs/src/figures/, included by three
+# pages) are not in the catalog, since every run changes them: the Chinese build
+# translates them with a catalog that bench/report.py makes from its own vocabulary.
+#
+# See docs/src/translating.md. Needs mdbook 0.5, mdbook-i18n-helpers 0.4, gettext and python3.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -34,11 +40,32 @@ extract() {
     sed -i 's/^"POT-Creation-Date: .*/"POT-Creation-Date: \\n"/' "$dir/messages.pot"
 }
 
+# The figures' own catalog, DIR/figures.po: they are extracted as a small book of their
+# own (chapter titles are numbers, which need no words), then bench/report.py gives each
+# piece its Chinese; it fails, naming the piece, when one has none.
+figures_catalog() {
+    local dir=$1 n=0 page
+    mkdir -p "$dir/figures/src"
+    printf '[book]\ntitle = "figures"\n' >"$dir/figures/book.toml"
+    : >"$dir/figures/src/SUMMARY.md"
+    for page in src/figures/*.md; do
+        n=$((n + 1))
+        cp "$page" "$dir/figures/src/"
+        echo "- [$n]($(basename "$page"))" >>"$dir/figures/src/SUMMARY.md"
+    done
+    MDBOOK_OUTPUT='{"xgettext": {"granularity": 0}}' \
+        mdbook build "$dir/figures" -d "$dir/figures/pot" 2>&1 | grep -v "^ INFO" || true
+    [[ -s $dir/figures/pot/messages.pot ]] || { echo "i18n: mdbook-xgettext wrote no $dir/figures/pot/messages.pot" >&2; return 1; }
+    python3 ../bench/report.py --translate-po "$dir/figures/pot/messages.pot" >"$dir/figures.po"
+}
+
 case ${1:-} in
 update)
     extract po
     for lang in "${LANGUAGES[@]}"; do
         msgmerge --quiet --update --backup=none --no-wrap "po/$lang.po" po/messages.pot
+        # Text no longer in the book goes (git keeps it): no stale entries in the catalog.
+        msgattrib --no-obsolete --no-wrap "po/$lang.po" -o "po/$lang.po"
         msgfmt --check --statistics -o /dev/null "po/$lang.po"
     done
     ;;
@@ -90,16 +117,30 @@ check)
         fi
         ((status == 0)) || echo "i18n: run docs/i18n.sh update, translate, and see docs/src/translating.md" >&2
     done
+    # The figures: every piece of them has its Chinese (bench/report.py says which not).
+    if ! figures_catalog "$scratch" 2>"$scratch/figures.err"; then
+        cat "$scratch/figures.err" >&2
+        echo "i18n: the figures in docs/src/figures/ have pieces without Chinese" >&2
+        status=1
+    fi
     exit $status
     ;;
 build)
-    mdbook build .
+    out=${2:-book}
+    mdbook build . -d "$out"
+    scratch=$(mktemp -d)
+    trap 'rm -rf "$scratch"' EXIT
+    figures_catalog "$scratch"
     for lang in "${LANGUAGES[@]}"; do
-        MDBOOK_BOOK__LANGUAGE=$lang MDBOOK_BOOK__TITLE=${TITLES[$lang]} mdbook build . -d "book/$lang"
+        # The book's catalog and the figures' one, together, for this build only.
+        msgattrib --no-obsolete --no-wrap "po/$lang.po" |
+            msgcat --use-first --no-wrap - "$scratch/figures.po" -o "$scratch/$lang.po"
+        MDBOOK_BOOK__LANGUAGE=$lang MDBOOK_BOOK__TITLE=${TITLES[$lang]} \
+            MDBOOK_PREPROCESSOR__GETTEXT__PO_DIR=$scratch mdbook build . -d "$out/$lang"
     done
     ;;
 *)
-    sed -n '2,11p' "$0" >&2
+    sed -n '2,18p' "$0" >&2
     exit 2
     ;;
 esac
