@@ -216,18 +216,40 @@ pub fn have(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Whether `program` can be run; if not, says so on stderr, with what to install, so a
-/// test that needs it can skip with a visible reason: `if !available("nc", "netcat-openbsd") { return; }`.
+/// Set (to anything) by `.ci/run` for the README's test command: CI installs every tool the
+/// tests use, so there a missing one is a broken CI script, and the test fails instead of
+/// skipping.
+pub const NO_SKIP: &str = "SOCKETS_LAB_NO_SKIP";
+
+/// Says that a test skips, and why, where a person running `cargo test` sees it: straight
+/// to the process's stderr, which the test harness does not capture (it captures only
+/// `print!` and `eprint!`, and shows them only when a test fails).
+pub fn skip(reason: impl std::fmt::Display) {
+    use std::io::Write;
+    let thread = thread::current();
+    let test = thread.name().unwrap_or("a test");
+    let _ = writeln!(std::io::stderr(), "{test}: skipped: {reason}");
+}
+
+/// Whether `program` can be run; if not, says so with what to install ([`skip`]), so a
+/// test that needs it can skip with a visible reason:
+/// `if !available("nc", "netcat-openbsd") { return; }`. Under [`NO_SKIP`] a missing
+/// program fails the test instead.
 pub fn available(program: &str, package: &str) -> bool {
-    let ok = have(program);
-    if !ok && cfg!(windows) {
-        eprintln!(
-            "skipped: {program} is a Unix tool, not found here (this test runs on Linux and macOS)"
-        );
-    } else if !ok {
-        eprintln!("skipped: {program} is not installed (apt-get install {package})");
+    if have(program) {
+        return true;
     }
-    ok
+    let reason = if cfg!(windows) {
+        format!("{program} is a Unix tool, not found here (this test runs on Linux and macOS)")
+    } else {
+        format!("{program} is not installed (apt-get install {package})")
+    };
+    assert!(
+        std::env::var_os(NO_SKIP).is_none(),
+        "{reason}, and {NO_SKIP} is set: this run must skip nothing (is .ci/run installing it?)"
+    );
+    skip(reason);
+    false
 }
 
 /// The tutorial's `docs/python/SCRIPT` (ported to Python 3) as a server process on port 0,

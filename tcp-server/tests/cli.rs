@@ -326,7 +326,9 @@ fn threads_grow_with_clients_only_in_the_thread_model(model: Model) {
     let s = server(model, &["--max-per-peer", "0"]);
     let pid = s.child.id();
     let Some(before) = common::testing::proc_status(pid, "Threads:") else {
-        eprintln!("skipped: no /proc/PID/status on this system (the thread count is read there)");
+        common::testing::skip(
+            "no /proc/PID/status on this system (the thread count is read there)",
+        );
         return;
     };
     let held: Vec<TcpStream> = (0..CLIENTS)

@@ -76,7 +76,9 @@ fn syn_cookies_answer_a_syn_flood_and_a_real_client_is_served(model: Model) {
     if code != Some(0)
         && (err.contains("unshare failed") || err.contains("Operation not permitted"))
     {
-        eprintln!("skipped: this machine does not allow user namespaces: {err}");
+        common::testing::skip(format_args!(
+            "this machine does not allow user namespaces: {err}"
+        ));
         return;
     }
     assert_eq!(code, Some(0), "stdout:\n{out}\nstderr:\n{err}");

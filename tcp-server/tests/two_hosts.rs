@@ -67,7 +67,9 @@ fn two_namespaces_talk_across_the_cable(model: Model) {
     );
     if err.contains("unshare failed") || err.contains("Operation not permitted") && code != Some(0)
     {
-        eprintln!("skipped: this machine does not allow user namespaces: {err}");
+        common::testing::skip(format_args!(
+            "this machine does not allow user namespaces: {err}"
+        ));
         return;
     }
     assert_eq!(code, Some(0), "stdout:\n{out}\nstderr:\n{err}");

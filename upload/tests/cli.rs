@@ -357,7 +357,7 @@ fn a_full_disk_gets_no_space_and_the_server_goes_on() {
         .stderr(Stdio::null())
         .status();
     if !probe.is_ok_and(|s| s.success()) {
-        eprintln!("skipped: cannot make a mount namespace here (unshare --mount)");
+        common::testing::skip("cannot make a mount namespace here (unshare --mount)");
         return;
     }
     let script = format!(
