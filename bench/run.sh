@@ -9,10 +9,11 @@
 #   bench/run.sh --quick     # fewer, smaller runs (under 2 minutes)
 #   bench/run.sh --smoke     # the smallest runs, seconds: checks the benchmark itself (CI)
 #   bench/run.sh --only tcp,udp    # some workloads (names below)
-#   bench/run.sh --publish   # also write the results into docs/src/performance.md,
-#                            # tcp-vs-udp.md and one-thread.md (between their bench
-#                            # markers, each only from a run that measured all of its
-#                            # figures) and the plot into docs/src/images/
+#   bench/run.sh --publish   # also write the book's figures: docs/src/figures/
+#                            # performance.md, tcp-vs-udp.md and one-thread.md (each
+#                            # only from a run that measured all of its figures; the
+#                            # pages of those names include them), and the plot into
+#                            # docs/src/images/ (in English and Chinese)
 #
 # Output: target/bench/report.md, report.json, tcp-connections.svg, and the raw samples
 # (target/bench/samples.jsonl: one line per run).
