@@ -9,7 +9,7 @@
 //!   at 860 px;
 //! - an image that does not load, or an `{{#include}}` that mdBook left unresolved;
 //! - a missing language switch (English | 中文), or one that does not lead to the same page
-//!   in the other edition; a link to a page that does not exist;
+//!   in the other edition; a link to a page, or a place in a page, that does not exist;
 //! - in the Chinese edition, a paragraph, heading, list item or table cell in English.
 //!
 //! Screenshots of two pages per edition are kept in `target/tmp/book-browser/` for a person
@@ -175,6 +175,7 @@ fn the_page_check_finds_every_fault_it_looks_for() {
         "English in the Chinese edition: <p> \"This paragraph was never translated",
         "language switch: [], not English | 中文",
         "link to a page that does not exist",
+        "link to a place that does not exist: file://",
     ] {
         assert!(
             found.contains(fault),
@@ -183,7 +184,7 @@ fn the_page_check_finds_every_fault_it_looks_for() {
     }
     // What is fine on that page is not reported: the Chinese paragraph with English words,
     // the English column of a glossary (a table that fits), and the link to the page itself.
-    let itself = format!("does not exist: file://{}", page.display());
+    let itself = format!("does not exist: file://{}\n", page.display());
     for fine in [
         "这一段是中文",
         "three-way handshake",
@@ -210,7 +211,8 @@ const FAULTS: &str = r#"<!DOCTYPE html>
 <div class="side-by-side"><div><pre><code class="language-python code-lines"><span class="code-line" style="display:inline-block;width:100%;white-space:pre-wrap">x = 1  # a line of a Python port that is too long for its pane, so that it wraps onto a second line</span></code></pre></div><div><p>右边</p></div></div>
 <p>{{#include ../missing.rs}}</p>
 <p><img src="missing.png" alt="图"></p>
-<p><a href="faults.html">本页</a> <a href="nowhere.html">不存在的页面</a></p>
+<p><a href="faults.html">本页</a> <a href="nowhere.html">不存在的页面</a>
+  <a href="faults.html#nowhere">不存在的地方</a> <a href="faults.html#here" id="here">这里</a></p>
 </main><div style="width: 3000px">宽</div></body></html>
 "#;
 
@@ -257,10 +259,17 @@ fn judge(book: &Path, lang: &str, page: &str, report: &Value) -> Vec<String> {
             problems.push(format!("language switch: {href} is not {folder}/{page}"));
         }
     }
-    for href in strings(&report["links"]) {
-        match file_of(&href) {
-            Some(path) if path.exists() => {}
-            _ => problems.push(format!("link to a page that does not exist: {href}")),
+    for link in report["links"].as_array().cloned().unwrap_or_default() {
+        let href = link["href"].as_str().unwrap_or_default();
+        let fragment = link["fragment"].as_str().unwrap_or_default();
+        match file_of(href).and_then(|path| std::fs::read_to_string(path).ok()) {
+            None => problems.push(format!("link to a page that does not exist: {href}")),
+            // A heading's id is made from its text, so it differs between the editions
+            // unless the heading gives one ({#id}).
+            Some(html) if !fragment.is_empty() && !html.contains(&format!("id=\"{fragment}\"")) => {
+                problems.push(format!("link to a place that does not exist: {href}"));
+            }
+            Some(_) => {}
         }
     }
     problems

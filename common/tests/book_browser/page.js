@@ -152,8 +152,8 @@ const switchLinks = [...document.querySelectorAll(".language-switch a")].map((a)
     current: a.getAttribute("aria-current") === "page",
 }));
 const links = main ? [...main.querySelectorAll("a[href]")]
-    .map((a) => a.href)
-    .filter((href) => href.startsWith("file:")) : [];
+    .filter((a) => a.protocol === "file:")
+    .map((a) => ({ href: a.href, fragment: decodeURIComponent(a.hash.slice(1)) })) : [];
 
 return {
     problems,
