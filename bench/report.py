@@ -32,7 +32,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import statistics
 import string
 import subprocess
@@ -305,6 +304,22 @@ def translate_po(pot):
         print(f"report.py: no Chinese for this piece of the figures (add it to SENTENCES or "
               f"NAMES_ZH in bench/report.py): {msgid!r}", file=sys.stderr)
     return 1 if unknown else 0
+
+
+def pieces(md):
+    """The pieces of the report's Markdown that the Chinese catalog translates one by one:
+    table cells, list items, paragraphs (what mdbook-xgettext makes messages of)."""
+    out = []
+    for line in md.split("\n"):
+        if line.startswith("|---"):
+            continue
+        if line.startswith("| "):
+            out += [cell.strip() for cell in line.strip()[1:-1].split("|")]
+        elif line.startswith("- "):
+            out.append(line[2:])
+        elif line.strip():
+            out.append(line)
+    return [p for p in out if p]
 
 
 def svg_zh(svg_text):
@@ -607,6 +622,14 @@ def main():
         open(os.path.join(out, "tcp-connections.svg"), "w").write(plot)
     print(md)
     print(f"(written: {out}/report.md, report.json{', tcp-connections.svg' if plot else ''})")
+    # Every run (the smoke run in CI too) checks that the book's Chinese edition can
+    # translate what it wrote: a sentence added to the report without its Chinese fails.
+    pieces_to_say = pieces(md) + [say("plot")] + [say("source", command=result["command"],
+                                  date=result["date"], machine=result["machine"])]
+    for piece in pieces_to_say:
+        if translate(piece) is None:
+            problems.append(f"no Chinese for this piece of the report (SENTENCES, TITLES_ZH or "
+                            f"NAMES_ZH above): {piece!r}")
     if "--publish" in sys.argv:
         publish(result, md, plot, sys.argv[sys.argv.index("--publish") + 1])
     for p in problems:
