@@ -228,7 +228,9 @@ pub fn skip(reason: impl std::fmt::Display) {
     use std::io::Write;
     let thread = thread::current();
     let test = thread.name().unwrap_or("a test");
-    let _ = writeln!(std::io::stderr(), "{test}: skipped: {reason}");
+    // One write, so that the line is not cut by the harness's own output from other tests.
+    let line = format!("{test}: skipped: {reason}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 /// Whether `program` can be run; if not, says so with what to install ([`skip`]), so a
@@ -240,7 +242,7 @@ pub fn available(program: &str, package: &str) -> bool {
         return true;
     }
     let reason = if cfg!(windows) {
-        format!("{program} is a Unix tool, not found here (this test runs on Linux and macOS)")
+        format!("{program} is not found here (this test runs on Linux and macOS, where a Unix shell finds it)")
     } else {
         format!("{program} is not installed (apt-get install {package})")
     };

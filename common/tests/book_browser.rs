@@ -319,7 +319,8 @@ fn path_of(program: &str) -> Option<String> {
 
 /// A line for the person running the tests, past the harness's capture.
 fn note(text: impl std::fmt::Display) {
-    let _ = writeln!(std::io::stderr(), "book_browser: {text}");
+    let line = format!("book_browser: {text}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 /// chromedriver on a free loopback port, ended (by its PID) when dropped.
