@@ -9,7 +9,8 @@
 #                         (--allow-untranslated: report untranslated ones, do not fail)
 #   docs/i18n.sh build [DIR]
 #                         build both editions: DIR (English), DIR/zh-CN (Chinese);
-#                         DIR is docs/book unless given
+#                         DIR is docs/book unless given (a relative DIR is taken
+#                         from docs/)
 #
 # The figures that bench/run.sh --publish writes (docs/src/figures/, included by three
 # pages) are not in the catalog, since every run changes them: the Chinese build
@@ -140,7 +141,7 @@ build)
     done
     ;;
 *)
-    sed -n '2,18p' "$0" >&2
+    sed -n '2,19p' "$0" >&2
     exit 2
     ;;
 esac
