@@ -141,7 +141,7 @@ build)
     done
     ;;
 *)
-    sed -n '2,19p' "$0" >&2
+    sed -n '2,19p' "$(basename "$0")" >&2  # (we are in docs/ now)
     exit 2
     ;;
 esac
