@@ -209,11 +209,18 @@ pub fn workspace_root() -> PathBuf {
 /// Whether `program` can be run (e.g. `nc`, `python3`); tests that need it print why
 /// they skip when it cannot.
 pub fn have(program: &str) -> bool {
-    Command::new("sh")
+    which(program).is_some()
+}
+
+/// Where `program` is on the `PATH`, as the shell finds it (`command -v`).
+pub fn which(program: &str) -> Option<String> {
+    let out = Command::new("sh")
         .args(["-c", &format!("command -v {program}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let path = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !path.is_empty()).then_some(path)
 }
 
 /// Set (to anything) by `.ci/run` for the README's test command: CI installs every tool the
@@ -221,15 +228,22 @@ pub fn have(program: &str) -> bool {
 /// skipping.
 pub const NO_SKIP: &str = "SOCKETS_LAB_NO_SKIP";
 
-/// Says that a test skips, and why, where a person running `cargo test` sees it: straight
-/// to the process's stderr, which the test harness does not capture (it captures only
-/// `print!` and `eprint!`, and shows them only when a test fails).
+/// Says that a test skips, and why, where a person running `cargo test` sees it ([`tell`]).
 pub fn skip(reason: impl std::fmt::Display) {
-    use std::io::Write;
     let thread = thread::current();
-    let test = thread.name().unwrap_or("a test");
-    // One write, so that the line is not cut by the harness's own output from other tests.
-    let line = format!("{test}: skipped: {reason}\n");
+    tell(format_args!(
+        "{}: skipped: {reason}",
+        thread.name().unwrap_or("a test")
+    ));
+}
+
+/// A line for the person running the tests: straight to the process's stderr, which the
+/// test harness does not capture (it captures only `print!` and `eprint!`, and shows them
+/// only when a test fails). One write, so that the harness's own output from other tests
+/// cannot cut the line.
+pub fn tell(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let line = format!("{line}\n");
     let _ = std::io::stderr().write_all(line.as_bytes());
 }
 

@@ -23,7 +23,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -33,7 +32,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use common::testing::{available, run, workspace_root};
+use common::testing::{available, run, tell, which, workspace_root};
 
 /// The window every page is checked in (the 1280×800: a common laptop screen).
 const WIDTH: u32 = 1280;
@@ -77,7 +76,7 @@ fn chromium() -> Option<String> {
     }
     let found = ["chromium", "chromium-browser", "google-chrome"]
         .iter()
-        .find_map(|name| path_of(name));
+        .find_map(|name| which(name));
     if found.is_none() {
         // Reported through the same rule as the other tools (and failed under NO_SKIP).
         available("chromium", "chromium");
@@ -122,7 +121,7 @@ fn every_page_of_both_editions_reads_in_a_real_browser() {
             browser.run(SHOW_FIRST_EXAMPLE, &[]);
             let png = out.join(format!("{lang}-{}.png", page.trim_end_matches(".html")));
             std::fs::write(&png, browser.screenshot()).unwrap();
-            note(format_args!("screenshot: {}", png.display()));
+            tell(format_args!("book_browser: screenshot: {}", png.display()));
         }
     }
     // Narrow: the side-by-side pages stack their panes (page.js knows the width).
@@ -305,22 +304,6 @@ fn strings(value: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// Where `program` is on the PATH.
-fn path_of(program: &str) -> Option<String> {
-    let out = Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .ok()?;
-    let path = String::from_utf8(out.stdout).ok()?.trim().to_string();
-    (out.status.success() && !path.is_empty()).then_some(path)
-}
-
-/// A line for the person running the tests, past the harness's capture.
-fn note(text: impl std::fmt::Display) {
-    let line = format!("book_browser: {text}\n");
-    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 /// chromedriver on a free loopback port, ended (by its PID) when dropped.
