@@ -170,6 +170,58 @@ impl fmt::Display for Endpoint {
     }
 }
 
+/// Which clients the per-address limits (`--max-per-peer`, `udp-server --rate-limit`)
+/// apply to.
+///
+/// One laptop is one student's lab: a load test from it, or the grader's 200 connections,
+/// comes from 127.0.0.1 and is not an attack. So by default the limits leave this
+/// machine's own addresses alone, as fail2ban's `ignoreip = 127.0.0.1/8 ::1` does, and
+/// protect the server from every other host of a classroom network. `--limit-loopback`
+/// applies them to loopback too, for the attack demos that run on one machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LimitScope {
+    /// Every address except loopback (127.0.0.0/8, ::1): the default.
+    #[default]
+    ExceptLoopback,
+    /// Every address, loopback included (`--limit-loopback`).
+    Everyone,
+}
+
+impl LimitScope {
+    /// The scope that `--limit-loopback` (given or not) asks for.
+    pub fn from_flag(limit_loopback: bool) -> LimitScope {
+        if limit_loopback {
+            LimitScope::Everyone
+        } else {
+            LimitScope::ExceptLoopback
+        }
+    }
+
+    /// Whether a client at `ip` is held to the per-address limits.
+    pub fn covers(self, ip: IpAddr) -> bool {
+        match self {
+            LimitScope::Everyone => true,
+            LimitScope::ExceptLoopback => !is_loopback(ip),
+        }
+    }
+}
+
+/// As the start-up lines say it: `loopback exempt` or `loopback included`.
+impl fmt::Display for LimitScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LimitScope::ExceptLoopback => "loopback exempt",
+            LimitScope::Everyone => "loopback included",
+        })
+    }
+}
+
+/// Whether `ip` is this machine's own: 127.0.0.0/8, `::1`, or a 127.x address as an IPv6
+/// socket sees an IPv4 client (`::ffff:127.0.0.1`, on a server bound to `[::]`).
+pub fn is_loopback(ip: IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
+}
+
 fn parse_port(s: &str) -> Result<u16, AddrError> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(AddrError::PortNotNumber(s.to_string()));
@@ -195,6 +247,34 @@ fn is_host_name(s: &str) -> bool {
 mod tests {
     use super::*;
     use std::net::Ipv6Addr;
+
+    #[test]
+    fn loopback_is_exempt_unless_asked() {
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        let lan: IpAddr = "192.168.1.20".parse().unwrap();
+        let lan_mapped: IpAddr = "::ffff:192.168.1.20".parse().unwrap();
+        for local in ["127.0.0.1", "127.1.2.3", "::1"] {
+            let ip: IpAddr = local.parse().unwrap();
+            assert!(is_loopback(ip), "{local}");
+            assert!(!LimitScope::ExceptLoopback.covers(ip), "{local}");
+            assert!(LimitScope::Everyone.covers(ip), "{local}");
+        }
+        assert!(is_loopback(mapped));
+        assert!(!LimitScope::default().covers(mapped));
+        for remote in [
+            lan,
+            lan_mapped,
+            "::2".parse().unwrap(),
+            "128.0.0.1".parse().unwrap(),
+        ] {
+            assert!(!is_loopback(remote), "{remote}");
+            assert!(LimitScope::ExceptLoopback.covers(remote), "{remote}");
+            assert!(LimitScope::Everyone.covers(remote), "{remote}");
+        }
+        assert_eq!(LimitScope::from_flag(true), LimitScope::Everyone);
+        assert_eq!(LimitScope::from_flag(false), LimitScope::ExceptLoopback);
+        assert_eq!(LimitScope::default().to_string(), "loopback exempt");
+    }
 
     fn ip(s: &str) -> Host {
         Host::Ip(s.parse().unwrap())

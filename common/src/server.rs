@@ -42,6 +42,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::addr::LimitScope;
 use crate::output::{human_bytes, Log, Tag};
 
 /// The default connection limit.
@@ -78,6 +79,9 @@ pub struct Limits {
     /// Connections served at once from one IP address; more from that address are refused
     /// the same way, while other addresses are still served. `None`: no such limit.
     pub max_per_peer: Option<usize>,
+    /// Which addresses `max_per_peer` applies to: by default every one but loopback
+    /// (`--limit-loopback` includes it).
+    pub scope: LimitScope,
     /// Close a connection after this long without a byte from the client. `None`: never.
     pub idle_timeout: Option<Duration>,
     /// Close a connection whose message (in upload, a control line) is not complete this
@@ -85,8 +89,8 @@ pub struct Limits {
     pub message_timeout: Option<Duration>,
 }
 
-/// The limits as the start-up lines say them: `max 1024 connections (64 per address), idle
-/// timeout 300 s, message timeout 30 s`.
+/// The limits as the start-up lines say them: `max 1024 connections (64 per address,
+/// loopback exempt), idle timeout 300 s, message timeout 30 s`.
 impl fmt::Display for Limits {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let seconds = |d: Option<Duration>| {
@@ -94,7 +98,7 @@ impl fmt::Display for Limits {
         };
         write!(f, "max {} connections", self.max_connections)?;
         if let Some(n) = self.max_per_peer {
-            write!(f, " ({n} per address)")?;
+            write!(f, " ({n} per address, {})", self.scope)?;
         }
         write!(
             f,
@@ -110,6 +114,7 @@ impl Default for Limits {
         Limits {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_per_peer: Some(DEFAULT_MAX_PER_PEER),
+            scope: LimitScope::default(),
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             message_timeout: Some(crate::deadline::DEFAULT_MESSAGE_TIMEOUT),
         }
@@ -393,14 +398,17 @@ impl Stats {
 #[derive(Debug, Default)]
 pub struct PeerSlots {
     max: Option<usize>,
+    scope: LimitScope,
     open: HashMap<IpAddr, usize>,
 }
 
 impl PeerSlots {
-    /// Slots of at most `max` connections per address (`None`: no limit, nothing kept).
-    pub fn new(max: Option<usize>) -> PeerSlots {
+    /// Slots of at most `limits.max_per_peer` connections per address, for the addresses
+    /// in `limits.scope` (no limit: nothing kept).
+    pub fn new(limits: &Limits) -> PeerSlots {
         PeerSlots {
-            max,
+            max: limits.max_per_peer,
+            scope: limits.scope,
             open: HashMap::new(),
         }
     }
@@ -412,6 +420,11 @@ impl PeerSlots {
         let Some(max) = self.max else {
             return Ok(());
         };
+        // This machine's own clients are one student's lab, not an attack: loopback is
+        // exempt unless --limit-loopback (its slots are then neither taken nor given back).
+        if !self.scope.covers(ip) {
+            return Ok(());
+        }
         let open = self.open.entry(ip).or_insert(0);
         if *open >= max {
             return Err(*open);
@@ -683,7 +696,7 @@ struct Shared<H> {
 impl<H> Shared<H> {
     /// Gives back the slot of a connection from `ip`.
     fn release_peer_slot(&self, ip: IpAddr) {
-        if self.limits.max_per_peer.is_none() {
+        if self.limits.max_per_peer.is_none() || !self.limits.scope.covers(ip) {
             return;
         }
         self.peers
@@ -754,7 +767,7 @@ pub fn serve<H: Handler>(
 ) -> Summary {
     let started = Instant::now();
     let shared = Arc::new(Shared {
-        peers: Mutex::new(PeerSlots::new(limits.max_per_peer)),
+        peers: Mutex::new(PeerSlots::new(&limits)),
         busy: handler.busy_message(),
         handler,
         limits,
@@ -975,6 +988,7 @@ mod tests {
         let (addr, shutdown, h) = start(Limits {
             max_connections: 2,
             max_per_peer: None,
+            scope: LimitScope::default(),
             idle_timeout: None,
             message_timeout: None,
         });
@@ -1017,6 +1031,7 @@ mod tests {
         let (addr, shutdown, h) = start(Limits {
             max_connections: 10,
             max_per_peer: None,
+            scope: LimitScope::default(),
             idle_timeout: Some(Duration::from_millis(100)),
             message_timeout: None,
         });
@@ -1033,6 +1048,41 @@ mod tests {
             1,
             "{summary}"
         );
+    }
+
+    #[test]
+    fn the_limit_per_address_leaves_loopback_alone_unless_asked() {
+        let local: IpAddr = "127.0.0.1".parse().unwrap();
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        let remote: IpAddr = "192.0.2.7".parse().unwrap();
+        let limits = |scope| Limits {
+            max_per_peer: Some(2),
+            scope,
+            ..Limits::default()
+        };
+        let mut slots = PeerSlots::new(&limits(LimitScope::ExceptLoopback));
+        for _ in 0..100 {
+            assert_eq!(slots.claim(local), Ok(()));
+            assert_eq!(slots.claim(mapped), Ok(()));
+        }
+        assert_eq!(slots.claim(remote), Ok(()));
+        assert_eq!(slots.claim(remote), Ok(()));
+        assert_eq!(slots.claim(remote), Err(2));
+        slots.release(remote);
+        assert_eq!(slots.claim(remote), Ok(()));
+
+        let mut slots = PeerSlots::new(&limits(LimitScope::Everyone));
+        assert_eq!(slots.claim(local), Ok(()));
+        assert_eq!(slots.claim(local), Ok(()));
+        assert_eq!(slots.claim(local), Err(2));
+        assert_eq!(slots.claim("::1".parse().unwrap()), Ok(()));
+        assert_eq!(
+            limits(LimitScope::ExceptLoopback).to_string(),
+            "max 1024 connections (2 per address, loopback exempt), idle timeout 300 s, message timeout 30 s"
+        );
+        assert!(limits(LimitScope::Everyone)
+            .to_string()
+            .contains("(2 per address, loopback included)"));
     }
 
     #[test]

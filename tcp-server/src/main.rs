@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use common::addr::{Endpoint, DEFAULT_ADDR};
+use common::addr::{Endpoint, LimitScope, DEFAULT_ADDR};
 use common::cli::{nonzero, parse_positive, parse_seconds};
 use common::frame::{Framing, DEFAULT_MAX_FRAME};
 use common::net::{ListenOptions, DEFAULT_BACKLOG};
@@ -56,9 +56,14 @@ struct Args {
     #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = parse_positive)]
     max_connections: usize,
     /// Clients served at once from one IP address; past it that address gets `error: server busy`
-    /// while others are still served (0 = no limit).
+    /// while others are still served (0 = no limit). Loopback (this machine) is exempt
+    /// unless --limit-loopback.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PER_PEER)]
     max_per_peer: usize,
+    /// Apply --max-per-peer to loopback clients (127.0.0.0/8, ::1) too: for attack demos on
+    /// one machine. Without it, a local load test is never refused per address.
+    #[arg(long)]
+    limit_loopback: bool,
     /// Seconds a client may stay silent before it is disconnected (0 = never).
     #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_seconds)]
     idle_timeout: Duration,
@@ -95,6 +100,7 @@ fn main() -> ExitCode {
         limits: Limits {
             max_connections: args.max_connections,
             max_per_peer: (args.max_per_peer > 0).then_some(args.max_per_peer),
+            scope: LimitScope::from_flag(args.limit_loopback),
             idle_timeout: nonzero(args.idle_timeout),
             message_timeout: nonzero(args.message_timeout),
         },

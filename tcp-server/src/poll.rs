@@ -151,7 +151,7 @@ impl EventLoop {
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let log = Log::new(protocol.config.quiet);
         Ok(EventLoop {
-            peers: PeerSlots::new(protocol.limits.max_per_peer),
+            peers: PeerSlots::new(&protocol.limits),
             busy: protocol.busy_message(),
             protocol,
             poll,

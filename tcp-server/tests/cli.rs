@@ -42,11 +42,18 @@ fn start_up_line_says_where_and_how(model: Model) {
         &format!("(model {model}, framing length"),
         "backlog 5",
         reuse,
-        "max 1024 connections",
+        "max 1024 connections (64 per address, loopback exempt)",
         "idle timeout 300 s",
     ] {
         assert!(first.contains(part), "{part:?} missing in {first}");
     }
+    // Which addresses the limit per address applies to is said either way.
+    let s = server(model, &["--limit-loopback"]);
+    let first = &s.stdout()[0];
+    assert!(
+        first.contains("max 1024 connections (64 per address, loopback included)"),
+        "{first}"
+    );
 }
 
 fn logs_the_four_tuple_each_message_and_the_close_reason(model: Model) {
@@ -194,7 +201,9 @@ fn survives_running_out_of_file_descriptors(model: Model) {
     let mut cmd = Command::new("sh");
     cmd.args([
         "-c",
-        &format!("ulimit -n {FD_LIMIT} && exec {BIN} 127.0.0.1:0 --model {model} --max-connections 1000 --max-per-peer 0"),
+        &format!(
+            "ulimit -n {FD_LIMIT} && exec {BIN} 127.0.0.1:0 --model {model} --max-connections 1000"
+        ),
     ]);
     let s = ServerProcess::start(cmd);
     // Hold connections until one is not greeted: the descriptors have run out.
@@ -322,8 +331,8 @@ fn the_tutorials_python_client_talks_to_a_raw_server(model: Model) {
 /// clients it holds.
 fn threads_grow_with_clients_only_in_the_thread_model(model: Model) {
     const CLIENTS: u64 = 100;
-    // All from 127.0.0.1: no limit per address.
-    let s = server(model, &["--max-per-peer", "0"]);
+    // All from 127.0.0.1, which the limit per address leaves alone by default.
+    let s = server(model, &[]);
     let pid = s.child.id();
     let Some(before) = common::testing::proc_status(pid, "Threads:") else {
         common::testing::skip(

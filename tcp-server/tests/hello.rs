@@ -13,6 +13,7 @@ use std::net::{Shutdown as NetShutdown, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::addr::LimitScope;
 use common::frame::Framing;
 use common::server::{Background, Limits, Summary};
 use tcp_server::{Config, Model};
@@ -357,11 +358,14 @@ fn connect_from(ip: [u8; 4], addr: std::net::SocketAddr) -> TcpStream {
 
 /// One address takes its `--max-per-peer` share and no more: its next connection is told
 /// busy, while a client from another address is served; a slot it gives back is its again.
+/// (The two "hosts" are loopback addresses, so the limit covers loopback here:
+/// `--limit-loopback`.)
 fn one_address_cannot_take_every_slot(model: Model) {
     let server = TestServer::with_limits(
         model,
         Limits {
             max_per_peer: Some(3),
+            scope: LimitScope::Everyone,
             ..Limits::default()
         },
     );
@@ -405,6 +409,33 @@ fn one_address_cannot_take_every_slot(model: Model) {
     let summary = server.stop();
     assert!(summary.refused_per_peer >= 5, "{summary}");
     assert_eq!(summary.refused_busy, 0, "{summary}");
+}
+
+/// This machine's own clients are one student's lab: by default the limit per address
+/// leaves loopback alone, on IPv4 and IPv6 alike, and counts nothing for it.
+fn loopback_is_exempt_from_the_limit_per_address(model: Model) {
+    let server = TestServer::with_limits(
+        model,
+        Limits {
+            max_per_peer: Some(3),
+            ..Limits::default()
+        },
+    );
+    let addr = server.0.addr;
+    let held: Vec<TcpStream> = (0..10)
+        .map(|i| {
+            let mut c = connect_from([127, 0, 0, 1 + (i % 2)], addr);
+            assert_eq!(read_exactly(&mut c, 7), b"Hello!\n", "client {i}");
+            c
+        })
+        .collect();
+    let mut one_more = connect_from([127, 0, 0, 1], addr);
+    one_more.write_all(b"li\nexit\n").unwrap();
+    assert_eq!(read_all(&mut one_more), b"Hello!\nhello,li\n");
+    drop(held);
+    let summary = server.stop();
+    assert_eq!(summary.refused_per_peer, 0, "{summary}");
+    assert_eq!(summary.accepted, 11, "{summary}");
 }
 
 fn clients_past_max_connections_are_told_busy(model: Model) {
@@ -610,6 +641,7 @@ both_models!(
     two_hundred_clients_at_once,
     a_trickling_client_is_closed_at_the_message_timeout,
     one_address_cannot_take_every_slot,
+    loopback_is_exempt_from_the_limit_per_address,
     clients_past_max_connections_are_told_busy,
     a_client_that_never_reads_is_timed_out_not_served_forever,
     a_client_that_never_reads_is_held_back_not_buffered_without_bound,

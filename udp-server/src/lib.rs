@@ -26,7 +26,7 @@ pub mod ratelimit;
 
 use ratelimit::{RateLimiter, Verdict};
 
-use common::addr::Endpoint;
+use common::addr::{Endpoint, LimitScope};
 use common::net;
 use common::os;
 use common::output::{self, Log, Tag};
@@ -153,6 +153,9 @@ pub struct Config {
     pub faults: Faults,
     /// Replies per second to one source address, at most (`--rate-limit`); `None`: no limit.
     pub rate_limit: Option<u32>,
+    /// Which sources the rate limit applies to: by default every one but loopback
+    /// (`--limit-loopback` includes it).
+    pub scope: LimitScope,
     pub trace: bool,
     pub quiet: bool,
 }
@@ -165,6 +168,7 @@ impl Default for Config {
             handler: HandlerMode::Inline,
             faults: Faults::none(),
             rate_limit: Some(ratelimit::DEFAULT_RATE),
+            scope: LimitScope::default(),
             trace: false,
             quiet: false,
         }
@@ -469,9 +473,12 @@ pub fn serve(socket: UdpSocket, config: Config, shutdown: &Shutdown) -> Summary 
             .bytes_in
             .fetch_add(datagram.len as u64, Ordering::Relaxed);
         // Over its rate? Then no reply: a flood, or a reflection aimed at a forged source,
-        // gets no more than --rate-limit replies a second (see `ratelimit`).
-        if let Some(limiter) = &mut limiter {
-            match limiter.check(datagram.from.ip(), Instant::now()) {
+        // gets no more than --rate-limit replies a second (see `ratelimit`). This
+        // machine's own clients are a student's measurements: exempt unless
+        // --limit-loopback.
+        let source = datagram.from.ip();
+        if let (Some(limiter), true) = (&mut limiter, config.scope.covers(source)) {
+            match limiter.check(source, Instant::now()) {
                 Verdict::Allow => {}
                 verdict => {
                     stats.rate_limited.fetch_add(1, Ordering::Relaxed);
@@ -653,7 +660,8 @@ pub fn main(options: Options) -> ExitCode {
         c.buffer,
         c.handler,
         udp::recv_buffer_size(&socket).map_or_else(|_| "?".into(), |n| n.to_string()),
-        c.rate_limit.map_or_else(|| "off".to_string(), |r| format!("{r}/s per source")),
+        c.rate_limit
+            .map_or_else(|| "off".to_string(), |r| format!("{r}/s per source, {}", c.scope)),
         c.faults,
     ));
     let shutdown = match Shutdown::for_udp(&socket) {

@@ -14,7 +14,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use common::addr::{Endpoint, DEFAULT_ADDR};
+use common::addr::{Endpoint, LimitScope, DEFAULT_ADDR};
 use common::cli::parse_positive;
 use common::udp::UdpOptions;
 use udp_server::ratelimit::DEFAULT_RATE;
@@ -59,9 +59,14 @@ struct Args {
     #[arg(long)]
     seed: Option<u64>,
     /// Replies per second to one source address, at most; more are dropped and counted
-    /// (against floods, and reflection at a forged source). 0 = no limit.
+    /// (against floods, and reflection at a forged source). 0 = no limit. Loopback (this
+    /// machine) is exempt unless --limit-loopback.
     #[arg(long, value_name = "PPS", default_value_t = DEFAULT_RATE)]
     rate_limit: u32,
+    /// Apply --rate-limit to loopback sources (127.0.0.0/8, ::1) too: for flood demos on
+    /// one machine. Without it, a local ping or rate test is never capped.
+    #[arg(long)]
+    limit_loopback: bool,
     /// Dump every datagram received and sent (hex and text, with byte counts) on stderr.
     #[arg(long)]
     trace: bool,
@@ -88,6 +93,7 @@ fn main() -> ExitCode {
                 seed: args.seed.unwrap_or_else(|| fastrand::u64(..)),
             },
             rate_limit: (args.rate_limit > 0).then_some(args.rate_limit),
+            scope: LimitScope::from_flag(args.limit_loopback),
             trace: args.trace,
             quiet: args.quiet,
         },

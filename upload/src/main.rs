@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use common::addr::{Endpoint, DEFAULT_ADDR};
+use common::addr::{Endpoint, LimitScope, DEFAULT_ADDR};
 use common::cli::{nonzero, parse_bytes, parse_positive, parse_seconds};
 use common::net::{ListenOptions, DEFAULT_BACKLOG};
 use common::server::{Limits, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_PEER};
@@ -72,9 +72,14 @@ struct ServeArgs {
     #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = parse_positive)]
     max_connections: usize,
     /// Clients served at once from one IP address; past it that address gets ERR BUSY
-    /// while others are still served (0 = no limit).
+    /// while others are still served (0 = no limit). Loopback (this machine) is exempt
+    /// unless --limit-loopback.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PER_PEER)]
     max_per_peer: usize,
+    /// Apply --max-per-peer to loopback senders (127.0.0.0/8, ::1) too: for attack demos
+    /// on one machine.
+    #[arg(long)]
+    limit_loopback: bool,
     /// Seconds a sender may stay silent, mid-file or between files, before it is
     /// disconnected and its partial file deleted (0 = never).
     #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_seconds)]
@@ -161,6 +166,7 @@ fn main() -> ExitCode {
                 limits: Limits {
                     max_connections: a.max_connections,
                     max_per_peer: (a.max_per_peer > 0).then_some(a.max_per_peer),
+                    scope: LimitScope::from_flag(a.limit_loopback),
                     idle_timeout: nonzero(a.idle_timeout),
                     message_timeout: nonzero(a.message_timeout),
                 },
