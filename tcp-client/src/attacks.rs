@@ -10,6 +10,14 @@
 //! server must still serve a fresh client the tutorial's session correctly: a server that
 //! survives an attack but answers wrongly afterwards has not survived it.
 //!
+//! Whatever the server does, the suite ends, and soon: every step has its own deadline,
+//! which cuts every wait inside it (connect, reply, close), and the whole run has one
+//! minute ([`common::grade::RUN_LIMIT`]). A server that serves one client at a time, or
+//! never answers, or never closes, fails the steps it fails, each with the limit that ran
+//! out, within that minute; ours passes all twelve in under a second. The flood opens its
+//! connections all at once, without waiting for one before the next, so a full backlog
+//! costs it one deadline, not one connect timeout per connection.
+//!
 //! The grader is itself correct about TCP: it reads replies through the framing
 //! ([`common::conn`]), so a server that writes each reply one byte at a time passes, and a
 //! server that merges two replies into one write passes too. It speaks the framing of
@@ -21,6 +29,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::frame::{self, Framing};
+use common::grade::{run_steps, Step, Wait, RUN_LIMIT};
 pub use common::grade::{Report, Verdict};
 use common::output::printable;
 
@@ -36,28 +45,73 @@ pub const OVERSIZE: usize = 1 << 20;
 pub const UNREAD_MESSAGES: usize = 2000;
 /// The pause between the bytes of a message sent one byte at a time.
 const BYTE_PAUSE: Duration = Duration::from_millis(20);
-/// How long a step waits for the server to end a connection it should end.
-const CLOSE_WAIT: Duration = Duration::from_secs(10);
+/// How long a step waits for the server to end a connection it should end (it leaves the
+/// rest of the step's time to the fresh client after it).
+const CLOSE_WAIT: Duration = Duration::from_secs(3);
+/// The longest a step may take, the fresh client after it included.
+const STEP: Duration = Duration::from_secs(10);
+/// The longest the steps that involve many connections may take.
+const LONG_STEP: Duration = Duration::from_secs(15);
+/// How long the flood waits for the kernel to answer its connects: a SYN is answered in
+/// a millisecond or two, unless the server's listen queue is full.
+const FLOOD_WAIT: Duration = Duration::from_secs(2);
+/// How long, after the flood, a fresh client is tried again while the server catches up.
+const FLOOD_RECOVERY: Duration = Duration::from_secs(5);
+/// Between two tries of a fresh client after the flood.
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+/// Why the steps after a failed first one are not tried.
+const GATE: &str = "the server does not pass the tutorial's session";
 
 type Outcome = Result<String, String>;
-/// One step: its name, and the attack (what it did, or why it failed).
-type Step = (&'static str, fn(&Options) -> Outcome);
+
+/// One step of the suite: its name, its deadline, whether it loads the machine (a class
+/// graded in parallel takes turns at those), and the attack.
+struct Attack {
+    name: &'static str,
+    budget: Duration,
+    heavy: bool,
+    run: fn(&Options) -> Outcome,
+}
+
+const fn attack(name: &'static str, run: fn(&Options) -> Outcome) -> Attack {
+    Attack {
+        name,
+        budget: STEP,
+        heavy: false,
+        run,
+    }
+}
 
 /// The steps, in order: each an attack (or a check), then the fresh client.
-const STEPS: [Step; 12] = [
-    ("the tutorial's session", tutorial_session),
-    ("several messages in one write", merged_messages),
-    ("one message split over writes", split_message),
-    ("a message one byte at a time", byte_at_a_time),
-    ("an oversize message", oversize_message),
-    ("garbage and invalid UTF-8", garbage),
-    ("end of stream in the middle of a message", eof_mid_message),
-    ("a reset in the middle of a message", reset_mid_message),
-    ("50 clients at once", concurrent_clients),
-    ("a silent client does not block the others", silent_client),
-    ("a client that reads nothing", unread_replies),
-    ("a flood of connections from one address", connection_flood),
+const STEPS: [Attack; 12] = [
+    attack("the tutorial's session", tutorial_session),
+    attack("several messages in one write", merged_messages),
+    attack("one message split over writes", split_message),
+    attack("a message one byte at a time", byte_at_a_time),
+    attack("an oversize message", oversize_message),
+    attack("garbage and invalid UTF-8", garbage),
+    attack("end of stream in the middle of a message", eof_mid_message),
+    attack("a reset in the middle of a message", reset_mid_message),
+    Attack {
+        name: "50 clients at once",
+        budget: LONG_STEP,
+        heavy: true,
+        run: concurrent_clients,
+    },
+    attack("a silent client does not block the others", silent_client),
+    attack("a client that reads nothing", unread_replies),
+    Attack {
+        name: "a flood of connections from one address",
+        budget: LONG_STEP,
+        heavy: true,
+        run: connection_flood,
+    },
 ];
+
+/// The names of the steps, in order.
+pub fn step_names() -> Vec<&'static str> {
+    STEPS.iter().map(|a| a.name).collect()
+}
 
 /// Runs the suite against the server of `opts`. Only a server that cannot be reached at
 /// all is an `Err`; everything after that is a verdict.
@@ -69,188 +123,26 @@ pub fn run(opts: &Options) -> Result<Report, ClientError> {
         trace: false,
         ..opts.clone()
     };
-    let mut steps: Vec<Verdict> = Vec::new();
-    for (step, attack) in STEPS {
-        // A server that fails the tutorial's session cannot be judged on the rest: each
-        // would only fail the same way, one timeout at a time.
-        if steps.first().is_some_and(|first| !first.ok) {
-            steps.push(Verdict {
-                step,
-                ok: false,
-                detail: "not tried: the server does not pass the tutorial's session".into(),
-            });
-            continue;
-        }
-        let outcome = attack(opts).and_then(|detail| match fresh_client(opts) {
-            Ok(()) => Ok(detail),
-            Err(why) => Err(format!("{detail}; then a fresh client: {why}")),
-        });
-        steps.push(Verdict::of(step, outcome));
-    }
-    Ok(Report::new(opts.addr.to_string(), steps))
-}
-
-/// `--check [--attacks] [--json]` against one server: prints the verdicts (or one JSON
-/// object); `Ok(true)` when the server passed.
-pub fn grade_one(opts: &Options, attacks: bool, json: bool) -> Result<bool, ClientError> {
-    let report = if attacks {
-        run(opts)?
-    } else {
-        session_report(opts)?
-    };
-    if json {
-        common::output::out_line(format_args!("{}", report.to_json()));
-    } else {
-        report.print(if attacks { "attacks" } else { "check" });
-    }
-    Ok(report.passed)
-}
-
-/// The tutorial's session alone, as a report (`--check --json`).
-fn session_report(opts: &Options) -> Result<Report, ClientError> {
-    let steps = crate::run_check(opts)?;
-    let steps: Vec<Verdict> = steps
-        .into_iter()
-        .map(|s| Verdict {
-            step: "the tutorial's session",
-            ok: s.ok,
-            detail: if s.ok {
-                format!("{}: {}", s.what, s.got)
-            } else {
-                format!("{}: expected {}, got {}", s.what, s.expected, s.got)
-            },
+    let steps = STEPS
+        .iter()
+        .map(|attack| Step {
+            name: attack.name.to_string(),
+            budget: attack.budget,
+            heavy: attack.heavy,
+            run: Box::new(move |deadline| {
+                let opts = &Options {
+                    deadline: Some(deadline),
+                    ..opts.clone()
+                };
+                (attack.run)(opts).and_then(|detail| match fresh_client(opts) {
+                    Ok(()) => Ok(detail),
+                    Err(why) => Err(format!("{detail}; then a fresh client: {why}")),
+                })
+            }),
         })
         .collect();
-    let complete = steps.len() == crate::TUTORIAL_MESSAGES.len() + 1;
-    let mut report = Report::new(opts.addr.to_string(), steps);
-    report.passed &= complete;
-    Ok(report)
-}
-
-/// One line of a `--targets` file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    pub name: String,
-    pub addr: common::addr::Endpoint,
-}
-
-/// Reads a `--targets` file: `NAME ADDR` per line, blank lines and `#` comments skipped.
-/// A bad line is a usage error that names it.
-pub fn parse_targets(text: &str) -> Result<Vec<Target>, String> {
-    let mut targets = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        let mut words = line.split_whitespace();
-        let (Some(name), Some(addr), None) = (words.next(), words.next(), words.next()) else {
-            return Err(format!(
-                "line {}: expected `NAME ADDR`, got {line:?}",
-                i + 1
-            ));
-        };
-        let addr =
-            common::addr::Endpoint::parse(addr).map_err(|e| format!("line {}: {e}", i + 1))?;
-        targets.push(Target {
-            name: name.to_string(),
-            addr,
-        });
-    }
-    if targets.is_empty() {
-        return Err("no `NAME ADDR` line in it".into());
-    }
-    Ok(targets)
-}
-
-/// One server's row in a `--targets` run.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Row {
-    pub name: String,
-    pub addr: String,
-    pub passed: bool,
-    /// Steps passed, of how many.
-    pub score: (usize, usize),
-    /// The first failure, or why the server could not be graded.
-    pub why: Option<String>,
-    pub report: Option<Report>,
-}
-
-/// `--check [--attacks] --targets FILE`: grades every server of a class, one row each,
-/// then a summary; `Ok(true)` when all passed.
-pub fn grade_targets(
-    opts: &Options,
-    file: &std::path::Path,
-    attacks: bool,
-    json: bool,
-) -> Result<bool, ClientError> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        ClientError::Usage(format!("could not read --targets {}: {e}", file.display()))
-    })?;
-    let targets = parse_targets(&text)
-        .map_err(|e| ClientError::Usage(format!("--targets {}: {e}", file.display())))?;
-    let mut rows = Vec::new();
-    for t in targets {
-        let opts = Options {
-            addr: t.addr.clone(),
-            quiet: true,
-            ..opts.clone()
-        };
-        let graded = if attacks {
-            run(&opts)
-        } else {
-            session_report(&opts)
-        };
-        rows.push(match graded {
-            Ok(report) => Row {
-                name: t.name,
-                addr: t.addr.to_string(),
-                passed: report.passed,
-                score: (report.passed_steps(), report.steps.len()),
-                why: report
-                    .first_failure()
-                    .map(|f| format!("{}: {}", f.step, f.detail)),
-                report: Some(report),
-            },
-            Err(e) => Row {
-                name: t.name,
-                addr: t.addr.to_string(),
-                passed: false,
-                score: (0, 0),
-                why: Some(e.to_string()),
-                report: None,
-            },
-        });
-        if let (false, Some(row)) = (json, rows.last()) {
-            print_row(row);
-        }
-    }
-    let passed = rows.iter().filter(|r| r.passed).count();
-    if json {
-        let all = serde_json::json!({ "passed": passed, "total": rows.len(), "servers": rows });
-        common::output::out_line(format_args!("{all}"));
-    } else {
-        common::output::out_line(format_args!(
-            "{passed} of {} servers passed{}",
-            rows.len(),
-            if attacks {
-                " the attacks"
-            } else {
-                " the tutorial's session"
-            }
-        ));
-    }
-    Ok(passed == rows.len())
-}
-
-fn print_row(row: &Row) {
-    let verdict = if row.passed { "passed" } else { "FAILED" };
-    let (ok, of) = row.score;
-    let why = row.why.as_deref().unwrap_or("");
-    common::output::out_line(format_args!(
-        "{:<16} {:<22} {verdict} {ok:>2}/{of:<2} {why}",
-        row.name, row.addr
-    ));
+    let verdicts = run_steps(steps, Some(GATE), RUN_LIMIT);
+    Ok(Report::new(opts.addr.to_string(), verdicts))
 }
 
 // ---- what every step needs ---------------------------------------------------------------
@@ -262,8 +154,15 @@ fn connect(opts: &Options) -> Result<Client, String> {
 /// A connected client that has read and checked the greeting.
 fn greeted_client(opts: &Options) -> Result<Client, String> {
     let mut c = connect(opts)?;
-    greeted(&mut c)?;
-    Ok(c)
+    match c.greeting() {
+        Ok(g) if g == EXPECTED_GREETING => Ok(c),
+        Ok(g) => Err(format!(
+            "the greeting was \"{}\", not \"{}\"",
+            printable_short(&g),
+            printable(EXPECTED_GREETING)
+        )),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// A greeted client that has sent the first half of a message and no more.
@@ -273,11 +172,6 @@ fn half_a_message(opts: &Options) -> Result<Client, String> {
     c.send_bytes(&bytes[..bytes.len() / 2])
         .map_err(|e| e.to_string())?;
     Ok(c)
-}
-
-/// Reads the greeting and checks it.
-fn greeted(c: &mut Client) -> Result<(), String> {
-    expect(c, EXPECTED_GREETING, "greeting")
 }
 
 /// Reads one message and compares it with `want`.
@@ -332,13 +226,24 @@ fn fresh_client(opts: &Options) -> Result<(), String> {
     closes_after_exit(&mut c)
 }
 
+/// The next wait of `CLOSE_WAIT` at most, within the step.
+fn close_wait(opts: &Options) -> Wait {
+    Wait::new(
+        Some(CLOSE_WAIT),
+        "the grader's wait for a close",
+        opts.deadline,
+        Instant::now(),
+    )
+}
+
 /// Waits until the server ends `stream` (end of stream or reset); anything it sends
 /// before is read and thrown away.
-fn ended_by_server(mut stream: &TcpStream) -> Result<String, String> {
-    let _ = stream.set_read_timeout(Some(CLOSE_WAIT));
+fn ended_by_server(opts: &Options, mut stream: &TcpStream) -> Result<String, String> {
+    let wait = close_wait(opts);
+    let _ = stream.set_read_timeout(wait.timeout);
     let mut sink = [0u8; 4096];
     let mut got = 0usize;
-    let deadline = Instant::now() + CLOSE_WAIT;
+    let started = Instant::now();
     loop {
         match stream.read(&mut sink) {
             Ok(0) => return Ok(format!("closed after {got} bytes of answer")),
@@ -346,10 +251,13 @@ fn ended_by_server(mut stream: &TcpStream) -> Result<String, String> {
             Err(e) if common::net::is_reset(&e) => {
                 return Ok(format!("reset after {got} bytes of answer"))
             }
-            Err(e) => return Err(format!("still open after {CLOSE_WAIT:?} ({e})")),
+            Err(e) if common::net::is_timeout(&e) => {
+                return Err(format!("still open: {}", wait.ran_out()))
+            }
+            Err(e) => return Err(format!("still open ({})", common::net::describe(&e))),
         }
-        if Instant::now() > deadline {
-            return Err(format!("still sending after {CLOSE_WAIT:?}"));
+        if wait.timeout.is_some_and(|t| started.elapsed() > t) {
+            return Err(format!("still sending: {}", wait.ran_out()));
         }
     }
 }
@@ -424,10 +332,10 @@ fn oversize_message(opts: &Options) -> Outcome {
         Framing::Length => [&(OVERSIZE as u32).to_be_bytes()[..], &big].concat(),
         _ => [&big[..], b"\n"].concat(),
     };
-    // The server may stop reading and close: a write error then is fine.
+    // The server may stop reading and close: a write error then is fine (and a write that
+    // never goes through is cut by the step's deadline).
     let _ = c.send_bytes(&bytes);
-    let ended = ended_by_server(c.stream());
-    Ok(match ended {
+    Ok(match ended_by_server(opts, c.stream()) {
         Ok(how) => format!("1 MiB message: the server {how}"),
         Err(_) => "1 MiB message: the server kept the connection".into(),
     })
@@ -439,7 +347,7 @@ fn garbage(opts: &Options) -> Outcome {
     junk.extend_from_slice(b"\xff\xfe\xc3\x28 not utf-8 \xe2\x82\n");
     let _ = c.send_bytes(&junk);
     let _ = c.stream().shutdown(Shutdown::Write);
-    let how = ended_by_server(c.stream())?;
+    let how = ended_by_server(opts, c.stream())?;
     Ok(format!(
         "every byte value and broken UTF-8: the server {how}"
     ))
@@ -450,7 +358,7 @@ fn eof_mid_message(opts: &Options) -> Outcome {
     c.stream()
         .shutdown(Shutdown::Write)
         .map_err(|e| e.to_string())?;
-    let how = ended_by_server(c.stream())?;
+    let how = ended_by_server(opts, c.stream())?;
     Ok(format!("half a message, then FIN: the server {how}"))
 }
 
@@ -510,8 +418,14 @@ fn unread_replies(opts: &Options) -> Outcome {
         .flat_map(|i| framed(opts, format!("unread {i:04} {}", "x".repeat(64)).as_bytes()))
         .collect();
     let stream = c.stream().try_clone().map_err(|e| e.to_string())?;
+    let wait = Wait::new(
+        Some(opts.timeout),
+        "--timeout",
+        opts.deadline,
+        Instant::now(),
+    );
     let writer = thread::spawn(move || {
-        let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+        let _ = stream.set_write_timeout(wait.timeout);
         let _ = (&stream).write_all(&all);
     });
     thread::sleep(Duration::from_millis(200));
@@ -525,36 +439,164 @@ fn unread_replies(opts: &Options) -> Outcome {
 }
 
 fn connection_flood(opts: &Options) -> Outcome {
-    let addr: SocketAddr = c_addr(opts)?;
-    let mut held = Vec::new();
-    let mut refused = 0;
-    for _ in 0..FLOOD_CONNECTIONS {
-        match TcpStream::connect_timeout(&addr, opts.connect_timeout) {
-            Ok(s) => held.push(s),
-            Err(_) => refused += 1,
-        }
+    let addr = server_addr(opts)?;
+    // All at once, as a flood comes: a connect that the server's full backlog never
+    // answers holds up none of the others, and all of them end within one wait.
+    let wait = Wait::new(
+        Some(FLOOD_WAIT.min(opts.connect_timeout)),
+        "the flood's wait for the kernel",
+        opts.deadline,
+        Instant::now(),
+    );
+    let flood = open_at_once(addr, FLOOD_CONNECTIONS, wait.timeout.unwrap_or(FLOOD_WAIT))?;
+    let opened = flood.held.len();
+    if opened == 0 && flood.refused == FLOOD_CONNECTIONS {
+        return Err(format!(
+            "all {FLOOD_CONNECTIONS} connections refused: nothing listens at {addr} any more"
+        ));
     }
-    let opened = held.len();
-    drop(held);
+    drop(flood.held);
     // The server may need a moment to see them all close.
-    let deadline = Instant::now() + CLOSE_WAIT;
+    let recovered_by = Instant::now() + FLOOD_RECOVERY;
     loop {
         match fresh_client(opts) {
             Ok(()) => break,
-            Err(why) if Instant::now() > deadline => {
+            Err(why)
+                if Instant::now() >= recovered_by
+                    || opts.deadline.is_none_or(|d| d.passed(Instant::now())) =>
+            {
                 return Err(format!(
-                    "{opened} connections opened and closed; {CLOSE_WAIT:?} later: {why}"
+                    "{opened} connections opened and closed; then a fresh client: {why}"
                 ))
             }
-            Err(_) => thread::sleep(Duration::from_millis(100)),
+            Err(_) => thread::sleep(RETRY_PAUSE),
         }
     }
-    Ok(format!(
-        "{FLOOD_CONNECTIONS} connections at once from one address ({opened} accepted by the kernel, {refused} refused)"
-    ))
+    let mut detail = format!(
+        "{FLOOD_CONNECTIONS} connections at once from one address ({opened} accepted by the kernel"
+    );
+    if flood.refused > 0 {
+        detail.push_str(&format!(", {} refused", flood.refused));
+    }
+    if flood.unanswered > 0 {
+        detail.push_str(&format!(
+            ", {} unanswered: {}",
+            flood.unanswered,
+            wait.ran_out()
+        ));
+    }
+    detail.push(')');
+    Ok(detail)
 }
 
-fn c_addr(opts: &Options) -> Result<SocketAddr, String> {
-    let c = connect(opts)?;
-    Ok(c.peer)
+/// The server's address, as the clients reach it.
+fn server_addr(opts: &Options) -> Result<SocketAddr, String> {
+    opts.addr
+        .resolve()
+        .map_err(|e| format!("could not look up {}: {e}", opts.addr))?
+        .first()
+        .copied()
+        .ok_or_else(|| format!("{} has no address", opts.addr))
+}
+
+/// What a flood got: the connections the kernel accepted (held open until dropped), those
+/// refused, and those still unanswered when the wait ran out.
+struct Flood {
+    held: Vec<mio::net::TcpStream>,
+    refused: usize,
+    unanswered: usize,
+}
+
+/// Opens `n` connections to `addr` at once. Each connect is non-blocking (the SYN goes
+/// out, the call returns), and one `poll` then waits for all of them, at most `within`:
+/// the same event loop as `tcp-server --model poll`, on the client's side.
+fn open_at_once(addr: SocketAddr, n: usize, within: Duration) -> Result<Flood, String> {
+    use mio::{Events, Interest, Poll, Token};
+    let mut poll = Poll::new().map_err(|e| format!("could not start a poll: {e}"))?;
+    let mut pending: Vec<Option<mio::net::TcpStream>> = Vec::with_capacity(n);
+    let mut flood = Flood {
+        held: Vec::with_capacity(n),
+        refused: 0,
+        unanswered: 0,
+    };
+    for i in 0..n {
+        let registered = mio::net::TcpStream::connect(addr).and_then(|mut s| {
+            poll.registry()
+                .register(&mut s, Token(i), Interest::WRITABLE)
+                .map(|()| s)
+        });
+        match registered {
+            Ok(s) => pending.push(Some(s)),
+            // Refused at once (or out of sockets here): that connection is done.
+            Err(_) => {
+                flood.refused += 1;
+                pending.push(None);
+            }
+        }
+    }
+    let mut waiting = pending.iter().filter(|p| p.is_some()).count();
+    let mut events = Events::with_capacity(n.max(1));
+    let until = Instant::now() + within;
+    while waiting > 0 {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match poll.poll(&mut events, Some(left)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("the flood's poll failed: {e}")),
+        }
+        for event in &events {
+            let Some(slot) = pending.get_mut(event.token().0) else {
+                continue;
+            };
+            let Some(stream) = slot.as_ref() else {
+                continue;
+            };
+            // Writable means the handshake ended: with an error (refused, reset), or with
+            // a connection, which then has a peer.
+            let connected = match stream.take_error() {
+                Ok(None) => match stream.peer_addr() {
+                    Ok(_) => true,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotConnected => continue,
+                    Err(_) => false,
+                },
+                _ => false,
+            };
+            waiting -= 1;
+            match slot.take() {
+                Some(stream) if connected => flood.held.push(stream),
+                _ => flood.refused += 1,
+            }
+        }
+    }
+    flood.unanswered = waiting;
+    Ok(flood)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flood_opens_its_connections_at_once_and_counts_them() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let flood = open_at_once(addr, 20, Duration::from_secs(5)).unwrap();
+        // The kernel completes the handshakes; nobody needs to accept.
+        assert_eq!(flood.held.len(), 20);
+        assert_eq!((flood.refused, flood.unanswered), (0, 0));
+        drop(listener);
+        let flood = open_at_once(addr, 5, Duration::from_secs(5)).unwrap();
+        assert_eq!((flood.held.len(), flood.refused), (0, 5), "nothing listens");
+    }
+
+    #[test]
+    fn every_step_has_a_deadline_that_fits_in_the_run() {
+        assert_eq!(step_names().len(), 12);
+        for a in &STEPS {
+            assert!(a.budget > CLOSE_WAIT && a.budget < RUN_LIMIT, "{}", a.name);
+        }
+    }
 }

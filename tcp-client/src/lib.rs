@@ -14,19 +14,24 @@
 //! - [`run_session`]: send messages in lock-step (one, then its reply, then the next); with
 //!   `burst`, write them all before reading anything (the byte-stream lesson);
 //! - [`run_interactive`]: the same, one message per line of stdin;
-//! - [`run_check`]: play the tutorial's session and verify every byte (grades a server);
+//! - [`check`]: play the tutorial's session and verify every byte (grades a server, or a
+//!   class), and with `--attacks` the suite of [`attacks`];
 //! - [`load`]: many connections, many round trips, latency percentiles.
 
 pub mod attacks;
+pub mod check;
 pub mod load;
+
+pub use check::{run_check, SessionStep};
 
 use std::io::{self, BufRead};
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::addr::Endpoint;
 use common::conn::{ConnError, Connection};
 use common::frame::{self, Framing};
+use common::grade::{StepDeadline, Wait};
 use common::net::{self, NetError};
 use common::output::{self, printable, Log};
 
@@ -38,6 +43,9 @@ pub const EXIT_MESSAGE: &[u8] = b"exit";
 pub const EXPECTED_GREETING: &[u8] = b"Hello!";
 /// What `--check` expects each reply to start with.
 pub const EXPECTED_REPLY_PREFIX: &[u8] = b"hello,";
+/// What a server's first message starts with when it turns a client away instead of
+/// greeting it: ours says `error: server busy` when it is full.
+pub const REFUSAL_PREFIX: &[u8] = b"error:";
 /// The program whose name goes into "is ... running?" hints.
 const SERVER_NAME: &str = "tcp-server";
 
@@ -54,6 +62,9 @@ pub struct Options {
     pub trace: bool,
     /// No event lines on stderr (replies are still printed).
     pub quiet: bool,
+    /// Inside a grader's step: every wait (connect, reply, write) ends by then, whatever
+    /// its own limit (`None` outside a grader).
+    pub deadline: Option<StepDeadline>,
 }
 
 /// Why a client run failed. Each one is one line that says what to try.
@@ -64,15 +75,38 @@ pub enum ClientError {
     /// A message that the chosen framing cannot carry: a usage error.
     #[error("{0}")]
     Usage(String),
-    #[error("{peer}: {what}: {}{}", .err, hint_for(.err, *.framing))]
+    #[error("{peer}: {what}: {}{}", .err, hint_for(.err))]
     Conn {
         peer: SocketAddr,
         what: String,
         err: ConnError,
-        framing: Framing,
     },
     #[error("{peer}: the server closed the connection {when}")]
     ClosedEarly { peer: SocketAddr, when: String },
+    /// A wait ran out; `limit` says which limit it was (`--timeout`, a step's deadline).
+    #[error("{peer}: {what}: {limit}{hint}")]
+    TimedOut {
+        peer: String,
+        what: String,
+        limit: String,
+        hint: String,
+    },
+    /// A server to grade could not be reached (the message says why).
+    #[error("{0}")]
+    Unreachable(String),
+    /// The server said no in place of a greeting (ours: `error: server busy`).
+    #[error("{peer}: refused by the server: \"{words}\"{}", refusal_hint(.words))]
+    Refused { peer: SocketAddr, words: String },
+}
+
+/// What a refusal means, where we know: ours says `server busy` at one of its limits.
+fn refusal_hint(words: &str) -> &'static str {
+    if words.contains("busy") {
+        " (it already serves as many clients as its limits allow, in all or from this \
+         address: try again later; tcp-server's limits are --max-connections and --max-per-peer)"
+    } else {
+        ""
+    }
 }
 
 impl ClientError {
@@ -85,13 +119,11 @@ impl ClientError {
     }
 }
 
-fn hint_for(err: &ConnError, framing: Framing) -> String {
-    if err.is_timeout() {
-        format!(" (is the server slow, or does it not use --framing {framing} too?)")
-    } else if err.is_reset() {
-        " (the server dropped the connection)".to_string()
+fn hint_for(err: &ConnError) -> &'static str {
+    if err.is_reset() {
+        " (the server dropped the connection)"
     } else {
-        String::new()
+        ""
     }
 }
 
@@ -100,12 +132,37 @@ pub struct Client {
     conn: Connection,
     peer: SocketAddr,
     log: Log,
+    /// `--timeout`: the longest wait for a reply, or for a write (`None`: for ever).
+    timeout: Option<Duration>,
+    /// A grader's step: no wait goes past it.
+    deadline: Option<StepDeadline>,
+    /// The socket's read and write timeouts now, so they are set only when they change.
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
 }
 
 impl Client {
     /// Connects and sets the timeouts. Prints the 4-tuple unless quiet.
     pub fn connect(opts: &Options) -> Result<Client, ClientError> {
-        let stream = net::connect(&opts.addr, opts.connect_timeout, SERVER_NAME)?;
+        let wait = Wait::new(
+            Some(opts.connect_timeout),
+            "--connect-timeout",
+            opts.deadline,
+            Instant::now(),
+        );
+        let within = wait.timeout.unwrap_or(opts.connect_timeout);
+        let stream = net::connect(&opts.addr, within, SERVER_NAME).map_err(|e| {
+            if wait.by_step() && net::is_timeout(&e.source) {
+                ClientError::TimedOut {
+                    peer: opts.addr.to_string(),
+                    what: e.what,
+                    limit: wait.ran_out(),
+                    hint: String::new(),
+                }
+            } else {
+                ClientError::Net(e)
+            }
+        })?;
         let peer = stream
             .peer_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], opts.addr.port)));
@@ -118,7 +175,6 @@ impl Client {
                 peer,
                 what: "could not set the timeout".into(),
                 err: e.into(),
-                framing: opts.framing,
             });
         }
         let local = stream
@@ -135,6 +191,10 @@ impl Client {
             conn,
             peer,
             log: Log::stderr(opts.quiet),
+            timeout,
+            deadline: opts.deadline,
+            read_timeout: timeout,
+            write_timeout: timeout,
         };
         client
             .log
@@ -147,24 +207,86 @@ impl Client {
             peer: self.peer,
             what,
             err,
-            framing: self.conn.framing(),
         }
+    }
+
+    /// The next wait: `--timeout`, cut to the step's deadline inside a grader.
+    fn wait(&self) -> Wait {
+        Wait::new(self.timeout, "--timeout", self.deadline, Instant::now())
+    }
+
+    /// The error for a read or write that failed: a wait that ran out says which limit.
+    fn failed(&self, what: String, err: ConnError, wait: &Wait) -> ClientError {
+        if !err.is_timeout() {
+            return self.conn_error(what, err);
+        }
+        let hint = if wait.by_step() {
+            String::new()
+        } else {
+            format!(
+                " (is the server slow, or does it not use --framing {} too?)",
+                self.conn.framing()
+            )
+        };
+        ClientError::TimedOut {
+            peer: self.peer.to_string(),
+            what,
+            limit: wait.ran_out(),
+            hint,
+        }
+    }
+
+    /// Sets the socket's read timeout to `wait`'s, if that changed.
+    fn ready_to_read(&mut self, wait: &Wait) -> Result<(), ClientError> {
+        if self.read_timeout != wait.timeout {
+            self.conn
+                .stream()
+                .set_read_timeout(wait.timeout)
+                .map_err(|e| self.conn_error("could not set the timeout".into(), e.into()))?;
+            self.read_timeout = wait.timeout;
+        }
+        Ok(())
+    }
+
+    /// Sets the socket's write timeout to `wait`'s, if that changed.
+    fn ready_to_write(&mut self, wait: &Wait) -> Result<(), ClientError> {
+        if self.write_timeout != wait.timeout {
+            self.conn
+                .stream()
+                .set_write_timeout(wait.timeout)
+                .map_err(|e| self.conn_error("could not set the timeout".into(), e.into()))?;
+            self.write_timeout = wait.timeout;
+        }
+        Ok(())
     }
 
     /// Sends one message (all of it).
     pub fn send(&mut self, msg: &[u8]) -> Result<(), ClientError> {
-        self.conn
-            .write_message(msg)
-            .map_err(|e| self.conn_error(format!("could not send \"{}\"", printable(msg)), e))?;
+        let wait = self.wait();
+        self.ready_to_write(&wait)?;
+        if let Err(e) = self.conn.write_message(msg) {
+            return Err(self.failed(format!("could not send \"{}\"", printable(msg)), e, &wait));
+        }
         self.log.message(&self.peer, "sent", msg);
         Ok(())
     }
 
     /// Sends bytes as they are, unframed (the attack suite sends pieces and garbage).
     pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
-        self.conn
-            .write_bytes(bytes)
-            .map_err(|e| self.conn_error(format!("could not send {} bytes", bytes.len()), e.into()))
+        let wait = self.wait();
+        self.ready_to_write(&wait)?;
+        self.conn.write_bytes(bytes).map_err(|e| {
+            self.failed(
+                format!("could not send {} bytes", bytes.len()),
+                e.into(),
+                &wait,
+            )
+        })
+    }
+
+    /// The server this client is connected to.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
     }
 
     /// The connection's stream (to half-close it, or to read what is left).
@@ -175,9 +297,29 @@ impl Client {
     /// Receives one message; `None` when the server closed the connection.
     /// `waiting_for` says what we were waiting for, for the error message.
     pub fn recv(&mut self, waiting_for: &str) -> Result<Option<Vec<u8>>, ClientError> {
+        let wait = self.wait();
+        self.ready_to_read(&wait)?;
         match self.conn.read_message() {
             Ok(msg) => Ok(msg.map(<[u8]>::to_vec)),
-            Err(e) => Err(self.conn_error(format!("no {waiting_for}"), e)),
+            Err(e) => Err(self.failed(format!("no {waiting_for}"), e, &wait)),
+        }
+    }
+
+    /// Receives the server's first message, its greeting. A server that turns the client
+    /// away says so in its place (`error: server busy`): that is [`ClientError::Refused`],
+    /// with its words, not a greeting; and a close before any word is
+    /// [`ClientError::ClosedEarly`].
+    pub fn greeting(&mut self) -> Result<Vec<u8>, ClientError> {
+        match self.recv("greeting")? {
+            Some(first) if first.starts_with(REFUSAL_PREFIX) => Err(ClientError::Refused {
+                peer: self.peer,
+                words: printable(&first),
+            }),
+            Some(greeting) => Ok(greeting),
+            None => Err(ClientError::ClosedEarly {
+                peer: self.peer,
+                when: "before the greeting".into(),
+            }),
         }
     }
 
@@ -240,12 +382,7 @@ pub fn run_session(
     validate(messages, opts.framing)?;
     let mut client = Client::connect(opts)?;
     let mut transcript = Vec::new();
-    let greeting = client
-        .recv("greeting")?
-        .ok_or_else(|| ClientError::ClosedEarly {
-            peer: client.peer,
-            when: "before the greeting".into(),
-        })?;
+    let greeting = client.greeting()?;
     show(&greeting);
     transcript.push(greeting);
     if burst {
@@ -278,10 +415,9 @@ pub fn run_session(
 pub fn run_interactive(opts: &Options, input: &mut dyn BufRead) -> Result<Transcript, ClientError> {
     let mut client = Client::connect(opts)?;
     let mut transcript = Vec::new();
-    if let Some(greeting) = client.recv("greeting")? {
-        show(&greeting);
-        transcript.push(greeting);
-    }
+    let greeting = client.greeting()?;
+    show(&greeting);
+    transcript.push(greeting);
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -318,98 +454,6 @@ pub fn run_interactive(opts: &Options, input: &mut dyn BufRead) -> Result<Transc
     }
     transcript.extend(client.finish()?);
     Ok(transcript)
-}
-
-/// One step of `--check`: what was expected, what came, and whether they match.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step {
-    pub what: String,
-    pub expected: String,
-    pub got: String,
-    pub ok: bool,
-}
-
-/// Plays the tutorial's session and verifies every reply byte for byte, and that the
-/// server closes after `exit`. Returns the steps; the server passed when all are ok.
-/// Only a failure to connect is an `Err`: everything after that is a step.
-pub fn run_check(opts: &Options) -> Result<Vec<Step>, ClientError> {
-    let mut client = Client::connect(opts)?;
-    let mut steps = Vec::new();
-    let mut expect = |what: String, expected: &[u8], got: Result<Option<Vec<u8>>, ClientError>| {
-        let (got, ok) = match got {
-            Ok(Some(m)) => (format!("\"{}\"", printable(&m)), m == expected),
-            Ok(None) => ("end of stream".to_string(), false),
-            Err(e) => (e.to_string(), false),
-        };
-        let step = Step {
-            what,
-            expected: format!("\"{}\"", printable(expected)),
-            got,
-            ok,
-        };
-        let ok = step.ok;
-        steps.push(step);
-        ok
-    };
-    let mut alive = expect(
-        "greeting".into(),
-        EXPECTED_GREETING,
-        client.recv("greeting"),
-    );
-    for m in &TUTORIAL_MESSAGES[..3] {
-        if !alive {
-            break;
-        }
-        let want = [EXPECTED_REPLY_PREFIX, m.as_bytes()].concat();
-        alive = match client.send(m.as_bytes()) {
-            Ok(()) => expect(
-                format!("reply to \"{m}\""),
-                &want,
-                client.recv(&format!("reply to \"{m}\"")),
-            ),
-            Err(e) => expect(format!("reply to \"{m}\""), &want, Err(e)),
-        };
-    }
-    if alive {
-        let closed = client
-            .send(EXIT_MESSAGE)
-            .and_then(|()| client.recv("end of stream after exit"));
-        let (got, ok) = match closed {
-            Ok(None) => ("end of stream".to_string(), true),
-            Ok(Some(m)) => (format!("\"{}\"", printable(&m)), false),
-            Err(e) => (e.to_string(), false),
-        };
-        steps.push(Step {
-            what: "close after \"exit\"".into(),
-            expected: "end of stream".into(),
-            got,
-            ok,
-        });
-    }
-    Ok(steps)
-}
-
-/// Prints the steps of `--check` and a verdict; returns whether the server passed.
-pub fn print_check(steps: &[Step]) -> bool {
-    for s in steps {
-        if s.ok {
-            output::out_line(format_args!("ok    {}: {}", s.what, s.got));
-        } else {
-            output::out_line(format_args!(
-                "FAIL  {}: expected {}, got {}",
-                s.what, s.expected, s.got
-            ));
-        }
-    }
-    let passed = steps.iter().filter(|s| s.ok).count();
-    // Greeting, three replies, the close: five steps when the server got that far.
-    let total = TUTORIAL_MESSAGES.len() + 1;
-    let all = passed == total;
-    output::out_line(format_args!(
-        "check {}: {passed} of {total} steps passed",
-        if all { "passed" } else { "FAILED" }
-    ));
-    all
 }
 
 /// Reads messages from stdin for `--interactive`.

@@ -7,7 +7,9 @@
 //! - how long connecting took (the TCP handshake plus the server's `accept`),
 //! - round trips per second over all connections,
 //! - the latency of one round trip: median (p50), p90, p99 and the worst,
-//! - every error (refused connections, timeouts, wrong replies).
+//! - clients the server turned away (`error: server busy`), apart from errors, with the
+//!   limit that probably turned them away and the flag that lifts it;
+//! - every error (connections that failed, timeouts, wrong replies).
 //!
 //! Latency is recorded in an HDR histogram (one per thread, merged at the end), so the
 //! percentiles are exact to 3 significant digits at any count, with no list of samples.
@@ -18,6 +20,8 @@ use std::time::Instant;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
+
+use common::server::{DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_PEER};
 
 use crate::{Client, ClientError, Options, EXIT_MESSAGE};
 
@@ -73,6 +77,12 @@ pub struct LoadReport {
     pub count_per_connection: u64,
     pub payload_bytes: usize,
     pub round_trips: u64,
+    /// Clients the server refused in place of a greeting (`error: server busy`).
+    pub refused_busy: u64,
+    /// What it said to them (the first one's words).
+    pub refusal: Option<String>,
+    /// Which limit that probably was, and which flag lifts it.
+    pub refusal_hint: Option<String>,
     pub errors: u64,
     pub error_examples: Vec<String>,
     pub seconds: f64,
@@ -89,6 +99,7 @@ impl LoadReport {
              connected:   {} of {} (connect p50 {:.3} ms, max {:.3} ms)\n\
              round trips: {} in {:.3} s = {:.0}/s\n\
              latency:     p50 {:.1} us, p90 {:.1} us, p99 {:.1} us, max {:.1} us\n\
+             refused:     {}{}\n\
              errors:      {}",
             self.connections,
             self.count_per_connection,
@@ -105,6 +116,12 @@ impl LoadReport {
             self.latency.p90_us,
             self.latency.p99_us,
             self.latency.max_us,
+            self.refused_busy,
+            match (&self.refusal, &self.refusal_hint) {
+                (Some(words), Some(hint)) =>
+                    format!(" by the server, which said \"{words}\": {hint}"),
+                _ => String::new(),
+            },
             self.errors,
         );
         for e in &self.error_examples {
@@ -113,6 +130,33 @@ impl LoadReport {
         }
         s
     }
+
+    /// Whether every client was served and every round trip came back.
+    pub fn all_served(&self) -> bool {
+        self.errors == 0 && self.refused_busy == 0
+    }
+}
+
+/// Which limit probably turned clients away, and the flag that lifts it, from how many
+/// the server served at once before it refused the rest.
+pub fn likely_limit(served: usize) -> String {
+    if served == DEFAULT_MAX_PER_PEER {
+        format!(
+            "{served} were served at once, which is tcp-server's default --max-per-peer (the most \
+             from one address); start it with --max-per-peer N to raise that, or 0 for no limit \
+             (this machine's own clients are exempt unless it runs with --limit-loopback)"
+        )
+    } else if served >= DEFAULT_MAX_CONNECTIONS {
+        format!(
+            "{served} were served at once: tcp-server's --max-connections (1024 by default); \
+             start it with --max-connections N to raise it"
+        )
+    } else {
+        format!(
+            "{served} were served at once: the server's limit of clients at once (tcp-server: \
+             --max-per-peer for one address, --max-connections in all)"
+        )
+    }
 }
 
 /// What one worker thread brings back.
@@ -120,6 +164,8 @@ struct WorkerResult {
     connect_ns: Option<u64>,
     latency: Histogram<u64>,
     round_trips: u64,
+    /// The server's words, when it refused this client.
+    refused: Option<String>,
     errors: Vec<String>,
 }
 
@@ -170,6 +216,7 @@ pub fn run(opts: &Options, load: LoadOptions) -> Result<LoadReport, ClientError>
                 connect_ns: None,
                 latency: histogram(),
                 round_trips: 0,
+                refused: None,
                 errors: vec!["a load thread panicked".into()],
             })
         })
@@ -181,7 +228,12 @@ pub fn run(opts: &Options, load: LoadOptions) -> Result<LoadReport, ClientError>
     let mut errors: Vec<String> = spawn_errors;
     let mut round_trips = 0;
     let mut connected = 0;
+    let (mut refused_busy, mut refusal) = (0, None);
     for r in results {
+        if let Some(words) = r.refused {
+            refused_busy += 1;
+            refusal.get_or_insert(words);
+        }
         let _ = latency.add(&r.latency);
         if let Some(ns) = r.connect_ns {
             connected += 1;
@@ -197,6 +249,9 @@ pub fn run(opts: &Options, load: LoadOptions) -> Result<LoadReport, ClientError>
         count_per_connection: load.count,
         payload_bytes: load.payload,
         round_trips,
+        refused_busy,
+        refusal_hint: refusal.is_some().then(|| likely_limit(connected)),
+        refusal,
         errors: errors.len() as u64,
         error_examples: errors.into_iter().take(ERROR_EXAMPLES).collect(),
         seconds,
@@ -216,11 +271,12 @@ fn worker(opts: &Options, start_line: &Barrier, payload: &[u8], count: u64) -> W
         connect_ns: None,
         latency: histogram(),
         round_trips: 0,
+        refused: None,
         errors: Vec::new(),
     };
     let t = Instant::now();
     let connected = Client::connect(opts).and_then(|mut c| {
-        c.recv("greeting")?;
+        c.greeting()?;
         Ok(c)
     });
     let elapsed_ns = |t: Instant| {
@@ -232,6 +288,11 @@ fn worker(opts: &Options, start_line: &Barrier, payload: &[u8], count: u64) -> W
         Ok(c) => {
             result.connect_ns = Some(elapsed_ns(t));
             c
+        }
+        Err(ClientError::Refused { words, .. }) => {
+            result.refused = Some(words);
+            start_line.wait();
+            return result;
         }
         Err(e) => {
             result.errors.push(e.to_string());

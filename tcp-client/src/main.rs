@@ -20,9 +20,10 @@ use clap::Parser;
 use common::addr::{Endpoint, DEFAULT_ADDR};
 use common::cli::{parse_positive, parse_seconds};
 use common::frame::{Framing, DEFAULT_MAX_FRAME};
+use common::grade::class::ClassArgs;
 use common::output;
 use tcp_client::load::{self, LoadOptions};
-use tcp_client::{attacks, Options};
+use tcp_client::Options;
 
 /// Client of the hello service (tcp-server). With no messages, plays the tutorial's
 /// session: li, bo, ca, then exit.
@@ -51,10 +52,8 @@ struct Args {
     /// served. Exit 0 only if every step passed.
     #[arg(long, requires = "check")]
     attacks: bool,
-    /// With --check: grade every server listed in FILE (one `NAME ADDR` per line; `#`
-    /// starts a comment) and print one row per server and a summary.
-    #[arg(long, value_name = "FILE", requires = "check")]
-    targets: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    class: ClassArgs,
     /// How messages are delimited in the byte stream (must match the server's).
     #[arg(long, value_enum, default_value_t)]
     framing: Framing,
@@ -87,7 +86,8 @@ struct Args {
         requires = "connections"
     )]
     payload: usize,
-    /// Print the report as one JSON object (load mode, and --check).
+    /// Print the report as JSON: one object (load mode, --check), or one per server
+    /// (--targets).
     #[arg(long)]
     json: bool,
 }
@@ -108,7 +108,11 @@ fn main() -> ExitCode {
         timeout: args.timeout,
         trace: args.trace,
         quiet: args.quiet,
+        deadline: None,
     };
+    // Load mode and the grader's flood open many sockets at once: lift the soft limit on
+    // open files (often 1024) to the hard one, as servers do.
+    let _ = common::capacity::raise_open_file_limit();
     let result = if let (Some(connections), Some(count)) = (args.connections, args.count) {
         load::run(
             &opts,
@@ -127,14 +131,10 @@ fn main() -> ExitCode {
             } else {
                 output::out_line(format_args!("{}", report.to_text()));
             }
-            report.errors == 0
+            report.all_served()
         })
-    } else if let Some(file) = &args.targets {
-        attacks::grade_targets(&opts, file, args.attacks, args.json)
-    } else if args.check && (args.attacks || args.json) {
-        attacks::grade_one(&opts, args.attacks, args.json)
     } else if args.check {
-        tcp_client::run_check(&opts).map(|steps| tcp_client::print_check(&steps))
+        tcp_client::check::main(&opts, args.attacks, &args.class, args.json)
     } else if args.interactive {
         tcp_client::run_interactive(&opts, &mut tcp_client::stdin_input()).map(|_| true)
     } else {

@@ -5,33 +5,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+mod support;
+
+use std::net::TcpListener;
 use std::process::Command;
-use std::thread;
 use std::time::Duration;
 
-use common::addr::Endpoint;
-use common::frame::{Framing, DEFAULT_MAX_FRAME};
+use common::addr::LimitScope;
+use common::frame::Framing;
 use common::server::Limits;
 use common::testing::run;
 use tcp_client::attacks::{self, Report};
-use tcp_client::Options;
+
+use support::{byte_by_byte, one_read_one_message, options, threaded as toy_server};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcp-client");
 const LIMIT: Duration = Duration::from_secs(120);
-
-fn options(addr: SocketAddr) -> Options {
-    Options {
-        addr: Endpoint::parse(&addr.to_string()).unwrap(),
-        framing: Framing::Line,
-        max_frame: DEFAULT_MAX_FRAME,
-        connect_timeout: Duration::from_secs(5),
-        timeout: Duration::from_secs(3),
-        trace: false,
-        quiet: true,
-    }
-}
 
 fn verdict<'a>(report: &'a Report, step: &str) -> &'a attacks::Verdict {
     report
@@ -39,66 +28,6 @@ fn verdict<'a>(report: &'a Report, step: &str) -> &'a attacks::Verdict {
         .iter()
         .find(|s| s.step == step)
         .unwrap_or_else(|| panic!("no step {step:?} in {report:?}"))
-}
-
-/// A hand-written hello server on a thread per connection, for the grader to judge:
-/// `serve` gets each accepted stream. Runs until the test ends (its threads are the test's).
-fn toy_server(serve: fn(TcpStream)) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            thread::spawn(move || serve(stream));
-        }
-    });
-    addr
-}
-
-/// Correct, but writes every byte of every reply in a write of its own.
-fn byte_by_byte(stream: TcpStream) {
-    let mut out = stream.try_clone().unwrap();
-    let mut say = |bytes: &[u8]| -> bool {
-        bytes.iter().all(|b| {
-            let ok = out.write_all(&[*b]).is_ok();
-            thread::sleep(Duration::from_micros(200));
-            ok
-        })
-    };
-    if !say(b"Hello!\n") {
-        return;
-    }
-    let mut lines = BufReader::new(stream.take(1 << 16));
-    let mut line = Vec::new();
-    while matches!(lines.read_until(b'\n', &mut line), Ok(n) if n > 0) {
-        let msg = line.strip_suffix(b"\n").unwrap_or(&line);
-        if msg == b"exit" || !line.ends_with(b"\n") {
-            return;
-        }
-        if !say(&[b"hello,", msg, b"\n"].concat()) {
-            return;
-        }
-        line.clear();
-    }
-}
-
-/// The tutorial's framing bug with the bytes bug fixed: one read taken as one message.
-fn one_read_one_message(mut stream: TcpStream) {
-    if stream.write_all(b"Hello!\n").is_err() {
-        return;
-    }
-    let mut buf = [0u8; 1024];
-    while let Ok(n) = stream.read(&mut buf) {
-        let data = buf[..n].strip_suffix(b"\n").unwrap_or(&buf[..n]).to_vec();
-        if n == 0 || data == b"exit" {
-            return;
-        }
-        if stream
-            .write_all(&[b"hello,", &data[..], b"\n"].concat())
-            .is_err()
-        {
-            return;
-        }
-    }
 }
 
 #[test]
@@ -111,29 +40,40 @@ fn our_poll_server_passes_every_step() {
     our_server_passes_every_step(tcp_server::Model::Poll);
 }
 
-/// Every attack, against our server in either model.
+/// Every attack, against our server in either model: with its defaults (the grader on
+/// this machine is exempt from the limit per address), and with `--limit-loopback`, where
+/// the flood meets `--max-per-peer` and the server still serves the fresh client.
 fn our_server_passes_every_step(model: tcp_server::Model) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let config = tcp_server::Config {
-        model,
-        quiet: true,
-        ..Default::default()
-    };
-    let server = tcp_server::spawn(listener, config, Limits::default()).unwrap();
-    let report = attacks::run(&options(server.addr)).unwrap();
-    assert!(report.passed, "{report:#?}");
-    assert_eq!(report.steps.len(), 12);
-    assert!(
-        verdict(&report, "a flood of connections from one address")
-            .detail
-            .contains("200 connections"),
-        "{report:#?}"
-    );
-    let summary = server.stop().unwrap();
-    assert!(
-        summary.refused_per_peer > 0,
-        "the flood met --max-per-peer: {summary}"
-    );
+    for scope in [LimitScope::ExceptLoopback, LimitScope::Everyone] {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let config = tcp_server::Config {
+            model,
+            quiet: true,
+            ..Default::default()
+        };
+        let limits = Limits {
+            scope,
+            ..Limits::default()
+        };
+        let server = tcp_server::spawn(listener, config, limits).unwrap();
+        let report = attacks::run(&options(server.addr)).unwrap();
+        assert!(report.passed, "{scope:?}: {report:#?}");
+        assert_eq!(report.steps.len(), 12);
+        assert!(
+            verdict(&report, "a flood of connections from one address")
+                .detail
+                .contains("200 connections"),
+            "{report:#?}"
+        );
+        let summary = server.stop().unwrap();
+        match scope {
+            LimitScope::ExceptLoopback => assert_eq!(summary.refused_per_peer, 0, "{summary}"),
+            LimitScope::Everyone => assert!(
+                summary.refused_per_peer > 0,
+                "the flood met --max-per-peer: {summary}"
+            ),
+        }
+    }
 }
 
 #[test]
@@ -228,6 +168,39 @@ fn the_binary_grades_a_class_from_a_targets_file_and_says_so_in_json() {
         "{out}"
     );
     assert_eq!(rows[3], "1 of 3 servers passed the attacks", "{out}");
+
+    // --json with --targets: one object per server, in the file's order.
+    std::fs::write(
+        &file,
+        format!("alice {good}\nbob {wrong}\ncarol {closed}\n"),
+    )
+    .unwrap();
+    let (code, out, err) = run(
+        Command::new(BIN).args([
+            "--check",
+            "--attacks",
+            "--timeout",
+            "3",
+            "--json",
+            "--targets",
+            file.to_str().unwrap(),
+        ]),
+        LIMIT,
+    );
+    assert_eq!(code, Some(1), "{out}{err}");
+    let objects: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objects.len(), 3, "{out}");
+    assert_eq!(objects[0]["name"], "alice");
+    assert_eq!(objects[0]["passed"], true);
+    assert_eq!(objects[0]["verdicts"].as_array().unwrap().len(), 12);
+    assert_eq!(objects[1]["passed"], false);
+    assert!(objects[2]["why"]
+        .as_str()
+        .unwrap()
+        .contains("connection refused"));
 
     let (code, out, _) = run(
         Command::new(BIN).args([&good.to_string(), "--check", "--attacks", "--json"]),

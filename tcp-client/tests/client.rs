@@ -41,6 +41,7 @@ fn options(addr: SocketAddr, framing: Framing) -> Options {
         timeout: Duration::from_secs(10),
         trace: false,
         quiet: true,
+        deadline: None,
     }
 }
 
@@ -180,6 +181,135 @@ fn load_reports_failures_instead_of_hiding_them() {
 
 // ---- the binary ----
 
+/// Our server in `model`, with its defaults but for the scope of the limit per address.
+fn with_scope(model: tcp_server::Model, scope: common::addr::LimitScope) -> Background<Summary> {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = tcp_server::Config {
+        model,
+        quiet: true,
+        ..Default::default()
+    };
+    let limits = Limits {
+        scope,
+        ..Limits::default()
+    };
+    tcp_server::spawn(listener, config, limits).unwrap()
+}
+
+/// A class's first load test: 300 clients from this machine against a server with its
+/// defaults, in each model. Loopback is exempt from the limit per address, so every client
+/// is served.
+#[test]
+fn three_hundred_local_clients_are_all_served_by_a_default_server() {
+    for model in [tcp_server::Model::Thread, tcp_server::Model::Poll] {
+        let s = with_scope(model, common::addr::LimitScope::default());
+        let (code, out, err) =
+            client(&[&s.addr.to_string(), "--connections", "300", "--count", "20"]);
+        assert_eq!(code, Some(0), "{model}: {out}{err}");
+        for line in [
+            "connected:   300 of 300",
+            "round trips: 6000 in",
+            "refused:     0\n",
+            "errors:      0",
+        ] {
+            assert!(out.contains(line), "{model}: {line:?} in {out}");
+        }
+        let summary = s.stop().unwrap();
+        assert_eq!(summary.refused_per_peer, 0, "{summary}");
+    }
+}
+
+/// With `--limit-loopback` the same load meets `--max-per-peer`: the clients past it are
+/// counted as refused by the server, with its words and the flag that lifts the limit, not
+/// as errors, and the run exits 1.
+#[test]
+fn load_past_the_limit_per_address_counts_refusals_and_names_the_limit() {
+    for model in [tcp_server::Model::Thread, tcp_server::Model::Poll] {
+        let s = with_scope(model, common::addr::LimitScope::Everyone);
+        let (code, out, err) =
+            client(&[&s.addr.to_string(), "--connections", "100", "--count", "10"]);
+        assert_eq!(code, Some(1), "{model}: {out}{err}");
+        for line in [
+            "connected:   64 of 100",
+            "refused:     36 by the server, which said \"error: server busy\": 64 were served at once, \
+             which is tcp-server's default --max-per-peer",
+            "--max-per-peer N to raise that, or 0 for no limit",
+            "errors:      0",
+        ] {
+            assert!(out.contains(line), "{model}: {line:?} in {out}");
+        }
+        let (_, json, _) = client(&[
+            &s.addr.to_string(),
+            "--connections",
+            "100",
+            "--count",
+            "10",
+            "--json",
+        ]);
+        let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+        assert_eq!(v["refused_busy"], 36, "{json}");
+        assert_eq!(v["errors"], 0, "{json}");
+        assert_eq!(v["refusal"], "error: server busy", "{json}");
+        let summary = s.stop().unwrap();
+        assert_eq!(summary.refused_per_peer, 72, "{summary}");
+    }
+}
+
+/// A client turned away says so in every mode: refused by the server, with its words,
+/// never "closed the connection".
+#[test]
+fn a_busy_reply_is_reported_as_a_refusal_in_every_mode() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = tcp_server::Config {
+        quiet: true,
+        ..Default::default()
+    };
+    let limits = Limits {
+        max_connections: 1,
+        ..Limits::default()
+    };
+    let s = tcp_server::spawn(listener, config, limits).unwrap();
+    let addr = s.addr.to_string();
+    // The one slot, held (greeted, so it is being served).
+    let mut held = std::net::TcpStream::connect(s.addr).unwrap();
+    let mut greeting = [0u8; 7];
+    std::io::Read::read_exact(&mut held, &mut greeting).unwrap();
+    let refused = format!(
+        "{addr}: refused by the server: \"error: server busy\" (it already serves as many clients"
+    );
+    for (args, out_has, err_has) in [
+        (vec![addr.as_str()], None, Some(refused.as_str())),
+        (vec![addr.as_str(), "-i"], None, Some(refused.as_str())),
+        (
+            vec![addr.as_str(), "--check"],
+            Some(format!(
+                "FAIL  greeting: expected \"Hello!\", got {refused}"
+            )),
+            None,
+        ),
+    ] {
+        let (code, out, err) = run(
+            Command::new(BIN)
+                .args(&args)
+                .stdin(std::process::Stdio::null()),
+            LIMIT,
+        );
+        assert_eq!(code, Some(1), "{args:?}: {out}{err}");
+        if let Some(want) = out_has {
+            assert!(out.contains(&want), "{args:?}: {out}");
+        }
+        if let Some(want) = err_has {
+            assert!(err.contains(want), "{args:?}: {err}");
+        }
+        assert!(
+            !format!("{out}{err}").contains("closed the connection"),
+            "{args:?}: {out}{err}"
+        );
+    }
+    drop(held);
+    s.stop().unwrap();
+}
+
 fn client(args: &[&str]) -> (Option<i32>, String, String) {
     run(Command::new(BIN).args(args), LIMIT)
 }
@@ -241,7 +371,7 @@ fn a_silent_server_times_out_with_a_hint() {
     assert_eq!(code, Some(1));
     assert!(
         err.contains(
-            "no greeting: timed out (is the server slow, or does it not use --framing line too?)"
+            "no greeting: timed out after 0.3 s (--timeout) (is the server slow, or does it not use --framing line too?)"
         ),
         "{err}"
     );

@@ -13,11 +13,16 @@
 //! Then the server must still answer `hello!`. Each step has a retry or two, because UDP
 //! may lose a datagram even on a good network: a lost reply is not the server's fault,
 //! a wrong one is.
+//!
+//! Whatever the server does, the grade is done within bounds: each step has its own
+//! deadline, which cuts every wait inside it (`--timeout` per try), and the whole run has
+//! a minute ([`RUN_LIMIT`]). A server that never answers fails each step after its tries.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::grade::{Report, Verdict};
+use common::grade::class::{self, ClassArgs, Grader, Target};
+use common::grade::{run_steps, Report, Step, StepDeadline, Wait, RUN_LIMIT};
 use common::output::printable;
 
 use crate::{Client, ClientError, Options};
@@ -31,42 +36,101 @@ pub const IN_FLIGHT: usize = 200;
 const TRIES: u32 = 3;
 /// What every reply starts with.
 const PREFIX: &[u8] = b"Hi!";
+/// The longest a step may take, all its tries together.
+const STEP: Duration = Duration::from_secs(10);
+
+/// One step: sent to the server on the grader's socket, with `--timeout` per try, within
+/// the step's deadline.
+type Probe = fn(&mut Client, Duration, StepDeadline) -> Result<String, String>;
+
+/// The steps, in order.
+const PROBES: [(&str, Probe); 5] = [
+    ("the reply to hello!", hello),
+    ("a 2,000-byte datagram answered whole", large),
+    ("an empty datagram", empty),
+    ("200 requests in flight", in_flight),
+    ("still answering afterwards", hello),
+];
+
+fn hello(c: &mut Client, timeout: Duration, d: StepDeadline) -> Result<String, String> {
+    exchange(c, b"hello!", timeout, d).map(|_| "Hi!hello!".to_string())
+}
+
+fn large(c: &mut Client, timeout: Duration, d: StepDeadline) -> Result<String, String> {
+    exchange(c, &[b'x'; LARGE], timeout, d).map(|n| format!("{n} bytes back: Hi! and all {LARGE}"))
+}
+
+fn empty(c: &mut Client, timeout: Duration, d: StepDeadline) -> Result<String, String> {
+    exchange(c, b"", timeout, d).map(|_| "answered Hi!".to_string())
+}
 
 /// Runs the four steps and the final `hello!`. Only a server that cannot be addressed is
 /// an `Err`; everything after that is a verdict.
 pub fn run(opts: &Options) -> Result<Report, ClientError> {
-    let mut client = Client::connect(opts)?;
-    let wait = opts.timeout;
-    let mut steps = vec![
-        Verdict::of(
-            "the reply to hello!",
-            exchange(&mut client, b"hello!", wait).map(|_| "Hi!hello!".to_string()),
-        ),
-        Verdict::of(
-            "a 2,000-byte datagram answered whole",
-            exchange(&mut client, &[b'x'; LARGE], wait)
-                .map(|n| format!("{n} bytes back: Hi! and all {LARGE}")),
-        ),
-        Verdict::of(
-            "an empty datagram",
-            exchange(&mut client, b"", wait).map(|_| "answered Hi!".to_string()),
-        ),
-        Verdict::of("200 requests in flight", in_flight(&mut client, wait)),
-    ];
-    steps.push(Verdict::of(
-        "still answering afterwards",
-        exchange(&mut client, b"hello!", wait).map(|_| "Hi!hello!".to_string()),
-    ));
-    Ok(Report::new(opts.addr.to_string(), steps))
+    let client = std::cell::RefCell::new(Client::connect(opts)?);
+    let client = &client;
+    let timeout = opts.timeout;
+    let steps = PROBES
+        .iter()
+        .map(|&(name, probe)| Step {
+            name: name.to_string(),
+            budget: STEP,
+            heavy: false,
+            run: Box::new(move |deadline| probe(&mut client.borrow_mut(), timeout, deadline)),
+        })
+        .collect();
+    // Every step is tried, even after a wrong first reply: each shows another bug (the
+    // tutorial's server formats the bytes, and cuts large datagrams), and each is short.
+    let verdicts = run_steps(steps, None, RUN_LIMIT);
+    Ok(Report::new(opts.addr.to_string(), verdicts))
+}
+
+/// `udp-client --check`, against the server of `opts` or the `--targets` of `class`:
+/// prints the verdicts (or JSON) and writes `--report`. `Ok(true)` when every server
+/// passed.
+pub fn main(opts: &Options, class: &ClassArgs, json: bool) -> Result<bool, ClientError> {
+    let grade = |target: &Target| -> Result<Report, String> {
+        let opts = Options {
+            addr: target.addr.clone(),
+            quiet: true,
+            trace: false,
+            ..opts.clone()
+        };
+        run(&opts).map_err(|e| e.to_string())
+    };
+    let grader = Grader {
+        program: "udp-client",
+        version: env!("CARGO_PKG_VERSION"),
+        what: "check",
+        command: "udp-client --check".into(),
+        grade: &grade,
+    };
+    class::check(&grader, &opts.addr, class, json).map_err(|e| match e {
+        class::CheckError::Usage(why) => ClientError::Usage(why),
+        class::CheckError::Unreachable(why) => ClientError::Unreachable(why),
+    })
 }
 
 /// Sends `msg` and expects exactly `Hi!` + `msg`; returns the reply's size. A reply that
-/// is not the one expected fails at once; silence is retried.
-fn exchange(client: &mut Client, msg: &[u8], wait: Duration) -> Result<usize, String> {
+/// is not the one expected fails at once; silence is retried, each try waiting at most
+/// `timeout`, all within the step's `deadline`.
+fn exchange(
+    client: &mut Client,
+    msg: &[u8],
+    timeout: Duration,
+    deadline: StepDeadline,
+) -> Result<usize, String> {
     let want = [PREFIX, msg].concat();
     for _ in 0..TRIES {
+        let wait = deadline.wait(Some(timeout), "--timeout", Instant::now());
+        if deadline.passed(Instant::now()) {
+            return Err(format!("no reply: {}", deadline.ran_out()));
+        }
         client.send(msg).map_err(|e| e.to_string())?;
-        match client.recv(wait).map_err(|e| e.to_string())? {
+        match client
+            .recv(wait.timeout.unwrap_or(timeout))
+            .map_err(|e| e.to_string())?
+        {
             Some(reply) if reply == want.as_slice() => return Ok(reply.len()),
             Some(reply) => {
                 return Err(format!(
@@ -77,17 +141,23 @@ fn exchange(client: &mut Client, msg: &[u8], wait: Duration) -> Result<usize, St
                     printable(&want[..want.len().min(40)])
                 ))
             }
+            None if wait.by_step() => return Err(format!("no reply: {}", wait.ran_out())),
             None => continue,
         }
     }
     Err(format!(
-        "no reply in {TRIES} tries of {:.1} s each",
-        wait.as_secs_f64()
+        "no reply in {TRIES} tries of {} each (--timeout)",
+        common::grade::seconds(timeout)
     ))
 }
 
-/// Sends `IN_FLIGHT` numbered requests without waiting, then matches the replies.
-fn in_flight(client: &mut Client, wait: Duration) -> Result<String, String> {
+/// Sends `IN_FLIGHT` numbered requests without waiting, then matches the replies, for at
+/// most twice `timeout` within the step's `deadline`.
+fn in_flight(
+    client: &mut Client,
+    timeout: Duration,
+    deadline: StepDeadline,
+) -> Result<String, String> {
     let requests: Vec<Vec<u8>> = (0..IN_FLIGHT)
         .map(|i| format!("req {i:03}").into_bytes())
         .collect();
@@ -96,9 +166,10 @@ fn in_flight(client: &mut Client, wait: Duration) -> Result<String, String> {
     }
     let mut missing: HashSet<Vec<u8>> = requests.iter().cloned().collect();
     let (mut duplicates, mut strangers) = (0, 0);
-    let deadline = Instant::now() + wait * 2;
+    let wait: Wait = deadline.wait(Some(timeout * 2), "twice --timeout", Instant::now());
+    let until = Instant::now() + wait.timeout.unwrap_or(timeout * 2);
     while !missing.is_empty() {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = until.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;
         }
@@ -120,8 +191,8 @@ fn in_flight(client: &mut Client, wait: Duration) -> Result<String, String> {
     // A few lost on a busy machine are UDP; most lost is the server.
     if matched * 100 < IN_FLIGHT * 95 {
         return Err(format!(
-            "only {matched} of {IN_FLIGHT} replies came back within {:.1} s",
-            (wait * 2).as_secs_f64()
+            "only {matched} of {IN_FLIGHT} replies came back: {}",
+            wait.ran_out()
         ));
     }
     Ok(format!(

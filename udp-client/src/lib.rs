@@ -18,6 +18,7 @@
 //! replies counted on another).
 
 pub mod check;
+pub mod loss;
 pub mod ping;
 pub mod rate;
 
@@ -50,6 +51,9 @@ pub struct Options {
 pub enum ClientError {
     #[error("{0}")]
     Usage(String),
+    /// A server to grade could not be reached (the message says why).
+    #[error("{0}")]
+    Unreachable(String),
     #[error("could not look up {addr}: {err}")]
     Lookup { addr: String, err: io::Error },
     #[error("{what} {addr}: {}", common::net::describe(.err))]

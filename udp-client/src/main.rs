@@ -17,6 +17,7 @@ use std::time::Duration;
 use clap::Parser;
 use common::addr::{Endpoint, DEFAULT_ADDR};
 use common::cli::parse_seconds;
+use common::grade::class::ClassArgs;
 use common::output;
 use udp_client::ping::{self, PingOptions};
 use udp_client::rate::{self, RateOptions};
@@ -56,7 +57,8 @@ struct Args {
     /// Rate mode: send for this many seconds (instead of --count).
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, requires = "rate", conflicts_with = "count")]
     duration: Option<Duration>,
-    /// Ping and rate modes: print the summary as one JSON object.
+    /// Ping and rate modes, and --check: print the summary as one JSON object (one per
+    /// server with --targets).
     #[arg(long)]
     json: bool,
     /// Grade the server: the reply to hello!, a 2,000-byte datagram answered whole, an
@@ -64,6 +66,8 @@ struct Args {
     /// Exit 0 only if every step passed (--json for one JSON object).
     #[arg(long, conflicts_with_all = ["messages", "count", "rate"])]
     check: bool,
+    #[command(flatten)]
+    class: ClassArgs,
     /// Dump every datagram sent and received (hex and text) on stderr.
     #[arg(long)]
     trace: bool,
@@ -82,14 +86,7 @@ fn main() -> ExitCode {
         quiet: args.quiet,
     };
     let result = if args.check {
-        udp_client::check::run(&opts).map(|report| {
-            if args.json {
-                output::out_line(format_args!("{}", report.to_json()));
-            } else {
-                report.print("check");
-            }
-            report.passed
-        })
+        udp_client::check::main(&opts, &args.class, args.json)
     } else if let Some(pps) = args.rate {
         let count = match (args.count, args.duration) {
             (Some(n), _) => Ok(n),

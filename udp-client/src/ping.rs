@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::loss::{self, Shape, Timeline};
 use crate::{Client, ClientError, Options};
 
 /// What every request starts with, before its sequence number.
@@ -66,6 +67,8 @@ pub struct PingReport {
     /// measure the server.
     pub lock_step: bool,
     pub round_trips_per_sec: f64,
+    /// What the losses look like: a steady cap (a rate limit), or spread (the network).
+    pub loss_shape: Shape,
 }
 
 impl PingReport {
@@ -76,7 +79,7 @@ impl PingReport {
         } else {
             String::new()
         };
-        format!(
+        let mut text = format!(
             "--- {} ping: {} sent, {} received, {:.1}% lost, {} duplicates, {} reordered, {} late\n\
              rtt min/avg/p50/p99/max = {:.3}/{:.3}/{:.3}/{:.3}/{:.3} ms, jitter {:.3} ms{speed}",
             self.server,
@@ -92,7 +95,12 @@ impl PingReport {
             r.p99,
             r.max,
             self.jitter_ms,
-        )
+        );
+        if let Some(why) = loss::explain(self.loss_shape) {
+            text.push_str("\nloss: ");
+            text.push_str(&why);
+        }
+        text
     }
 }
 
@@ -131,6 +139,8 @@ struct Tally {
     highest: Option<u64>,
     timeout: Duration,
     per_reply: bool,
+    /// Requests and replies slice by slice, to tell a rate limit from loss.
+    timeline: Timeline,
 }
 
 impl Tally {
@@ -150,6 +160,7 @@ impl Tally {
         } else {
             self.rtt[i] = Some(rtt);
             self.received += 1;
+            self.timeline.replied(now);
         }
         self.reordered += u64::from(out_of_order);
         self.late += u64::from(late && !duplicate);
@@ -182,11 +193,14 @@ pub fn run(opts: &Options, ping: PingOptions) -> Result<PingReport, ClientError>
         highest: None,
         timeout: opts.timeout,
         per_reply: ping.per_reply,
+        timeline: Timeline::new(Instant::now()),
     };
     let started = Instant::now();
     for seq in 0..ping.count {
         client.send(&payload(seq, ping.size))?;
-        t.sent_at.push(Instant::now());
+        let now = Instant::now();
+        t.sent_at.push(now);
+        t.timeline.sent(now);
         // Lock-step: wait for this reply (or the timeout). Paced: receive until the next
         // request is due.
         let (until, this_one) = if ping.interval.is_zero() {
@@ -292,6 +306,7 @@ fn report(server: String, t: &Tally, sent: u64, seconds: f64, lock_step: bool) -
         } else {
             0.0
         },
+        loss_shape: loss::shape(t.timeline.slices()),
     }
 }
 

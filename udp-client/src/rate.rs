@@ -5,7 +5,8 @@
 //! It reports the rate really achieved, the replies, and the loss. Raise the rate until the
 //! loss passes 1%: that is the server's capacity (replies lost past it were dropped by the
 //! kernel when the server's receive queue was full — `udp-server` reports them as kernel
-//! drops at Ctrl-C).
+//! drops at Ctrl-C). When replies are lost, the report says what the losses look like
+//! ([`crate::loss`]): a steady cap is a rate limit at the server, not the network.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::loss::{self, Shape, Timeline};
 use crate::ping::{parse_seq, payload};
 use crate::{Client, ClientError, Options};
 
@@ -46,11 +48,13 @@ pub struct RateReport {
     pub duplicates: u64,
     pub lost: u64,
     pub lost_percent: f64,
+    /// What the losses look like: a steady cap (a rate limit), or spread (the network).
+    pub loss_shape: Shape,
 }
 
 impl RateReport {
     pub fn to_text(&self) -> String {
-        format!(
+        let mut text = format!(
             "--- {} rate: target {:.0}/s, achieved {:.0}/s ({} sent in {:.2} s, {} send errors)\n\
              replies: {} ({} duplicates), lost {} = {:.2}%",
             self.server,
@@ -63,7 +67,12 @@ impl RateReport {
             self.duplicates,
             self.lost,
             self.lost_percent
-        )
+        );
+        if let Some(why) = loss::explain(self.loss_shape) {
+            text.push_str("\nloss: ");
+            text.push_str(&why);
+        }
+        text
     }
 }
 
@@ -86,9 +95,11 @@ pub fn run(opts: &Options, rate: RateOptions) -> Result<RateReport, ClientError>
     })?;
     let done = Arc::new(AtomicBool::new(false));
     let receiver_done = Arc::clone(&done);
+    let started = Instant::now();
+    let mut timeline = Timeline::new(started);
     let receiver = thread::Builder::new()
         .name("replies".into())
-        .spawn(move || count_replies(&receiving, count, &receiver_done))
+        .spawn(move || count_replies(&receiving, count, &receiver_done, started))
         .map_err(|err| ClientError::Io {
             what: "could not start the receiving thread for",
             addr: peer,
@@ -96,7 +107,6 @@ pub fn run(opts: &Options, rate: RateOptions) -> Result<RateReport, ClientError>
         })?;
 
     let period = Duration::from_secs_f64(1.0 / rate.rate);
-    let started = Instant::now();
     let (mut sent, mut send_errors) = (0u64, 0u64);
     for seq in 0..rate.count {
         let due = started + period.mul_f64(seq as f64);
@@ -108,7 +118,10 @@ pub fn run(opts: &Options, rate: RateOptions) -> Result<RateReport, ClientError>
             std::hint::spin_loop();
         }
         match client.send(&payload(seq, rate.size)) {
-            Ok(()) => sent += 1,
+            Ok(()) => {
+                sent += 1;
+                timeline.sent(Instant::now());
+            }
             // Port unreachable arrives as an error on a later send or receive.
             Err(ClientError::NoServer { addr }) if sent == 0 => {
                 done.store(true, Ordering::SeqCst);
@@ -122,7 +135,10 @@ pub fn run(opts: &Options, rate: RateOptions) -> Result<RateReport, ClientError>
     // Give the last replies one timeout to arrive.
     thread::sleep(opts.timeout);
     done.store(true, Ordering::SeqCst);
-    let (replies, duplicates) = receiver.join().unwrap_or((0, 0));
+    let (replies, duplicates, arrivals) = receiver
+        .join()
+        .unwrap_or_else(|_| (0, 0, Timeline::new(started)));
+    timeline.add_replies(&arrivals);
     let lost = sent.saturating_sub(replies);
     Ok(RateReport {
         server: peer.to_string(),
@@ -143,11 +159,19 @@ pub fn run(opts: &Options, rate: RateOptions) -> Result<RateReport, ClientError>
         } else {
             lost as f64 * 100.0 / sent as f64
         },
+        loss_shape: loss::shape(timeline.slices()),
     })
 }
 
-/// The receiving thread: counts distinct replies and duplicates until told to stop.
-fn count_replies(socket: &std::net::UdpSocket, count: usize, done: &AtomicBool) -> (u64, u64) {
+/// The receiving thread: counts distinct replies and duplicates until told to stop, and
+/// when each reply came.
+fn count_replies(
+    socket: &std::net::UdpSocket,
+    count: usize,
+    done: &AtomicBool,
+    started: Instant,
+) -> (u64, u64, Timeline) {
+    let mut arrivals = Timeline::new(started);
     let mut seen = vec![false; count];
     let (mut replies, mut duplicates) = (0u64, 0u64);
     let mut buf = vec![0u8; common::udp::MAX_DATAGRAM];
@@ -161,9 +185,10 @@ fn count_replies(socket: &std::net::UdpSocket, count: usize, done: &AtomicBool) 
             Some(flag) => {
                 *flag = true;
                 replies += 1;
+                arrivals.replied(Instant::now());
             }
             None => {}
         }
     }
-    (replies, duplicates)
+    (replies, duplicates, arrivals)
 }

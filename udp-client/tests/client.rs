@@ -53,6 +53,18 @@ fn options(addr: SocketAddr, timeout_ms: u64, retries: u32) -> Options {
     }
 }
 
+/// Our server with its defaults (the rate limit included), but for `scope` and `rate`.
+fn start_limited(scope: common::addr::LimitScope, rate: u32) -> Background<Summary> {
+    let socket = udp::udp_socket("127.0.0.1:0".parse().unwrap(), &UdpOptions::default()).unwrap();
+    let config = Config {
+        rate_limit: Some(rate),
+        scope,
+        quiet: true,
+        ..Config::default()
+    };
+    udp_server::spawn(socket, config).unwrap()
+}
+
 fn pings(count: u64, interval_ms: u64) -> PingOptions {
     PingOptions {
         count,
@@ -377,7 +389,144 @@ fn talks_to_socat_as_an_echo_server() {
     assert_eq!(out, "hello!\n", "an echo: the reply is the request");
 }
 
+// ---- rate limits: never on this machine's own clients by default, and told apart ----
+
+/// Lock-step pings from this machine, as fast as they go, against a server with its
+/// default rate limit: none is refused, because loopback is exempt.
+#[test]
+fn lock_step_against_a_default_server_is_not_rate_limited() {
+    let s = start_limited(
+        common::addr::LimitScope::default(),
+        udp_server::ratelimit::DEFAULT_RATE,
+    );
+    let report = ping::run(&options(s.addr, 2000, 0), pings(3000, 0)).unwrap();
+    assert_eq!(report.received, 3000, "{}", report.to_text());
+    assert_eq!(report.loss_shape, udp_client::loss::Shape::NoLoss);
+    let summary = s.stop().unwrap();
+    assert_eq!(summary.rate_limited, 0, "{summary}");
+    // The same pings against a limit that covers loopback (--limit-loopback) are held to
+    // it, so the exemption is what let them through. (Ten a second, a burst of ten: the
+    // pings after the tenth are lost until the bucket refills.)
+    let s = start_limited(common::addr::LimitScope::Everyone, 10);
+    let report = ping::run(&options(s.addr, 50, 0), pings(40, 0)).unwrap();
+    assert!(report.received < 40, "{}", report.to_text());
+    let summary = s.stop().unwrap();
+    assert!(summary.rate_limited > 0, "{summary}");
+}
+
+/// A flood from one source into a rate limit that covers it: the report says the losses
+/// are a steady cap, where the server counts them, and the server's count agrees.
+#[test]
+fn a_rate_limit_is_reported_as_a_steady_cap_not_as_network_loss() {
+    let s = start_limited(common::addr::LimitScope::Everyone, 100);
+    let (code, out, _) = client(&[
+        &s.addr.to_string(),
+        "--rate",
+        "2000",
+        "--duration",
+        "1.5",
+        "--timeout",
+        "0.3",
+        "-q",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("loss: a steady cap: a burst answered in the first"),
+        "{out}"
+    );
+    assert!(out.contains("\"over the rate limit\""), "{out}");
+    let summary = s.stop().unwrap();
+    assert!(summary.rate_limited > 0, "{summary}");
+    // Loss injected at random is spread over the run: not a cap.
+    let s = start(faults(0.3, 0.0, None, 7));
+    let (_, out, _) = client(&[
+        &s.addr.to_string(),
+        "--rate",
+        "2000",
+        "--duration",
+        "1.5",
+        "--timeout",
+        "0.3",
+        "-q",
+    ]);
+    assert!(out.contains("loss: spread over the whole run"), "{out}");
+    s.stop().unwrap();
+}
+
 // ---- the grader (--check) ----
+
+/// A server that reads and never answers: every step fails after its tries, each saying
+/// which limit ran out, and the whole grade is over within its bound.
+#[test]
+fn check_against_a_silent_server_ends_within_its_bound() {
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let started = std::time::Instant::now();
+    let report = udp_client::check::run(&options(addr, 300, 0)).unwrap();
+    assert!(started.elapsed() < common::grade::RUN_LIMIT, "{report:#?}");
+    assert_eq!(report.passed_steps(), 0);
+    assert_eq!(
+        report.steps[0].detail,
+        "no reply in 3 tries of 0.3 s each (--timeout)"
+    );
+    assert!(
+        report.steps[3].detail.starts_with(
+            "only 0 of 200 replies came back: timed out after 0.6 s (twice --timeout)"
+        ),
+        "{report:#?}"
+    );
+    drop(silent);
+}
+
+/// `--targets`: a class of UDP servers graded at once, one JSON object each, and a page.
+#[test]
+fn check_grades_a_class_with_targets_json_and_a_report() {
+    let good = start(Faults::none());
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("class.txt");
+    let page = dir.path().join("class.html");
+    std::fs::write(
+        &file,
+        format!(
+            "alice {}\nbob {}\n",
+            good.addr,
+            silent.local_addr().unwrap()
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = client(&[
+        "--check",
+        "--timeout",
+        "0.3",
+        "--targets",
+        file.to_str().unwrap(),
+        "--json",
+        "--report",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    assert_eq!(
+        (rows[0]["name"].as_str(), rows[0]["passed"].as_bool()),
+        (Some("alice"), Some(true))
+    );
+    assert_eq!(
+        (rows[1]["name"].as_str(), rows[1]["passed"].as_bool()),
+        (Some("bob"), Some(false))
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("<strong>1 of 2</strong> servers passed"),
+        "{html}"
+    );
+    assert!(html.contains("no reply in 3 tries of 0.3 s each (--timeout)"));
+    good.stop().unwrap();
+}
 
 #[test]
 fn check_passes_our_server_and_fails_a_small_buffer_at_the_large_datagram() {

@@ -19,20 +19,29 @@
 //! With `--protocol seed`, the tutorial's exchange instead: one upload, then a sender that
 //! disconnects early, after which the server must still serve the next sender. The
 //! tutorial's server fails there: its `recv` returns nothing for ever, and it loops.
+//!
+//! Whatever the server does, the grade ends within bounds: every step has its own
+//! deadline, which cuts every wait inside it (`--timeout` for each reply), and the run has
+//! a minute ([`RUN_LIMIT`]). A failure says which limit ran out.
 
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::addr::Endpoint;
-use common::grade::{Report, Verdict};
+use common::grade::class::{self, ClassArgs, Grader, Target};
+use common::grade::{run_steps, Report, Step, StepDeadline, Wait, RUN_LIMIT};
 use sha2::{Digest as _, Sha256};
 
 use crate::protocol::{digest_hex, Digest, ErrCode, Reply, Request};
-use crate::wire::Wire;
+use crate::wire::{LineError, Wire};
 
 /// Bytes of each test file.
 const FILE_SIZE: usize = 64 * 1024;
+/// The longest a step may take, every connection and reply in it included.
+const STEP: Duration = Duration::from_secs(10);
+/// Between two probes of a name, while the server notices a sender has gone.
+const PROBE_PAUSE: Duration = Duration::from_millis(100);
 /// Names that must be refused.
 pub const HOSTILE_NAMES: [&str; 8] = [
     "../escape.txt",
@@ -58,27 +67,68 @@ fn sha256(bytes: &[u8]) -> Digest {
     Sha256::digest(bytes).into()
 }
 
+/// How the grader waits: `--timeout` for each connect and reply, within a step's deadline.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    timeout: Duration,
+    step: StepDeadline,
+}
+
+impl Limits {
+    /// The next wait.
+    fn wait(&self) -> Wait {
+        self.step
+            .wait(Some(self.timeout), "--timeout", Instant::now())
+    }
+}
+
+/// What a failed read or write says: the limit that ran out, or the error.
+fn io_failure(what: &str, e: &std::io::Error, wait: &Wait) -> String {
+    if common::net::is_timeout(e) {
+        format!("{what}: {}", wait.ran_out())
+    } else {
+        format!("{what}: {}", common::net::describe(e))
+    }
+}
+
 /// A connection speaking Upload v1, for the grader.
 struct Session {
     wire: Wire,
+    limits: Limits,
 }
 
 impl Session {
-    fn open(to: &Endpoint, timeout: Duration) -> Result<Session, String> {
+    fn open(to: &Endpoint, limits: Limits) -> Result<Session, String> {
+        let wait = limits.wait();
         let stream =
-            common::net::connect(to, timeout, "upload serve").map_err(|e| e.to_string())?;
-        let _ = stream.set_read_timeout(Some(timeout));
-        let _ = stream.set_write_timeout(Some(timeout));
+            common::net::connect(to, wait.timeout.unwrap_or(limits.timeout), "upload serve")
+                .map_err(|e| {
+                    if wait.by_step() && common::net::is_timeout(&e.source) {
+                        format!("{}: {}", e.what, wait.ran_out())
+                    } else {
+                        e.to_string()
+                    }
+                })?;
         let mut session = Session {
             wire: Wire::new(stream, None),
+            limits,
         };
-        match session.reply()? {
+        match session.reply("greeting")? {
             Reply::Ready => Ok(session),
             other => Err(format!("the greeting was \"{other}\", not UPLOAD/1 READY")),
         }
     }
 
-    fn reply(&mut self) -> Result<Reply, String> {
+    /// Sets the socket's timeouts for the next wait, and returns it.
+    fn ready(&self) -> Wait {
+        let wait = self.limits.wait();
+        let _ = self.wire.stream().set_read_timeout(wait.timeout);
+        let _ = self.wire.stream().set_write_timeout(wait.timeout);
+        wait
+    }
+
+    fn reply(&mut self, waiting_for: &str) -> Result<Reply, String> {
+        let wait = self.ready();
         match self.wire.read_line() {
             Ok(Some(line)) => Reply::parse(line).map_err(|e| {
                 format!(
@@ -87,8 +137,19 @@ impl Session {
                 )
             }),
             Ok(None) => Err("the server closed the connection".into()),
+            Err(LineError::Io(e)) => Err(io_failure(&format!("no {waiting_for}"), &e, &wait)),
             Err(e) => Err(e.to_string()),
         }
+    }
+
+    fn send(&mut self, bytes: &[u8], what: &str, line: bool) -> Result<(), String> {
+        let wait = self.ready();
+        let sent = if line {
+            self.wire.write_line(bytes)
+        } else {
+            self.wire.write_data(bytes)
+        };
+        sent.map_err(|e| io_failure(&format!("could not send {what}"), &e, &wait))
     }
 
     fn put(&mut self, size: usize, name: &str) -> Result<Reply, String> {
@@ -97,8 +158,8 @@ impl Session {
             name: name.as_bytes().to_vec(),
         }
         .to_line();
-        self.wire.write_line(&line).map_err(|e| e.to_string())?;
-        self.reply()
+        self.send(&line, "PUT", true)?;
+        self.reply("reply to PUT")
     }
 
     /// PUT, the bytes, the digest; the server's answer to the digest.
@@ -107,10 +168,10 @@ impl Session {
             Reply::Go(0) => {}
             other => return Ok(other),
         }
-        self.wire.write_data(bytes).map_err(|e| e.to_string())?;
+        self.send(bytes, "the file", false)?;
         let line = Request::Sha256(*digest).to_line();
-        self.wire.write_line(&line).map_err(|e| e.to_string())?;
-        self.reply()
+        self.send(&line, "SHA256", true)?;
+        self.reply("reply to SHA256")
     }
 
     /// Whether a file of that name is on the server: `ERR EXISTS` says yes; `GO` says no,
@@ -133,37 +194,95 @@ fn names(run: &str) -> [String; 4] {
     ["first", "wrong-digest", "vanished", "after"].map(|what| format!("check-{run}-{what}.bin"))
 }
 
-/// Runs the Upload v1 steps against `to`.
-pub fn run(to: &Endpoint, timeout: Duration) -> Report {
+/// A step of the grader, with `--timeout`: `(name, the step)`.
+fn step<'a>(
+    name: &str,
+    timeout: Duration,
+    run: impl Fn(Limits) -> Result<String, String> + 'a,
+) -> Step<'a> {
+    Step {
+        name: name.to_string(),
+        budget: STEP,
+        heavy: false,
+        run: Box::new(move |deadline| {
+            run(Limits {
+                timeout,
+                step: deadline,
+            })
+        }),
+    }
+}
+
+/// Runs the Upload v1 steps against `to`. Every step is tried: each shows another of the
+/// server's promises, and each is short. Only a server that does not even greet (nothing
+/// listens, or it is no upload server) is an `Err`: it cannot be graded at all.
+pub fn run(to: &Endpoint, timeout: Duration) -> Result<Report, String> {
+    // One session first: "nothing greets there" is one clear error, not five failures.
+    let first_session = Limits {
+        timeout,
+        step: StepDeadline::new(STEP, Instant::now()),
+    };
+    drop(Session::open(to, first_session)?);
     let run_id = format!("{:x}", fastrand::u32(..));
     let [first, wrong, vanished, after] = names(&run_id);
+    let (first, wrong, vanished, after) = (&first, &wrong, &vanished, &after);
     let steps = vec![
-        Verdict::of("a normal upload", normal_upload(to, timeout, &first)),
-        Verdict::of("hostile names", hostile_names(to, timeout)),
-        Verdict::of("a wrong digest", wrong_digest(to, timeout, &wrong)),
-        Verdict::of(
-            "a sender that vanishes mid-file",
-            vanishing_sender(to, timeout, &vanished),
-        ),
-        Verdict::of(
-            "a normal upload afterwards",
-            normal_upload(to, timeout, &after).and_then(|detail| {
-                let mut s = Session::open(to, timeout)?;
-                if s.exists(&first)? {
+        step("a normal upload", timeout, |l| normal_upload(to, l, first)),
+        step("hostile names", timeout, |l| hostile_names(to, l)),
+        step("a wrong digest", timeout, |l| wrong_digest(to, l, wrong)),
+        step("a sender that vanishes mid-file", timeout, |l| {
+            vanishing_sender(to, l, vanished)
+        }),
+        step("a normal upload afterwards", timeout, |l| {
+            normal_upload(to, l, after).and_then(|detail| {
+                let mut s = Session::open(to, l)?;
+                if s.exists(first)? {
                     Ok(format!("{detail}; {first} is still there"))
                 } else {
                     Err(format!("{first}, stored in step 1, is gone"))
                 }
-            }),
-        ),
+            })
+        }),
     ];
-    Report::new(to.to_string(), steps)
+    Ok(Report::new(
+        to.to_string(),
+        run_steps(steps, None, RUN_LIMIT),
+    ))
 }
 
-fn normal_upload(to: &Endpoint, timeout: Duration, name: &str) -> Result<String, String> {
+/// `upload send --check`, against `to` or the `--targets` of `class`, in `protocol`:
+/// prints the verdicts (or JSON) and writes `--report`. `Ok(true)` when every server
+/// passed; `Err` a message for a usage error (a bad targets file).
+pub fn main(
+    to: &Endpoint,
+    protocol: crate::Protocol,
+    timeout: Duration,
+    class: &ClassArgs,
+    json: bool,
+) -> Result<bool, class::CheckError> {
+    let grade = |target: &Target| -> Result<Report, String> {
+        match protocol {
+            crate::Protocol::V1 => run(&target.addr, timeout),
+            crate::Protocol::Seed => Ok(run_seed(&target.addr, timeout)),
+        }
+    };
+    let grader = Grader {
+        program: "upload",
+        version: env!("CARGO_PKG_VERSION"),
+        what: "check",
+        command: match protocol {
+            crate::Protocol::V1 => "upload send --check".into(),
+            crate::Protocol::Seed => "upload send --check --protocol seed".into(),
+        },
+        grade: &grade,
+    };
+    class::check(&grader, to, class, json)
+}
+
+fn normal_upload(to: &Endpoint, limits: Limits, name: &str) -> Result<String, String> {
     let bytes = content(name);
     let digest = sha256(&bytes);
-    let mut s = Session::open(to, timeout)?;
+    let mut s = Session::open(to, limits)?;
     match s.upload(name, &bytes, &digest)? {
         Reply::Ok(d) if d == digest => Ok(format!(
             "{name}: {} bytes, OK with the right digest",
@@ -178,8 +297,8 @@ fn normal_upload(to: &Endpoint, timeout: Duration, name: &str) -> Result<String,
     }
 }
 
-fn hostile_names(to: &Endpoint, timeout: Duration) -> Result<String, String> {
-    let mut s = Session::open(to, timeout)?;
+fn hostile_names(to: &Endpoint, limits: Limits) -> Result<String, String> {
+    let mut s = Session::open(to, limits)?;
     for name in HOSTILE_NAMES {
         match s.put(5, name)? {
             Reply::Err(ErrCode::BadName, _) => {}
@@ -198,47 +317,46 @@ fn hostile_names(to: &Endpoint, timeout: Duration) -> Result<String, String> {
     ))
 }
 
-fn wrong_digest(to: &Endpoint, timeout: Duration, name: &str) -> Result<String, String> {
+fn wrong_digest(to: &Endpoint, limits: Limits, name: &str) -> Result<String, String> {
     let bytes = content(name);
     let mut wrong = sha256(&bytes);
     wrong[0] ^= 0xff;
-    let mut s = Session::open(to, timeout)?;
+    let mut s = Session::open(to, limits)?;
     match s.upload(name, &bytes, &wrong)? {
         Reply::Err(ErrCode::Checksum, _) => {}
         other => return Err(format!("\"{other}\", not ERR CHECKSUM")),
     }
-    if Session::open(to, timeout)?.exists(name)? {
+    if Session::open(to, limits)?.exists(name)? {
         return Err(format!("ERR CHECKSUM, but {name} was stored all the same"));
     }
     Ok("ERR CHECKSUM, and nothing stored".into())
 }
 
-fn vanishing_sender(to: &Endpoint, timeout: Duration, name: &str) -> Result<String, String> {
+fn vanishing_sender(to: &Endpoint, limits: Limits, name: &str) -> Result<String, String> {
     let bytes = content(name);
-    let mut s = Session::open(to, timeout)?;
+    let mut s = Session::open(to, limits)?;
     match s.put(bytes.len(), name)? {
         Reply::Go(0) => {}
         other => return Err(format!("\"{other}\", not GO 0")),
     }
-    s.wire
-        .write_data(&bytes[..bytes.len() / 2])
-        .map_err(|e| e.to_string())?;
+    s.send(&bytes[..bytes.len() / 2], "half the file", false)?;
     // Gone without a word: the server sees the stream end in the middle of the file.
     let _ = s.wire.stream().shutdown(Shutdown::Both);
     drop(s);
-    // The server needs a moment to notice; then the name must be free.
-    let deadline = std::time::Instant::now() + timeout;
+    // The server needs a moment to notice; then the name must be free. Asked again until
+    // --timeout has passed, or the step's deadline.
+    let asked_until = limits.wait().timeout.map(|t| Instant::now() + t);
     loop {
-        match Session::open(to, timeout)?.exists(name) {
+        match Session::open(to, limits)?.exists(name) {
             Ok(false) => return Ok(format!("half of {name} sent, then gone: nothing stored")),
             Ok(true) => {
                 return Err(format!(
                     "half of {name} sent, then gone: a file of that name is on the server (a partial file under its final name?)"
                 ))
             }
-            Err(why) if std::time::Instant::now() > deadline => return Err(why),
+            Err(why) if asked_until.is_none_or(|t| Instant::now() > t) => return Err(why),
             // ERR BUSY while the server still holds the name: ask again.
-            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            Err(_) => std::thread::sleep(PROBE_PAUSE),
         }
     }
 }
@@ -249,26 +367,27 @@ fn vanishing_sender(to: &Endpoint, timeout: Duration, name: &str) -> Result<Stri
 /// the next sender must be served.
 pub fn run_seed(to: &Endpoint, timeout: Duration) -> Report {
     let steps = vec![
-        Verdict::of("the tutorial's exchange", seed_upload(to, timeout)),
-        Verdict::of(
-            "an early disconnect, then the next sender",
-            seed_early_disconnect(to, timeout).and_then(|detail| {
-                seed_upload(to, timeout)
+        step("the tutorial's exchange", timeout, |l| seed_upload(to, l)),
+        step("an early disconnect, then the next sender", timeout, |l| {
+            seed_early_disconnect(to, l).and_then(|detail| {
+                seed_upload(to, l)
                     .map(|_| format!("{detail}; the next sender was served"))
                     .map_err(|why| format!("{detail}; the next sender: {why}"))
-            }),
-        ),
+            })
+        }),
     ];
-    Report::new(to.to_string(), steps)
+    Report::new(to.to_string(), run_steps(steps, None, RUN_LIMIT))
 }
 
-fn seed_upload(to: &Endpoint, timeout: Duration) -> Result<String, String> {
+fn seed_upload(to: &Endpoint, limits: Limits) -> Result<String, String> {
     let bytes = content("seed");
+    let wait = limits.wait();
+    let timeout = wait.timeout.unwrap_or(limits.timeout);
     let stream =
         crate::seed::start(to, bytes.len() as u64, timeout, &mut |_| {}).map_err(|e| match &e {
             crate::seed::SeedError::Io(io) if common::net::is_timeout(io) => format!(
-                "no answer within {:.1} s: the server does not serve the next sender",
-                timeout.as_secs_f64()
+                "no answer: {}: the server does not serve the next sender",
+                wait.ran_out()
             ),
             _ => e.to_string(),
         })?;
@@ -277,8 +396,9 @@ fn seed_upload(to: &Endpoint, timeout: Duration) -> Result<String, String> {
     Ok(format!("{} bytes, 传送完成", bytes.len()))
 }
 
-fn seed_early_disconnect(to: &Endpoint, timeout: Duration) -> Result<String, String> {
+fn seed_early_disconnect(to: &Endpoint, limits: Limits) -> Result<String, String> {
     let bytes = content("seed-early");
+    let timeout = limits.wait().timeout.unwrap_or(limits.timeout);
     let stream: TcpStream = crate::seed::start(to, bytes.len() as u64, timeout, &mut |_| {})
         .map_err(|e| e.to_string())?;
     (&stream)

@@ -18,6 +18,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use common::addr::{Endpoint, LimitScope, DEFAULT_ADDR};
 use common::cli::{nonzero, parse_bytes, parse_positive, parse_seconds};
+use common::grade::class::{CheckError, ClassArgs};
 use common::net::{ListenOptions, DEFAULT_BACKLOG};
 use common::server::{Limits, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_PEER};
 use upload::Protocol;
@@ -128,9 +129,11 @@ struct SendArgs {
     /// every step passed.
     #[arg(long, conflicts_with = "files")]
     check: bool,
-    /// With --check: the report as one JSON object.
+    /// With --check: the report as one JSON object (one per server with --targets).
     #[arg(long, requires = "check")]
     json: bool,
+    #[command(flatten)]
+    class: ClassArgs,
     /// The server: HOST:PORT, [IPv6]:PORT or a bare PORT.
     #[arg(long, default_value = DEFAULT_ADDR)]
     to: Endpoint,
@@ -175,19 +178,16 @@ fn main() -> ExitCode {
             })
         }
         Command::Send(a) if a.check => {
-            let report = match a.protocol {
-                upload::Protocol::V1 => upload::check::run(&a.to, a.timeout),
-                upload::Protocol::Seed => upload::check::run_seed(&a.to, a.timeout),
-            };
-            if a.json {
-                common::output::out_line(format_args!("{}", report.to_json()));
-            } else {
-                report.print("check");
-            }
-            if report.passed {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(common::EXIT_FAILURE as u8)
+            match upload::check::main(&a.to, a.protocol, a.timeout, &a.class, a.json) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(common::EXIT_FAILURE as u8),
+                Err(e) => {
+                    common::output::err_line(format_args!("upload: {e}"));
+                    ExitCode::from(match e {
+                        CheckError::Usage(_) => common::EXIT_USAGE as u8,
+                        CheckError::Unreachable(_) => common::EXIT_FAILURE as u8,
+                    })
+                }
             }
         }
         Command::Send(a) => {

@@ -482,9 +482,108 @@ fn check_fails_the_tutorials_server_after_an_early_disconnect() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("ok    the tutorial's exchange"), "{out}");
     assert!(
-        out.contains("FAIL  an early disconnect, then the next sender: 100 of 65536 bytes sent, then gone; the next sender: no answer within 3.0 s: the server does not serve the next sender"),
+        out.contains("FAIL  an early disconnect, then the next sender: 100 of 65536 bytes sent, then gone; the next sender: no answer: timed out after 3 s (--timeout): the server does not serve the next sender"),
         "{out}"
     );
     // (The tutorial's server now spins on recv() returning b'' for ever; dropping
     // `server` stops it, by its PID.)
+}
+
+/// Servers that never say a word, or greet and then never answer: the first cannot be
+/// graded at all (one wait, one line), the second fails every step with the limit that ran
+/// out; both within the grader's bound of a minute.
+#[test]
+fn check_ends_within_its_bound_against_servers_that_never_answer() {
+    fn hold(mut stream: std::net::TcpStream, greet: bool) {
+        use std::io::{Read, Write};
+        if greet && stream.write_all(b"UPLOAD/1 READY\n").is_err() {
+            return;
+        }
+        let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(120)));
+        let mut sink = [0u8; 4096];
+        while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+    }
+    for greet in [false, true] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                thread::spawn(move || hold(stream, greet));
+            }
+        });
+        let started = std::time::Instant::now();
+        let (code, out, err) = run(
+            upload().args([
+                "send",
+                "--check",
+                "--timeout",
+                "1",
+                "--to",
+                &addr.to_string(),
+            ]),
+            LIMIT,
+        );
+        assert!(started.elapsed() < common::grade::RUN_LIMIT, "{out}");
+        assert_eq!(code, Some(1), "{out}");
+        if greet {
+            assert!(
+                out.ends_with("check FAILED: 0 of 5 steps passed\n"),
+                "{out}"
+            );
+            assert!(
+                out.contains(
+                    "FAIL  a normal upload: no reply to PUT: timed out after 1 s (--timeout)"
+                ),
+                "{out}"
+            );
+        } else {
+            assert_eq!(
+                err, "upload: no greeting: timed out after 1 s (--timeout)\n",
+                "{out}"
+            );
+        }
+    }
+}
+
+/// `--targets` for upload servers: a class graded at once, a row per server, a page.
+#[test]
+fn check_grades_a_class_of_upload_servers() {
+    let root = tempfile::tempdir().unwrap();
+    let good = serve(&root.path().join("good"), &["-q"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("class.txt");
+    let page = dir.path().join("class.html");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    fs::write(&file, format!("alice {}\nbob {closed}\n", good.addr)).unwrap();
+    let (code, out, err) = run(
+        upload().args([
+            "send",
+            "--check",
+            "--timeout",
+            "3",
+            "--targets",
+            file.to_str().unwrap(),
+            "--report",
+            page.to_str().unwrap(),
+        ]),
+        LIMIT,
+    );
+    assert_eq!(code, Some(1), "{out}{err}");
+    let rows: Vec<&str> = out.lines().collect();
+    assert!(
+        rows[0].starts_with("alice") && rows[0].contains("passed  5/5"),
+        "{out}"
+    );
+    assert!(
+        rows[1].starts_with("bob") && rows[1].contains("FAILED  0/0"),
+        "{out}"
+    );
+    assert!(rows[1].contains("connection refused"), "{out}");
+    assert_eq!(rows[2], "1 of 2 servers passed the check", "{out}");
+    let html = fs::read_to_string(&page).unwrap();
+    assert!(html.contains("upload send --check"), "{html}");
+    assert_eq!(html.matches("<tr class=").count(), 2);
 }

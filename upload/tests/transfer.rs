@@ -452,10 +452,14 @@ fn progress_bars_show_each_file_and_the_total() {
 }
 
 /// One address cannot take every slot of the upload server either: past `--max-per-peer`
-/// it gets `ERR BUSY`, while another address is served.
+/// it gets `ERR BUSY`, while another address is served. (The two "hosts" are loopback
+/// addresses, so the limit covers loopback here: `--limit-loopback`.)
 #[test]
 fn one_address_is_held_to_its_share() {
-    let server = TestServer::start(|_, l| l.max_per_peer = Some(2));
+    let server = TestServer::start(|_, l| {
+        l.max_per_peer = Some(2);
+        l.scope = common::addr::LimitScope::Everyone;
+    });
     let _a = RawClient::connect(server.addr());
     let _b = RawClient::connect(server.addr());
     let mut third = RawClient::connect_quiet(server.addr());
@@ -466,6 +470,20 @@ fn one_address_is_held_to_its_share() {
     assert!(other.upload("other.txt", b"served").starts_with("OK "));
     let report = server.stop();
     assert_eq!(report.connections.refused_per_peer, 1);
+}
+
+/// By default the limit per address leaves this machine's own senders alone.
+#[test]
+fn loopback_senders_are_exempt_by_default() {
+    let server = TestServer::start(|_, l| l.max_per_peer = Some(2));
+    let mut held: Vec<RawClient> = (0..5)
+        .map(|_| RawClient::connect_quiet(server.addr()))
+        .collect();
+    for c in &mut held {
+        assert_eq!(c.line(), "UPLOAD/1 READY");
+    }
+    let report = server.stop();
+    assert_eq!(report.connections.refused_per_peer, 0);
 }
 
 /// Slowloris against the upload server: a control line trickled one byte at a time gets

@@ -1,34 +1,71 @@
-//! # Grading a server: steps, verdicts, one report
+//! # Grading a server: steps, deadlines, verdicts, one report
 //!
-//! The graders (`tcp-client --check --attacks`, `udp-client --check`) judge a server in
-//! steps. Each step passes or fails with one line that says why, and the report is printed
-//! the same way by every grader (one line per step, then a verdict), or as one JSON object
-//! for a spreadsheet.
+//! The graders (`tcp-client --check --attacks`, `udp-client --check`, `upload send
+//! --check`) judge a server in steps. Each step passes or fails with one line that says
+//! why, and the report is printed the same way by every grader (one line per step, then a
+//! verdict), or as one JSON object for a spreadsheet.
+//!
+//! A grader meets servers that are wrong in every way a student's can be: one that serves
+//! one client at a time, never greets, never answers, never closes, resets, or dies half
+//! way. Whatever it does, the grader must end, and soon: a teacher grading a class of 30
+//! cannot wait an hour for one stuck server. So every wait has a limit, and so does every
+//! step, and so does the whole run:
+//!
+//! - a wait's own limit, such as `--timeout` for a reply;
+//! - the step's [`StepDeadline`], which every wait inside the step is cut to;
+//! - the run's limit ([`RUN_LIMIT`]), which the steps are cut to in turn.
+//!
+//! When a wait runs out, the failure says which of these ran out ([`Wait::ran_out`]).
+//! [`run_steps`] runs the steps in order under those limits.
+//!
+//! [`class`] grades many servers at once (`--targets`, `--jobs`), and [`html`] writes the
+//! teacher's page (`--report`).
+
+pub mod class;
+pub mod html;
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The longest a whole grading run of one server may take, however the server behaves.
+pub const RUN_LIMIT: Duration = Duration::from_secs(60);
+/// The shortest wait a step may still start (a zero timeout means "forever" to a socket).
+const MIN_WAIT: Duration = Duration::from_millis(1);
 
 /// One step: what was tried, and whether the server got it right.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Verdict {
-    pub step: &'static str,
+    pub step: String,
     pub ok: bool,
     /// One line: what happened, or why it failed.
     pub detail: String,
+    /// How long the step took, in milliseconds (0 for a step not tried).
+    pub ms: u64,
 }
 
 impl Verdict {
     /// A verdict from a step's outcome: `Ok(what happened)` or `Err(why it failed)`.
-    pub fn of(step: &'static str, outcome: Result<String, String>) -> Verdict {
-        match outcome {
-            Ok(detail) => Verdict {
-                step,
-                ok: true,
-                detail,
-            },
-            Err(detail) => Verdict {
-                step,
-                ok: false,
-                detail,
-            },
+    pub fn of(step: impl Into<String>, outcome: Result<String, String>) -> Verdict {
+        let (ok, detail) = match outcome {
+            Ok(detail) => (true, detail),
+            Err(detail) => (false, detail),
+        };
+        Verdict {
+            step: step.into(),
+            ok,
+            detail,
+            ms: 0,
         }
+    }
+
+    /// A step that was not tried, and why.
+    pub fn not_tried(step: impl Into<String>, why: &str) -> Verdict {
+        Verdict::of(step, Err(format!("not tried: {why}")))
+    }
+
+    /// Whether this step was not tried at all (it failed without running).
+    pub fn was_not_tried(&self) -> bool {
+        !self.ok && self.detail.starts_with("not tried:")
     }
 }
 
@@ -80,6 +117,170 @@ impl Report {
     }
 }
 
+/// The time a step has, all its waits together: a wait inside the step is never longer
+/// than what is left of it. Time is passed in, so it can be tested exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepDeadline {
+    ends: Instant,
+    budget: Duration,
+    /// The run's limit, when it cut this step's budget short: then it is that limit that
+    /// runs out.
+    cut_by_run: Option<Duration>,
+}
+
+impl StepDeadline {
+    /// A step with `budget` from `now`.
+    pub fn new(budget: Duration, now: Instant) -> StepDeadline {
+        StepDeadline {
+            ends: now + budget,
+            budget,
+            cut_by_run: None,
+        }
+    }
+
+    /// The step's time, from its start.
+    pub fn budget(&self) -> Duration {
+        self.budget
+    }
+
+    /// What is left of it at `now`.
+    pub fn left(&self, now: Instant) -> Duration {
+        self.ends.saturating_duration_since(now)
+    }
+
+    /// Whether it has run out at `now`.
+    pub fn passed(&self, now: Instant) -> bool {
+        now >= self.ends
+    }
+
+    /// The limit that ends the step, as a failure says it: `the step's 10 s deadline ran
+    /// out`, or `the run's 60 s limit ran out` when that came first.
+    pub fn ran_out(&self) -> String {
+        match self.cut_by_run {
+            Some(run) => format!("the run's {} limit ran out", seconds(run)),
+            None => format!("the step's {} deadline ran out", seconds(self.budget)),
+        }
+    }
+
+    /// The next wait: at most `own` (the wait's own limit, such as `--timeout`, named by
+    /// `flag`; `None` for no limit of its own), cut to what is left of the step at `now`.
+    pub fn wait(&self, own: Option<Duration>, flag: &'static str, now: Instant) -> Wait {
+        Wait::new(own, flag, Some(*self), now)
+    }
+}
+
+/// One wait and its limit, so that a wait that runs out can say which limit it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wait {
+    /// What to give the socket (`None`: wait for ever).
+    pub timeout: Option<Duration>,
+    limit: Limit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Limit {
+    None,
+    Own(Duration, &'static str),
+    Step(StepDeadline),
+}
+
+impl Wait {
+    /// A wait of at most `own` (named by `flag`), cut to what is left of `step` if any.
+    pub fn new(
+        own: Option<Duration>,
+        flag: &'static str,
+        step: Option<StepDeadline>,
+        now: Instant,
+    ) -> Wait {
+        let own_limit = own.map(|d| (d, Limit::Own(d, flag)));
+        let step_limit = step.map(|s| (s.left(now).max(MIN_WAIT), Limit::Step(s)));
+        let (timeout, limit) = match (own_limit, step_limit) {
+            (Some(o), Some(s)) => {
+                if s.0 < o.0 {
+                    (Some(s.0), s.1)
+                } else {
+                    (Some(o.0), o.1)
+                }
+            }
+            (Some((d, l)), None) | (None, Some((d, l))) => (Some(d), l),
+            (None, None) => (None, Limit::None),
+        };
+        Wait { timeout, limit }
+    }
+
+    /// Whether the step's deadline, not the wait's own limit, is the one that will end it.
+    pub fn by_step(&self) -> bool {
+        matches!(self.limit, Limit::Step(_))
+    }
+
+    /// What ran out when this wait timed out: `timed out after 5 s (--timeout)`, or the
+    /// step's deadline (see [`StepDeadline::ran_out`]).
+    pub fn ran_out(&self) -> String {
+        match self.limit {
+            Limit::None => "timed out".to_string(),
+            Limit::Own(d, flag) => format!("timed out after {} ({flag})", seconds(d)),
+            Limit::Step(s) => s.ran_out(),
+        }
+    }
+}
+
+/// `5 s`, `0.5 s`: a limit as the failures say it.
+pub fn seconds(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
+}
+
+/// One step of a grader, ready to run.
+pub struct Step<'a> {
+    pub name: String,
+    /// How long it may take, the fresh client after it included.
+    pub budget: Duration,
+    /// It loads the machine (many clients, a flood): when a class is graded in parallel,
+    /// such steps take turns, so that one server's flood cannot fail another's steps.
+    pub heavy: bool,
+    /// The step: what happened, or why it failed; every wait inside it within the deadline.
+    pub run: Box<dyn Fn(StepDeadline) -> Result<String, String> + 'a>,
+}
+
+/// The steps that load the machine take turns, across every grading in this process.
+static HEAVY_TURN: Mutex<()> = Mutex::new(());
+
+/// Runs `steps` in order, each within its own deadline and all within `limit` (the
+/// graders give [`RUN_LIMIT`]; time spent waiting for a turn at a heavy step does not
+/// count). With `gate`, a server that fails the first step is not tried on the others,
+/// which would only fail the same way one timeout at a time; `gate` says why in their
+/// verdicts.
+pub fn run_steps(steps: Vec<Step<'_>>, gate: Option<&str>, limit: Duration) -> Vec<Verdict> {
+    let mut verdicts: Vec<Verdict> = Vec::with_capacity(steps.len());
+    let mut spent = Duration::ZERO;
+    for step in steps {
+        if let (Some(why), Some(first)) = (gate, verdicts.first()) {
+            if !first.ok {
+                verdicts.push(Verdict::not_tried(step.name, why));
+                continue;
+            }
+        }
+        let left = limit.saturating_sub(spent);
+        if left < MIN_WAIT {
+            let why = format!("the run's {} limit ran out", seconds(limit));
+            verdicts.push(Verdict::not_tried(step.name, &why));
+            continue;
+        }
+        let _turn = step
+            .heavy
+            .then(|| HEAVY_TURN.lock().unwrap_or_else(|e| e.into_inner()));
+        let started = Instant::now();
+        let mut deadline = StepDeadline::new(step.budget.min(left), started);
+        deadline.cut_by_run = (left < step.budget).then_some(limit);
+        let outcome = (step.run)(deadline);
+        let took = started.elapsed();
+        spent += took;
+        let mut verdict = Verdict::of(step.name, outcome);
+        verdict.ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+        verdicts.push(verdict);
+    }
+    verdicts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,8 +293,132 @@ mod tests {
         let r = Report::new("s".into(), vec![ok, bad]);
         assert!(!r.passed);
         assert_eq!(r.passed_steps(), 1);
-        assert_eq!(r.first_failure().map(|v| v.step), Some("b"));
+        assert_eq!(r.first_failure().map(|v| v.step.as_str()), Some("b"));
         assert!(!Report::new("s".into(), vec![]).passed);
         assert!(r.to_json().contains(r#""detail":"broken""#));
+        assert!(Verdict::not_tried("c", "why").was_not_tried());
+        assert!(!r.steps[1].was_not_tried());
+    }
+
+    #[test]
+    fn a_wait_is_cut_to_the_step_and_says_which_limit_ran_out() {
+        let t0 = Instant::now();
+        let step = StepDeadline::new(Duration::from_secs(10), t0);
+        let secs = Duration::from_secs;
+        // Early in the step, the wait's own limit is the shorter one.
+        let w = step.wait(Some(secs(5)), "--timeout", t0);
+        assert_eq!(w.timeout, Some(secs(5)));
+        assert!(!w.by_step());
+        assert_eq!(w.ran_out(), "timed out after 5 s (--timeout)");
+        // Late in the step, what is left of it.
+        let w = step.wait(Some(secs(5)), "--timeout", t0 + secs(8));
+        assert_eq!(w.timeout, Some(secs(2)));
+        assert!(w.by_step());
+        assert_eq!(w.ran_out(), "the step's 10 s deadline ran out");
+        // No limit of its own (--timeout 0): the step's.
+        let w = step.wait(None, "--timeout", t0 + secs(1));
+        assert_eq!(w.timeout, Some(secs(9)));
+        assert!(w.by_step());
+        // Past the end: the shortest wait a socket takes, never "for ever" (zero).
+        let w = step.wait(Some(secs(5)), "--timeout", t0 + secs(11));
+        assert_eq!(w.timeout, Some(MIN_WAIT));
+        assert!(step.passed(t0 + secs(10)) && !step.passed(t0 + secs(9)));
+        assert_eq!(step.left(t0 + secs(4)), secs(6));
+        // Outside a step, a wait is its own limit, or none.
+        assert_eq!(Wait::new(None, "--timeout", None, t0).timeout, None);
+        assert_eq!(
+            Wait::new(None, "--timeout", None, t0).ran_out(),
+            "timed out"
+        );
+        assert_eq!(
+            Wait::new(Some(secs(3)), "--connect-timeout", None, t0).ran_out(),
+            "timed out after 3 s (--connect-timeout)"
+        );
+    }
+
+    fn step<'a>(
+        name: &str,
+        budget: Duration,
+        run: impl Fn(StepDeadline) -> Result<String, String> + 'a,
+    ) -> Step<'a> {
+        Step {
+            name: name.into(),
+            budget,
+            heavy: false,
+            run: Box::new(run),
+        }
+    }
+
+    #[test]
+    fn steps_run_in_order_and_a_failed_gate_stops_the_rest() {
+        let order = std::cell::RefCell::new(Vec::new());
+        let ms = Duration::from_millis;
+        let verdicts = run_steps(
+            vec![
+                step("one", ms(100), |d| {
+                    order.borrow_mut().push(1);
+                    assert_eq!(d.budget(), ms(100));
+                    Ok("fine".into())
+                }),
+                step("two", ms(100), |_| {
+                    order.borrow_mut().push(2);
+                    Err("broken".into())
+                }),
+                step("three", ms(100), |_| {
+                    order.borrow_mut().push(3);
+                    Ok("fine".into())
+                }),
+            ],
+            Some("the first step failed"),
+            RUN_LIMIT,
+        );
+        assert_eq!(*order.borrow(), [1, 2, 3], "only a failed first step gates");
+        assert_eq!(
+            verdicts.iter().map(|v| v.ok).collect::<Vec<_>>(),
+            [true, false, true]
+        );
+        let verdicts = run_steps(
+            vec![
+                step("one", ms(100), |_| Err("broken".into())),
+                step("two", ms(100), |_| panic!("a gated step must not run")),
+            ],
+            Some("the first step failed"),
+            RUN_LIMIT,
+        );
+        assert_eq!(verdicts[1].detail, "not tried: the first step failed");
+        assert_eq!(verdicts[1].step, "two");
+    }
+
+    #[test]
+    fn the_run_limit_cuts_the_steps_that_would_pass_it() {
+        let ms = Duration::from_millis;
+        let verdicts = run_steps(
+            vec![
+                // Ends when its deadline does, as a step against a silent server would.
+                step("first", ms(200), |d| {
+                    assert_eq!(d.budget(), ms(200));
+                    std::thread::sleep(d.left(Instant::now()));
+                    Err(d.ran_out())
+                }),
+                // Longer than what is left of the run: cut to it, and says so.
+                step("second", ms(200), |d| {
+                    assert!(d.budget() < ms(200), "{:?}", d.budget());
+                    std::thread::sleep(d.left(Instant::now()));
+                    Err(d.ran_out())
+                }),
+                step("third", ms(200), |_| {
+                    panic!("past the run's limit: not tried")
+                }),
+            ],
+            None,
+            ms(300),
+        );
+        assert_eq!(verdicts[0].detail, "the step's 0.2 s deadline ran out");
+        assert!(verdicts[0].ms >= 200, "{:?}", verdicts[0]);
+        assert_eq!(verdicts[1].detail, "the run's 0.3 s limit ran out");
+        assert_eq!(
+            verdicts[2].detail,
+            "not tried: the run's 0.3 s limit ran out"
+        );
     }
 }

@@ -1,0 +1,178 @@
+//! # `--check`: grade a hello server, one or a whole class
+//!
+//! `tcp-client --check` plays the tutorial's session and verifies every byte: the greeting,
+//! the replies to `li`, `bo` and `ca`, and the close after `exit`. With `--attacks`, the
+//! suite of [`crate::attacks`] follows. Either grades one server, or with `--targets` a
+//! whole class in parallel (see [`common::grade::class`]), and prints lines for people,
+//! JSON, or a page for the teacher (`--report`).
+//!
+//! Only a server that cannot be reached at all is an error; whatever else it does is a
+//! verdict, within a bounded time.
+
+use std::time::{Duration, Instant};
+
+use common::grade::class::{self, ClassArgs, Grader, Target};
+use common::grade::{Report, StepDeadline, Verdict};
+use common::output::printable;
+
+use crate::{
+    attacks, Client, ClientError, Options, EXIT_MESSAGE, EXPECTED_GREETING, EXPECTED_REPLY_PREFIX,
+    TUTORIAL_MESSAGES,
+};
+
+/// The tutorial's session, all its waits together, is over within this.
+const SESSION_DEADLINE: Duration = Duration::from_secs(20);
+/// The steps of the session: the greeting, three replies, the close.
+const SESSION_STEPS: usize = TUTORIAL_MESSAGES.len() + 1;
+
+/// One step of `--check`: what was expected, what came, and whether they match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionStep {
+    pub what: String,
+    pub expected: String,
+    pub got: String,
+    pub ok: bool,
+}
+
+/// Plays the tutorial's session and verifies every reply byte for byte, and that the
+/// server closes after `exit`. Returns the steps; the server passed when all are ok.
+/// Only a failure to connect is an `Err`: everything after that is a step.
+pub fn run_check(opts: &Options) -> Result<Vec<SessionStep>, ClientError> {
+    let mut client = Client::connect(opts)?;
+    let mut steps = Vec::new();
+    let mut expect = |what: String, expected: &[u8], got: Result<Option<Vec<u8>>, ClientError>| {
+        let (got, ok) = match got {
+            Ok(Some(m)) => (format!("\"{}\"", printable(&m)), m == expected),
+            Ok(None) => ("end of stream".to_string(), false),
+            Err(e) => (e.to_string(), false),
+        };
+        let step = SessionStep {
+            what,
+            expected: format!("\"{}\"", printable(expected)),
+            got,
+            ok,
+        };
+        let ok = step.ok;
+        steps.push(step);
+        ok
+    };
+    let mut alive = expect(
+        "greeting".into(),
+        EXPECTED_GREETING,
+        client.greeting().map(Some),
+    );
+    for m in &TUTORIAL_MESSAGES[..3] {
+        if !alive {
+            break;
+        }
+        let want = [EXPECTED_REPLY_PREFIX, m.as_bytes()].concat();
+        alive = match client.send(m.as_bytes()) {
+            Ok(()) => expect(
+                format!("reply to \"{m}\""),
+                &want,
+                client.recv(&format!("reply to \"{m}\"")),
+            ),
+            Err(e) => expect(format!("reply to \"{m}\""), &want, Err(e)),
+        };
+    }
+    if alive {
+        let closed = client
+            .send(EXIT_MESSAGE)
+            .and_then(|()| client.recv("end of stream after exit"));
+        let (got, ok) = match closed {
+            Ok(None) => ("end of stream".to_string(), true),
+            Ok(Some(m)) => (format!("\"{}\"", printable(&m)), false),
+            Err(e) => (e.to_string(), false),
+        };
+        steps.push(SessionStep {
+            what: "close after \"exit\"".into(),
+            expected: "end of stream".into(),
+            got,
+            ok,
+        });
+    }
+    Ok(steps)
+}
+
+/// The tutorial's session as a report: one verdict per step, all within one deadline;
+/// the steps after a failed one are marked not tried.
+pub fn session_report(opts: &Options) -> Result<Report, ClientError> {
+    let opts = Options {
+        deadline: Some(StepDeadline::new(SESSION_DEADLINE, Instant::now())),
+        ..opts.clone()
+    };
+    let steps = run_check(&opts)?;
+    let names = session_step_names();
+    let mut verdicts: Vec<Verdict> = steps
+        .into_iter()
+        .map(|s| {
+            let detail = if s.ok {
+                s.got
+            } else {
+                format!("expected {}, got {}", s.expected, s.got)
+            };
+            Verdict::of(s.what, if s.ok { Ok(detail) } else { Err(detail) })
+        })
+        .collect();
+    for name in names.into_iter().skip(verdicts.len()) {
+        verdicts.push(Verdict::not_tried(name, "an earlier step failed"));
+    }
+    Ok(Report::new(opts.addr.to_string(), verdicts))
+}
+
+/// The names of the session's steps, as [`run_check`] gives them.
+fn session_step_names() -> Vec<String> {
+    let mut names = vec!["greeting".to_string()];
+    names.extend(
+        TUTORIAL_MESSAGES[..3]
+            .iter()
+            .map(|m| format!("reply to \"{m}\"")),
+    );
+    names.push("close after \"exit\"".to_string());
+    debug_assert_eq!(names.len(), SESSION_STEPS);
+    names
+}
+
+/// `tcp-client --check [--attacks]`, against the server of `opts` or the `--targets` of
+/// `class`: prints the verdicts (or JSON) and writes `--report`. `Ok(true)` when every
+/// server passed.
+pub fn main(
+    opts: &Options,
+    attacks: bool,
+    class: &ClassArgs,
+    json: bool,
+) -> Result<bool, ClientError> {
+    let grade = |target: &Target| -> Result<Report, String> {
+        let opts = Options {
+            addr: target.addr.clone(),
+            quiet: true,
+            trace: false,
+            ..opts.clone()
+        };
+        let graded = if attacks {
+            attacks::run(&opts)
+        } else {
+            session_report(&opts)
+        };
+        graded.map_err(|e| e.to_string())
+    };
+    let grader = Grader {
+        program: "tcp-client",
+        version: env!("CARGO_PKG_VERSION"),
+        what: if attacks { "attacks" } else { "check" },
+        command: format!(
+            "tcp-client --check{}{}",
+            if attacks { " --attacks" } else { "" },
+            if opts.framing == common::frame::Framing::default() {
+                String::new()
+            } else {
+                format!(" --framing {}", opts.framing)
+            }
+        ),
+        grade: &grade,
+    };
+    class::check(&grader, &opts.addr, class, json).map_err(|e| match e {
+        class::CheckError::Usage(why) => ClientError::Usage(why),
+        class::CheckError::Unreachable(why) => ClientError::Unreachable(why),
+    })
+}
