@@ -247,18 +247,42 @@ pub fn tell(line: impl std::fmt::Display) {
     let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
+/// How to get a program a test needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Install {
+    /// A Debian package: `apt-get install PACKAGE`.
+    Package(&'static str),
+    /// A command that installs it, as it is typed (`cargo install mdbook ...`).
+    Command(&'static str),
+}
+
+impl std::fmt::Display for Install {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Install::Package(package) => write!(f, "apt-get install {package}"),
+            Install::Command(command) => f.write_str(command),
+        }
+    }
+}
+
 /// Whether `program` can be run; if not, says so with what to install ([`skip`]), so a
 /// test that needs it can skip with a visible reason:
 /// `if !available("nc", "netcat-openbsd") { return; }`. Under [`NO_SKIP`] a missing
-/// program fails the test instead.
-pub fn available(program: &str, package: &str) -> bool {
+/// program fails the test instead. `package` is a Debian package (see [`available_by`]
+/// for a program that comes another way).
+pub fn available(program: &str, package: &'static str) -> bool {
+    available_by(program, Install::Package(package))
+}
+
+/// [`available`], for a program installed by `how`.
+pub fn available_by(program: &str, how: Install) -> bool {
     if have(program) {
         return true;
     }
     let reason = if cfg!(windows) {
         format!("{program} is not found here (this test runs on Linux and macOS, where a Unix shell finds it)")
     } else {
-        format!("{program} is not installed (apt-get install {package})")
+        format!("{program} is not installed ({how})")
     };
     assert!(
         std::env::var_os(NO_SKIP).is_none(),
@@ -316,4 +340,21 @@ pub fn run(command: &mut Command, timeout: Duration) -> (Option<i32>, String, St
         thread::sleep(Duration::from_millis(10));
     };
     (status.code(), out.join().unwrap(), err.join().unwrap())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_skip_says_how_to_install_what_is_missing() {
+        assert_eq!(
+            Install::Package("netcat-openbsd").to_string(),
+            "apt-get install netcat-openbsd"
+        );
+        assert_eq!(
+            Install::Command("cargo install mdbook --locked --version 0.5.4").to_string(),
+            "cargo install mdbook --locked --version 0.5.4"
+        );
+    }
 }

@@ -10,6 +10,9 @@
 //! - an image that does not load, or an `{{#include}}` that mdBook left unresolved;
 //! - a missing language switch (English | 中文), or one that does not lead to the same page
 //!   in the other edition; a link to a page, or a place in a page, that does not exist;
+//! - Markdown left in the prose as typed (`**`, `__`, a backtick, `[text](`, an underscore
+//!   against a Chinese character): CommonMark's rules for where emphasis may open and close
+//!   trip Chinese text after full-width punctuation;
 //! - in the Chinese edition, a paragraph, heading, list item or table cell in English.
 //!
 //! Screenshots of two pages per edition are kept in `target/tmp/book-browser/` for a person
@@ -32,7 +35,9 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use common::testing::{available, run, tell, which, workspace_root};
+use common::grade::class::{Row, Target};
+use common::grade::{html, Report, Verdict};
+use common::testing::{available, available_by, run, tell, which, workspace_root, Install};
 
 /// The window every page is checked in (the issue's 1280×800: a common laptop screen).
 const WIDTH: u32 = 1280;
@@ -48,6 +53,8 @@ const SCREENSHOTS: [&str; 2] = ["tcp-server.html", "glossary.html"];
 const NOT_CHAPTERS: [&str; 3] = ["404.html", "print.html", "toc.html"];
 /// The check each page runs (see the file).
 const PAGE_CHECK: &str = include_str!("book_browser/page.js");
+/// The check a grader's `--report` page runs (see the file).
+const REPORT_CHECK: &str = include_str!("book_browser/report.js");
 /// Scrolls a page to its first side-by-side panes, or its first table, for a screenshot.
 const SHOW_FIRST_EXAMPLE: &str = "const example = document.querySelector('main .side-by-side') \
      || document.querySelector('main table'); \
@@ -58,20 +65,35 @@ const BUILD_LIMIT: Duration = Duration::from_secs(300);
 /// One WebDriver call (a page load included).
 const CALL_LIMIT: Duration = Duration::from_secs(60);
 
-/// The browser this machine has (its path), after the tools the tests need; `None` (said
-/// where a person sees it) when something is missing.
+/// The tools that build the book, and how to install each.
+const BOOK_TOOLS: [(&str, Install); 4] = [
+    (
+        "mdbook",
+        Install::Command("cargo install mdbook --locked --version 0.5.4"),
+    ),
+    (
+        "mdbook-gettext",
+        Install::Command("cargo install mdbook-i18n-helpers --locked --version 0.4.0"),
+    ),
+    ("msgcat", Install::Package("gettext")),
+    ("python3", Install::Package("python3")),
+];
+
+/// The browser this machine has (its path), after the tools that build the book; `None`
+/// (said where a person sees it) when something is missing.
 fn chromium() -> Option<String> {
-    let tools = [
-        ("mdbook", "cargo install mdbook --locked --version 0.5.4"),
-        (
-            "mdbook-gettext",
-            "cargo install mdbook-i18n-helpers --locked --version 0.4.0",
-        ),
-        ("msgcat", "gettext"),
-        ("python3", "python3"),
-        ("chromedriver", "chromium-driver"),
-    ];
-    if !tools.iter().all(|(tool, package)| available(tool, package)) {
+    if !BOOK_TOOLS
+        .iter()
+        .all(|&(tool, how)| available_by(tool, how))
+    {
+        return None;
+    }
+    browser_only()
+}
+
+/// The browser and its driver alone (for pages that are not the book's).
+fn browser_only() -> Option<String> {
+    if !available("chromedriver", "chromium-driver") {
         return None;
     }
     let found = ["chromium", "chromium-browser", "google-chrome"]
@@ -175,6 +197,11 @@ fn the_page_check_finds_every_fault_it_looks_for() {
         "language switch: [], not English | 中文",
         "link to a page that does not exist",
         "link to a place that does not exist: file://",
+        "literal Markdown (**) in the prose: \"**监听队列（backlog）。**内核",
+        "literal Markdown (__) in the prose",
+        "literal Markdown (a backtick) in the prose",
+        "literal Markdown ([text]() in the prose",
+        "literal Markdown (_ against a Chinese character) in the prose",
     ] {
         assert!(
             found.contains(fault),
@@ -189,8 +216,121 @@ fn the_page_check_finds_every_fault_it_looks_for() {
         "three-way handshake",
         "<table> \"English",
         &itself,
+        "**code**",
+        "a_b",
     ] {
         assert!(!found.contains(fine), "reported, but fine: {fine}\n{found}");
+    }
+}
+
+/// A class as `tcp-client --check --attacks --targets` grades it: 30 students, the twelve
+/// steps, reasons as long as the real ones (and some quoting what a server sent).
+fn sample_class() -> Vec<Row> {
+    let steps = [
+        "the tutorial's session",
+        "several messages in one write",
+        "one message split over writes",
+        "a message one byte at a time",
+        "an oversize message",
+        "garbage and invalid UTF-8",
+        "end of stream in the middle of a message",
+        "a reset in the middle of a message",
+        "50 clients at once",
+        "a silent client does not block the others",
+        "a client that reads nothing",
+        "a flood of connections from one address",
+    ];
+    (0..30)
+        .map(|i| {
+            let target = Target {
+                name: format!("student-{i:02}"),
+                addr: common::addr::Endpoint::parse(&format!("192.0.2.{}:9999", 10 + i)).unwrap(),
+            };
+            let verdicts: Vec<Verdict> = steps
+                .iter()
+                .enumerate()
+                .map(|(k, step)| match (i % 5, k) {
+                    (1, 9 | 10) => Verdict::of(*step, Err(format!(
+                        "while one client said nothing: 192.0.2.{}:9999: no greeting: timed out after 5 s (--timeout) (is the server slow, or does it not use --framing line too?)",
+                        10 + i
+                    ))),
+                    (2, 0) => Verdict::of(*step, Err("reply to \"li\": expected \"hello,li\", got \"hello,b'li'<br>\"".into())),
+                    (2, _) => Verdict::not_tried(*step, "the server does not pass the tutorial's session"),
+                    _ => Verdict::of(*step, Ok("fine".into())),
+                })
+                .collect();
+            let graded = if i == 29 {
+                Err("could not connect to 192.0.2.39:9999: timed out (no answer in 5.0 s: is the address right? is a firewall dropping packets?)".into())
+            } else {
+                Ok(Report::new(target.addr.to_string(), verdicts))
+            };
+            Row::new(&target, graded, 1.5)
+        })
+        .collect()
+}
+
+/// The page a grader writes for the teacher (`--report`), in a real browser at 1280×800:
+/// it fits the window, every failed cell shows its reason, every cell its mark, nothing is
+/// fetched from the network, and it says when and by which version it was graded. The same
+/// check, on a page spoiled in each of those ways, finds each fault.
+#[test]
+fn a_graders_report_reads_in_a_real_browser() {
+    let Some(chromium) = browser_only() else {
+        return;
+    };
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("book-browser");
+    std::fs::create_dir_all(&out).unwrap();
+    let rows = sample_class();
+    let page = html::page(&html::Class {
+        command: "tcp-client --check --attacks",
+        program: "tcp-client",
+        version: env!("CARGO_PKG_VERSION"),
+        started: chrono::Local::now(),
+        seconds: 23.4,
+        rows: &rows,
+    });
+    let good = out.join("report.html");
+    std::fs::write(&good, &page).unwrap();
+    // Spoiled: a stylesheet from a CDN, reasons hidden, a table that cannot wrap.
+    let spoiled = page
+        .replace(
+            "<style>",
+            "<link rel=\"stylesheet\" href=\"https://cdn.example/x.css\"><style>",
+        )
+        .replace(
+            "</style>",
+            ".why { display: none; } table { table-layout: auto; width: 2400px; }</style>",
+        )
+        .replace(" by tcp-client ", " by ");
+    let bad = out.join("report-spoiled.html");
+    std::fs::write(&bad, spoiled).unwrap();
+
+    let driver = ChromeDriver::start();
+    let browser = driver.browser(&chromium, &out.join("profile-report"));
+    browser.resize(WIDTH, HEIGHT);
+    browser.open(&good);
+    let report = browser.run(REPORT_CHECK, &[]);
+    let problems = strings(&report["problems"]);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_eq!(report["rows"], json!(30));
+    assert!(report["failed"].as_u64().unwrap() >= 12, "{report}");
+    let png = out.join("report.png");
+    std::fs::write(&png, browser.screenshot()).unwrap();
+    tell(format_args!("book_browser: screenshot: {}", png.display()));
+
+    browser.open(&bad);
+    let found = strings(&browser.run(REPORT_CHECK, &[])["problems"]).join("\n");
+    for fault in [
+        "the page is",
+        "table wider than its box",
+        "a failed cell without a visible reason",
+        "fetches something: <link",
+        "no time and grader version at the top",
+    ] {
+        assert!(
+            found.contains(fault),
+            "not found: {fault}\nthe check said:\n{found}"
+        );
     }
 }
 
@@ -209,6 +349,9 @@ const FAULTS: &str = r#"<!DOCTYPE html>
 <pre><code>print("hello")  # a line of code far too long for its box, which scrolls sideways instead of wrapping</code></pre>
 <div class="side-by-side"><div><pre><code class="language-python code-lines"><span class="code-line" style="display:inline-block;width:100%;white-space:pre-wrap">x = 1  # a line of a Python port that is too long for its pane, so that it wraps onto a second line</span></code></pre></div><div><p>右边</p></div></div>
 <p>{{#include ../missing.rs}}</p>
+<p>**监听队列（backlog）。**内核自己完成握手。</p>
+<p>一个 __粗体__ 和一个 `反引号，还有 [链接](framing.md) 和连接_另一个_服务器。</p>
+<p>这是 <strong>粗体</strong>，<code>**code**</code> 和 <code>a_b</code> 都不算。</p>
 <p><img src="missing.png" alt="图"></p>
 <p><a href="faults.html">本页</a> <a href="nowhere.html">不存在的页面</a>
   <a href="faults.html#nowhere">不存在的地方</a> <a href="faults.html#here" id="here">这里</a></p>

@@ -10,7 +10,7 @@ use super::class::Row;
 use super::Verdict;
 
 /// The most of a reason a cell shows (the list below the table has all of it).
-const CELL_REASON_CHARS: usize = 90;
+const CELL_REASON_CHARS: usize = 110;
 
 /// What the page shows.
 pub struct Class<'a> {
@@ -39,8 +39,9 @@ th, td { border: 1px solid #ccc; padding: .3em .35em; vertical-align: top;
          overflow-wrap: anywhere; }
 thead th { font-size: 12px; font-weight: 600; text-align: left; background: #f3f3f3; }
 thead th .n { display: block; font-size: 14px; }
-th.student { width: 11em; text-align: left; }
-td.score { width: 4em; text-align: center; font-weight: 600; }
+th.student { width: 9em; text-align: left; }
+th.score { width: 4.5em; }
+td.score { text-align: center; font-weight: 600; white-space: nowrap; }
 tbody th { font-weight: 600; }
 .addr { display: block; font-weight: normal; font-size: 12px; color: #555; }
 td.pass { background: #e3f4e3; color: #145214; text-align: center; font-size: 18px; }
@@ -85,7 +86,7 @@ pub fn page(class: &Class<'_>) -> String {
         class.seconds
     ));
 
-    html.push_str("<table>\n<thead><tr><th class=\"student\">student</th><th class=\"score-h\" style=\"width:4em\">score</th>");
+    html.push_str("<table>\n<thead><tr><th class=\"student\">student</th><th class=\"score\">score</th>");
     for (i, step) in steps.iter().enumerate() {
         html.push_str(&format!(
             "<th title=\"{}\"><span class=\"n\">{}</span>{}</th>",
@@ -188,11 +189,14 @@ fn cell(verdict: Option<&Verdict>) -> String {
     match verdict {
         None => "<td class=\"skip\"><span class=\"mark\">–</span></td>".to_string(),
         Some(v) if v.ok => format!("<td class=\"pass\" title=\"{}\">✓</td>", escape(&v.detail)),
+        // Not tried: the reason is the same for the whole row, and is said once below.
+        Some(v) if v.was_not_tried() => format!(
+            "<td class=\"skip\" title=\"{}\"><span class=\"mark\">–</span><span class=\"why\">not tried</span></td>",
+            escape(&v.detail)
+        ),
         Some(v) => format!(
-            "<td class=\"{}\" title=\"{}\"><span class=\"mark\">{}</span><span class=\"why\">{}</span></td>",
-            if v.was_not_tried() { "skip" } else { "fail" },
+            "<td class=\"fail\" title=\"{}\"><span class=\"mark\">✗</span><span class=\"why\">{}</span></td>",
             escape(&v.detail),
-            if v.was_not_tried() { "–" } else { "✗" },
             escape(&shorten(&v.detail, CELL_REASON_CHARS))
         ),
     }

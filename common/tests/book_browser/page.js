@@ -98,14 +98,43 @@ if (!main) {
         problems.push(`unresolved mdBook directive: ${directive}`);
     }
 }
-// 8. Images that did not load (the plot, and any other).
+// 8. Markdown that did not render, left in the prose as it was typed: `**`, `__`, a
+// backtick, `[text](`, or an underscore against a Chinese character. CommonMark does not
+// close `**` after a full-width mark (`。`, `，`, `：`) when a Chinese character follows, nor
+// open `_` between two Chinese characters; the page then shows the marks (and a bold run
+// may take the rest of the paragraph). Code and program output are left out.
+if (main) {
+    const literal = [
+        [/\*\*/, "**"],
+        [/__/, "__"],
+        [/`/, "a backtick"],
+        [/\[[^\]\n]*\]\(/, "[text]("],
+        [/[\u3400-\u9fff]_|_[\u3400-\u9fff]/, "_ against a Chinese character"],
+    ];
+    const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT, {
+        acceptNode: (node) => node.parentElement.closest("code, pre, kbd, script, style")
+            ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT,
+    });
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const text = node.textContent;
+        for (const [pattern, name] of literal) {
+            const found = text.match(pattern);
+            if (found) {
+                const at = found.index;
+                problems.push(`literal Markdown (${name}) in the prose: ` +
+                    `"${text.slice(Math.max(0, at - 20), at + 30).replace(/\s+/g, " ")}"`);
+            }
+        }
+    }
+}
+// 9. Images that did not load (the plot, and any other).
 for (const img of document.images) {
     if (!img.complete || img.naturalWidth === 0) {
         problems.push(`image missing: ${img.getAttribute("src")}`);
     }
 }
 
-// 9. English text in the Chinese edition: a paragraph, list item, heading or table cell
+// 10. English text in the Chinese edition: a paragraph, list item, heading or table cell
 // with several English words and no Chinese at all, outside code, program output and
 // anything marked as another language. (The glossary's "English" column is English on
 // purpose.)
