@@ -158,9 +158,10 @@ available() {
 start_tcp() {
     local s=$1; shift
     case $s in
-        # Every load comes from 127.0.0.1: no per-address limit (--max-per-peer 0).
-        tcp-server) start_server "$s" "$@" "$R/tcp-server" 127.0.0.1:0 --quiet --max-connections $((IDLE_MAX + 1000)) --max-per-peer 0 ;;
-        tcp-server-poll) start_server "$s" "$@" "$R/tcp-server" 127.0.0.1:0 --model poll --quiet --max-connections $((IDLE_MAX + 1000)) --max-per-peer 0 ;;
+        # Every load comes from 127.0.0.1, which the per-address limit leaves alone by
+        # default: these are the defaults' figures.
+        tcp-server) start_server "$s" "$@" "$R/tcp-server" 127.0.0.1:0 --quiet --max-connections $((IDLE_MAX + 1000)) ;;
+        tcp-server-poll) start_server "$s" "$@" "$R/tcp-server" 127.0.0.1:0 --model poll --quiet --max-connections $((IDLE_MAX + 1000)) ;;
         std) start_server "$s" "$@" "$R/std-hello-server" 127.0.0.1:0 ;;
         python) start_server "$s" "$@" python3 -u docs/python/tcp.py 0 ;;
         # Python's soft open-file limit stays at 1,024 unless raised: as a student would.
@@ -288,11 +289,11 @@ idle_workload() {
 
 flood_workload() {
     for s in tcp-server std; do
-        # tcp-server with its default connection limit (1,024). The flood comes from one
-        # address, which --max-per-peer would cap at 64: off here, so that the flood
-        # measures the connection limit and the exhaustion of descriptors.
+        # tcp-server with its defaults: the connection limit (1,024). The flood comes from
+        # 127.0.0.1, which --max-per-peer leaves alone by default, so the flood measures
+        # the connection limit and the exhaustion of descriptors.
         case $s in
-            tcp-server) start_server "$s" "$R/tcp-server" 127.0.0.1:0 --quiet --max-per-peer 0 ;;
+            tcp-server) start_server "$s" "$R/tcp-server" 127.0.0.1:0 --quiet ;;
             std) start_tcp std ;;
         esac
         "$R/flood" "$SERVER_ADDR" --attempts "$FLOOD" --server-pid "$SERVER_PID" >"$OUT/flood-$s.json" || true
@@ -306,9 +307,9 @@ UDP_SYSTEMS=(udp-server udp-server-thread python socat)
 start_udp() {
     local s=$1; shift
     case $s in
-        # All the load comes from one address: no per-source rate limit (--rate-limit 0).
-        udp-server) start_server "$s" "$@" "$R/udp-server" 127.0.0.1:0 --quiet --rate-limit 0 ;;
-        udp-server-thread) start_server "$s" "$@" "$R/udp-server" 127.0.0.1:0 --quiet --rate-limit 0 --handler thread ;;
+        # All the load comes from 127.0.0.1, which the rate limit leaves alone by default.
+        udp-server) start_server "$s" "$@" "$R/udp-server" 127.0.0.1:0 --quiet ;;
+        udp-server-thread) start_server "$s" "$@" "$R/udp-server" 127.0.0.1:0 --quiet --handler thread ;;
         python) start_server "$s" "$@" python3 -u docs/python/udp.py 0 ;;
         socat)
             local port

@@ -8,7 +8,9 @@ client "tcp-client 127.0.0.1:$PORT --framing raw --connect-timeout 2"
 pause 3
 stop
 # Ours, on IPv4 and IPv6 at once: 100 connections from 127.0.0.1, then another host, ::1.
-server "tcp-server [::]:$PORT -q"
+# The attacker is on this machine: --limit-loopback, so that the limit per address covers
+# it (by default this machine's own clients are exempt).
+server "tcp-server [::]:$PORT -q --limit-loopback"
 client "for i in \$(seq 100); do (sleep 3 | nc -N 127.0.0.1 $PORT) >/dev/null 2>&1 & done; sleep 1"
 client "tcp-client [::1]:$PORT li exit"
 client "tcp-client 127.0.0.1:$PORT li exit"

@@ -1,11 +1,11 @@
 # Lesson: One thread, many clients: 10,000 idle clients, a thread for each or one thread for all
 # The thread model (the default): 10,000 idle clients, then a round trip on each. `hold`
 # finds the server by its port and reads its threads and memory in /proc.
-server "tcp-server $ADDR -q --max-per-peer 0 --max-connections 11000"
+server "tcp-server $ADDR -q --max-connections 11000"
 client "hold $ADDR --connections 10000 --summary"
 stop
 # The same clients, one thread for all of them: readiness events.
-server "tcp-server $ADDR -q --model poll --max-per-peer 0 --max-connections 11000"
+server "tcp-server $ADDR -q --model poll --max-connections 11000"
 client "hold $ADDR --connections 10000 --summary"
 stop
 # The tutorial's server with asyncio: one thread too (its soft open-file limit raised to

@@ -142,11 +142,13 @@ pub fn main(
     class: &ClassArgs,
     json: bool,
 ) -> Result<bool, ClientError> {
+    // One server: its events on stderr, as a session's; a class: only the rows.
+    let one = class.targets.is_none();
     let grade = |target: &Target| -> Result<Report, String> {
         let opts = Options {
             addr: target.addr.clone(),
-            quiet: true,
-            trace: false,
+            quiet: opts.quiet || !one,
+            trace: opts.trace && one,
             ..opts.clone()
         };
         let graded = if attacks {

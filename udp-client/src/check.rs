@@ -89,11 +89,13 @@ pub fn run(opts: &Options) -> Result<Report, ClientError> {
 /// prints the verdicts (or JSON) and writes `--report`. `Ok(true)` when every server
 /// passed.
 pub fn main(opts: &Options, class: &ClassArgs, json: bool) -> Result<bool, ClientError> {
+    // One server: its events on stderr; a class: only the rows.
+    let one = class.targets.is_none();
     let grade = |target: &Target| -> Result<Report, String> {
         let opts = Options {
             addr: target.addr.clone(),
-            quiet: true,
-            trace: false,
+            quiet: opts.quiet || !one,
+            trace: opts.trace && one,
             ..opts.clone()
         };
         run(&opts).map_err(|e| e.to_string())

@@ -86,7 +86,9 @@ pub fn page(class: &Class<'_>) -> String {
         class.seconds
     ));
 
-    html.push_str("<table>\n<thead><tr><th class=\"student\">student</th><th class=\"score\">score</th>");
+    html.push_str(
+        "<table>\n<thead><tr><th class=\"student\">student</th><th class=\"score\">score</th>",
+    );
     for (i, step) in steps.iter().enumerate() {
         html.push_str(&format!(
             "<th title=\"{}\"><span class=\"n\">{}</span>{}</th>",
