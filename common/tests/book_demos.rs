@@ -246,7 +246,7 @@ fn attacks() {
                 // Ours holds: the flood's excess refused, another address served.
                 "37 refused (per peer)",
                 "client| hello,li",
-                "client| error: server busy",
+                "refused by the server: \"error: server busy\"",
                 // Slowloris is cut off at the message timeout.
                 "error: message not complete 2 s after its first byte, closing",
                 "closed: message timeout after",

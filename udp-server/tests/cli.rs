@@ -40,9 +40,17 @@ fn start_up_line_names_buffer_handler_and_faults() {
         "SO_RCVBUF",
         "drop 0.3",
         "--seed 5",
+        "rate limit 1000/s per source, loopback exempt",
     ] {
         assert!(first.contains(part), "{part:?} missing in {first}");
     }
+    // Which sources the rate limit covers is said either way.
+    let s = server(&["--limit-loopback", "--rate-limit", "50"]);
+    let first = &s.stdout()[0];
+    assert!(
+        first.contains("rate limit 50/s per source, loopback included"),
+        "{first}"
+    );
 }
 
 #[cfg_attr(

@@ -258,8 +258,11 @@ fn a_flood_from_one_source_is_capped_and_another_source_loses_nothing() {
     const FLOOD_PER_MS: usize = 50;
     const FLOOD_MS: u64 = 1000;
     const PINGS: usize = 100;
+    // Both "hosts" are loopback addresses: the limit must cover loopback here
+    // (`--limit-loopback`; by default this machine's own sources are exempt).
     let server = TestServer::start(Config {
         rate_limit: Some(RATE),
+        scope: common::addr::LimitScope::Everyone,
         quiet: true,
         ..Config::default()
     });
