@@ -34,6 +34,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::Duration;
 
 use crate::frame::{self, Decoder, FrameError, Framing};
 use crate::output;
@@ -72,6 +73,62 @@ impl ConnError {
     pub fn is_reset(&self) -> bool {
         matches!(self, ConnError::Io(e) if crate::net::is_reset(e))
     }
+}
+
+/// The timeouts a socket has now (`SO_RCVTIMEO`, `SO_SNDTIMEO`), kept so that each is set
+/// only when it changes: setting one is a system call, and a loop that set it before every
+/// read would double the calls it makes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SocketTimeouts {
+    read: Option<Duration>,
+    write: Option<Duration>,
+}
+
+impl SocketTimeouts {
+    /// The timeouts a socket was given (`None`: none, wait for ever).
+    pub fn new(read: Option<Duration>, write: Option<Duration>) -> SocketTimeouts {
+        SocketTimeouts { read, write }
+    }
+
+    /// Sets `stream`'s read timeout to `wait`, unless it has that one already.
+    pub fn set_read(&mut self, stream: &TcpStream, wait: Option<Duration>) -> io::Result<()> {
+        if self.read != wait {
+            stream.set_read_timeout(wait)?;
+            self.read = wait;
+        }
+        Ok(())
+    }
+
+    /// Sets `stream`'s write timeout to `wait`, unless it has that one already.
+    pub fn set_write(&mut self, stream: &TcpStream, wait: Option<Duration>) -> io::Result<()> {
+        if self.write != wait {
+            stream.set_write_timeout(wait)?;
+            self.write = wait;
+        }
+        Ok(())
+    }
+}
+
+/// Writes all of `bytes`, as `write_all` does, calling `before_write` before each write to
+/// the socket: a peer that reads slowly takes the bytes over many writes, and a deadline
+/// (cut into the write timeout there) must hold for all of them. An error from it ends
+/// the writing.
+pub fn write_all_with(
+    mut stream: &TcpStream,
+    bytes: &[u8],
+    mut before_write: impl FnMut(&TcpStream) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        before_write(stream)?;
+        match stream.write(rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => rest = &rest[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// A TCP stream with its read buffer and framing.
@@ -233,7 +290,20 @@ impl Connection {
 
     /// See [`Reader::read_message`].
     pub fn read_message(&mut self) -> Result<Option<&[u8]>, ConnError> {
-        self.read.read_message(&self.stream, self.trace.as_deref())
+        self.read
+            .read_message(&self.stream, self.trace.as_deref(), |_| Ok(()))
+    }
+
+    /// [`read_message`](Self::read_message), calling `before_read` before each read from
+    /// the socket: a grader cuts the read timeout there to what is left of its deadline,
+    /// so that a server that trickles a reply cannot stretch the wait read by read. An
+    /// error from it ends the wait.
+    pub fn read_message_with(
+        &mut self,
+        before_read: impl FnMut(&TcpStream) -> io::Result<()>,
+    ) -> Result<Option<&[u8]>, ConnError> {
+        self.read
+            .read_message(&self.stream, self.trace.as_deref(), before_read)
     }
 
     /// See [`Writer::write_message`].
@@ -244,6 +314,15 @@ impl Connection {
     /// See [`Writer::write_bytes`].
     pub fn write_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.split().1.write_bytes(bytes)
+    }
+
+    /// See [`Writer::write_bytes_with`].
+    pub fn write_bytes_with(
+        &mut self,
+        bytes: &[u8],
+        before_write: impl FnMut(&TcpStream) -> io::Result<()>,
+    ) -> io::Result<()> {
+        self.split().1.write_bytes_with(bytes, before_write)
     }
 
     /// Says "I will send nothing more" (a TCP FIN) while still reading what the peer sends.
@@ -258,7 +337,7 @@ impl Reader<'_> {
     ///
     /// The message borrows the buffer until the next call: copy it out to keep it.
     pub fn read_message(&mut self) -> Result<Option<&[u8]>, ConnError> {
-        self.state.read_message(self.stream, self.trace)
+        self.state.read_message(self.stream, self.trace, |_| Ok(()))
     }
 
     /// The socket (for its options, such as the read timeout).
@@ -292,6 +371,7 @@ impl ReadState {
         &mut self,
         stream: &TcpStream,
         trace: Option<&str>,
+        mut before_read: impl FnMut(&TcpStream) -> io::Result<()>,
     ) -> Result<Option<&[u8]>, ConnError> {
         self.head += std::mem::take(&mut self.pending);
         loop {
@@ -299,6 +379,7 @@ impl ReadState {
             if let Some(frame) = self.decoder.decode(unread)? {
                 return Ok(Some(self.take(frame)));
             }
+            before_read(stream)?;
             match self.fill(stream, trace) {
                 Ok(0) => {
                     let unread = &self.buf.bytes()[self.head..self.filled];
@@ -404,12 +485,90 @@ impl Writer<'_> {
         self.state.bytes_out += bytes.len() as u64;
         Ok(())
     }
+
+    /// [`write_bytes`](Self::write_bytes), calling `before_write` before each write to the
+    /// socket (a peer that reads slowly takes the bytes over many writes, and a deadline
+    /// must hold for all of them). An error from it ends the writing.
+    pub fn write_bytes_with(
+        &mut self,
+        bytes: &[u8],
+        before_write: impl FnMut(&TcpStream) -> io::Result<()>,
+    ) -> io::Result<()> {
+        if let Some(label) = self.trace {
+            output::trace(&label, "write", bytes);
+        }
+        write_all_with(self.stream, bytes, before_write)?;
+        self.state.bytes_out += bytes.len() as u64;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::tcp_pair as pair;
+
+    #[test]
+    fn a_hook_runs_before_every_read_and_every_write_and_can_end_them() {
+        let (mut raw, server) = pair();
+        let mut conn = Connection::new(server, Framing::Line, 100, None);
+        // A message in three pieces: three reads, three calls.
+        raw.write_all(b"l").unwrap();
+        let writer = std::thread::spawn(move || {
+            for piece in [&b"i"[..], b"\n"] {
+                std::thread::sleep(std::time::Duration::from_millis(30));
+                raw.write_all(piece).unwrap();
+            }
+            raw
+        });
+        let mut calls = 0;
+        let got = conn
+            .read_message_with(|_| {
+                calls += 1;
+                Ok(())
+            })
+            .unwrap()
+            .map(<[u8]>::to_vec);
+        assert_eq!(got.as_deref(), Some(&b"li"[..]));
+        assert!(calls >= 2, "{calls} calls for a message in pieces");
+        let mut raw = writer.join().unwrap();
+        // The hook's error ends the wait, before any read.
+        let ended = conn.read_message_with(|_| Err(io::ErrorKind::TimedOut.into()));
+        assert!(matches!(ended, Err(e) if e.is_timeout()));
+        // Writes: every byte goes, the hook before each write.
+        let mut writes = 0;
+        conn.write_bytes_with(b"ok\n", |_| {
+            writes += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert!(writes >= 1);
+        let mut three = [0u8; 3];
+        raw.read_exact(&mut three).unwrap();
+        assert_eq!(&three, b"ok\n");
+        assert_eq!(conn.bytes_out(), 3);
+        let refused = conn.write_bytes_with(b"no", |_| Err(io::ErrorKind::TimedOut.into()));
+        assert_eq!(refused.unwrap_err().kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[test]
+    fn a_socket_timeout_is_set_only_when_it_changes() {
+        let (_raw, server) = pair();
+        let mut t = SocketTimeouts::new(None, None);
+        let five = Some(Duration::from_secs(5));
+        t.set_read(&server, five).unwrap();
+        assert_eq!(server.read_timeout().unwrap(), five);
+        // Set behind its back: an unchanged wait makes no call, so the socket keeps it.
+        server
+            .set_read_timeout(Some(Duration::from_secs(7)))
+            .unwrap();
+        t.set_read(&server, five).unwrap();
+        assert_eq!(server.read_timeout().unwrap(), Some(Duration::from_secs(7)));
+        t.set_write(&server, five).unwrap();
+        assert_eq!(server.write_timeout().unwrap(), five);
+        t.set_read(&server, None).unwrap();
+        assert_eq!(server.read_timeout().unwrap(), None);
+    }
 
     #[test]
     fn reads_messages_however_the_bytes_arrive() {

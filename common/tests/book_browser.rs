@@ -35,8 +35,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use common::grade::class::{Row, Target};
-use common::grade::{html, Report, Verdict};
+use common::grade::class::Target;
+use common::grade::{html, Report, Row, Verdict};
 use common::testing::{available, available_by, run, tell, which, workspace_root, Install};
 
 /// The window every page is checked in (the 1280×800: a common laptop screen).

@@ -11,7 +11,7 @@ stop
 # A server too slow to accept: frozen while 20 clients connect.
 server "tcp-server $ADDR --backlog 5 -q"
 freeze
-client "for i in \$(seq 20); do tcp-client -q $ADDR --connect-timeout 10 li exit >/dev/null 2>&1 & done; sleep 0.5"
+client "for i in \$(seq 20); do tcp-client -q $ADDR --connect-timeout 10 li exit >/dev/null 2>&1 & done; sleep 1.5"
 side "ss -ltn '( sport = :$PORT )'; echo \"waiting to connect: \$(ss -Htn state syn-sent '( dport = :$PORT )' | wc -l)\""
 thaw
 # The 14 dropped SYNs are retried 1 s, 3 s and 7 s after the first: wait for the last retry.
@@ -19,7 +19,7 @@ pause 8
 stop
 server "tcp-server $ADDR --backlog 128 -q"
 freeze
-client "for i in \$(seq 20); do tcp-client -q $ADDR --connect-timeout 10 li exit >/dev/null 2>&1 & done; sleep 0.5"
+client "for i in \$(seq 20); do tcp-client -q $ADDR --connect-timeout 10 li exit >/dev/null 2>&1 & done; sleep 1.5"
 side "ss -ltn '( sport = :$PORT )'; echo \"waiting to connect: \$(ss -Htn state syn-sent '( dport = :$PORT )' | wc -l)\""
 thaw
 pause 1

@@ -28,8 +28,9 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::cli::nonzero;
 use common::frame::{self, Framing};
-use common::grade::{run_steps, Step, Wait, RUN_LIMIT};
+use common::grade::{run_steps, Step, StepDeadline, Wait, RUN_LIMIT};
 pub use common::grade::{Report, Verdict};
 use common::output::printable;
 
@@ -108,16 +109,16 @@ const STEPS: [Attack; 12] = [
     },
 ];
 
-/// The names of the steps, in order.
-pub fn step_names() -> Vec<&'static str> {
-    STEPS.iter().map(|a| a.name).collect()
-}
-
 /// Runs the suite against the server of `opts`. Only a server that cannot be reached at
 /// all is an `Err`; everything after that is a verdict.
 pub fn run(opts: &Options) -> Result<Report, ClientError> {
     // One connection first: "nothing listens there" is one clear error, not 12 failures.
-    drop(Client::connect(opts)?);
+    // It counts against the run's minute, as the steps do.
+    let started = Instant::now();
+    drop(Client::connect(&Options {
+        deadline: Some(StepDeadline::new(STEP, started)),
+        ..opts.clone()
+    })?);
     let opts = &Options {
         quiet: true,
         trace: false,
@@ -141,7 +142,11 @@ pub fn run(opts: &Options) -> Result<Report, ClientError> {
             }),
         })
         .collect();
-    let verdicts = run_steps(steps, Some(GATE), RUN_LIMIT);
+    let verdicts = run_steps(
+        steps,
+        Some(GATE),
+        RUN_LIMIT.saturating_sub(started.elapsed()),
+    );
     Ok(Report::new(opts.addr.to_string(), verdicts))
 }
 
@@ -226,38 +231,37 @@ fn fresh_client(opts: &Options) -> Result<(), String> {
     closes_after_exit(&mut c)
 }
 
-/// The next wait of `CLOSE_WAIT` at most, within the step.
-fn close_wait(opts: &Options) -> Wait {
-    Wait::new(
-        Some(CLOSE_WAIT),
-        "the grader's wait for a close",
-        opts.deadline,
-        Instant::now(),
-    )
-}
-
-/// Waits until the server ends `stream` (end of stream or reset); anything it sends
-/// before is read and thrown away.
+/// Waits until the server ends `stream` (end of stream or reset), for at most
+/// `CLOSE_WAIT` in all and within the step; anything it sends before is read and thrown
+/// away.
 fn ended_by_server(opts: &Options, mut stream: &TcpStream) -> Result<String, String> {
-    let wait = close_wait(opts);
-    let _ = stream.set_read_timeout(wait.timeout);
+    let close_by = Instant::now() + CLOSE_WAIT;
+    let step = Wait::new(None, "", opts.deadline);
     let mut sink = [0u8; 4096];
     let mut got = 0usize;
-    let started = Instant::now();
     loop {
+        let now = Instant::now();
+        let left = close_by.saturating_duration_since(now);
+        let Ok(step_left) = step.timeout_at(now) else {
+            return Err(format!("still open: {}", step.ran_out(now)));
+        };
+        if left.is_zero() {
+            return Err(format!(
+                "still open after {} (the grader's wait for a close)",
+                common::grade::seconds(CLOSE_WAIT)
+            ));
+        }
+        let wait = step_left.map_or(left, |s| s.min(left));
+        let _ = stream.set_read_timeout(Some(wait));
         match stream.read(&mut sink) {
             Ok(0) => return Ok(format!("closed after {got} bytes of answer")),
             Ok(n) => got += n,
             Err(e) if common::net::is_reset(&e) => {
                 return Ok(format!("reset after {got} bytes of answer"))
             }
-            Err(e) if common::net::is_timeout(&e) => {
-                return Err(format!("still open: {}", wait.ran_out()))
-            }
+            // Either limit: the loop says which.
+            Err(e) if common::net::is_timeout(&e) => {}
             Err(e) => return Err(format!("still open ({})", common::net::describe(&e))),
-        }
-        if wait.timeout.is_some_and(|t| started.elapsed() > t) {
-            return Err(format!("still sending: {}", wait.ran_out()));
         }
     }
 }
@@ -375,21 +379,26 @@ fn concurrent_clients(opts: &Options) -> Outcome {
     let handles: Vec<_> = (0..CONCURRENT_CLIENTS)
         .map(|i| {
             let opts = opts.clone();
-            thread::spawn(move || -> Result<(), String> {
-                let mut c = greeted_client(&opts)?;
-                let msg = format!("client {i}");
-                c.send(msg.as_bytes()).map_err(|e| e.to_string())?;
-                expect(&mut c, &reply_to(msg.as_bytes()), "reply")?;
-                closes_after_exit(&mut c)
-            })
+            thread::Builder::new().name(format!("client-{i}")).spawn(
+                move || -> Result<(), String> {
+                    let mut c = greeted_client(&opts)?;
+                    let msg = format!("client {i}");
+                    c.send(msg.as_bytes()).map_err(|e| e.to_string())?;
+                    expect(&mut c, &reply_to(msg.as_bytes()), "reply")?;
+                    closes_after_exit(&mut c)
+                },
+            )
         })
         .collect();
     let mut failed = Vec::new();
     for (i, h) in handles.into_iter().enumerate() {
-        match h.join() {
-            Ok(Ok(())) => {}
-            Ok(Err(why)) => failed.push(format!("client {i}: {why}")),
-            Err(_) => failed.push(format!("client {i}: the grader's thread failed")),
+        match h.map(|h| h.join()) {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(why))) => failed.push(format!("client {i}: {why}")),
+            Ok(Err(_)) => failed.push(format!("client {i}: the grader's thread failed")),
+            Err(e) => failed.push(format!(
+                "client {i}: the grader could not start a thread ({e})"
+            )),
         }
     }
     match failed.first() {
@@ -418,16 +427,17 @@ fn unread_replies(opts: &Options) -> Outcome {
         .flat_map(|i| framed(opts, format!("unread {i:04} {}", "x".repeat(64)).as_bytes()))
         .collect();
     let stream = c.stream().try_clone().map_err(|e| e.to_string())?;
-    let wait = Wait::new(
-        Some(opts.timeout),
-        "--timeout",
-        opts.deadline,
-        Instant::now(),
-    );
-    let writer = thread::spawn(move || {
-        let _ = stream.set_write_timeout(wait.timeout);
-        let _ = (&stream).write_all(&all);
-    });
+    // Each write waits at most --timeout, within the step; and the shutdown below ends a
+    // write still blocked, so the writer is joined at once.
+    let wait = Wait::new(nonzero(opts.timeout), "--timeout", opts.deadline);
+    let write_timeout = wait.timeout_at(Instant::now()).ok().flatten();
+    let writer = thread::Builder::new()
+        .name("unread-writer".into())
+        .spawn(move || {
+            let _ = stream.set_write_timeout(write_timeout);
+            let _ = (&stream).write_all(&all);
+        })
+        .map_err(|e| format!("the grader could not start a thread ({e})"))?;
     thread::sleep(Duration::from_millis(200));
     let served = fresh_client(opts);
     let _ = c.stream().shutdown(Shutdown::Both);
@@ -446,10 +456,21 @@ fn connection_flood(opts: &Options) -> Outcome {
         Some(FLOOD_WAIT.min(opts.connect_timeout)),
         "the flood's wait for the kernel",
         opts.deadline,
-        Instant::now(),
     );
-    let flood = open_at_once(addr, FLOOD_CONNECTIONS, wait.timeout.unwrap_or(FLOOD_WAIT))?;
+    let within = wait
+        .timeout_at(Instant::now())
+        .map_err(|_| format!("no flood: {}", wait.ran_out(Instant::now())))?
+        .unwrap_or(FLOOD_WAIT);
+    let flood = open_at_once(addr, FLOOD_CONNECTIONS, within)?;
     let opened = flood.held.len();
+    if let Some(why) = &flood.local_error {
+        // The grader's own limit (open files, say): not the server's fault, and no verdict.
+        return Err(format!(
+            "the grader could open only {} of {FLOOD_CONNECTIONS} sockets ({why}): raise its \
+             limit (ulimit -n) and grade again",
+            FLOOD_CONNECTIONS - flood.failed_here
+        ));
+    }
     if opened == 0 && flood.refused == FLOOD_CONNECTIONS {
         return Err(format!(
             "all {FLOOD_CONNECTIONS} connections refused: nothing listens at {addr} any more"
@@ -482,7 +503,7 @@ fn connection_flood(opts: &Options) -> Outcome {
         detail.push_str(&format!(
             ", {} unanswered: {}",
             flood.unanswered,
-            wait.ran_out()
+            wait.ran_out(Instant::now())
         ));
     }
     detail.push(')');
@@ -500,11 +521,14 @@ fn server_addr(opts: &Options) -> Result<SocketAddr, String> {
 }
 
 /// What a flood got: the connections the kernel accepted (held open until dropped), those
-/// refused, and those still unanswered when the wait ran out.
+/// refused, those still unanswered when the wait ran out, and the sockets the grader could
+/// not even open (with the first reason: its own limits, not the server's doing).
 struct Flood {
     held: Vec<mio::net::TcpStream>,
     refused: usize,
     unanswered: usize,
+    failed_here: usize,
+    local_error: Option<String>,
 }
 
 /// Opens `n` connections to `addr` at once. Each connect is non-blocking (the SYN goes
@@ -518,6 +542,8 @@ fn open_at_once(addr: SocketAddr, n: usize, within: Duration) -> Result<Flood, S
         held: Vec::with_capacity(n),
         refused: 0,
         unanswered: 0,
+        failed_here: 0,
+        local_error: None,
     };
     for i in 0..n {
         let registered = mio::net::TcpStream::connect(addr).and_then(|mut s| {
@@ -527,9 +553,17 @@ fn open_at_once(addr: SocketAddr, n: usize, within: Duration) -> Result<Flood, S
         });
         match registered {
             Ok(s) => pending.push(Some(s)),
-            // Refused at once (or out of sockets here): that connection is done.
-            Err(_) => {
+            // Refused at once: that connection is done.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                 flood.refused += 1;
+                pending.push(None);
+            }
+            // Out of sockets or descriptors here: the grader's limit.
+            Err(e) => {
+                flood.failed_here += 1;
+                flood
+                    .local_error
+                    .get_or_insert_with(|| common::net::describe(&e));
                 pending.push(None);
             }
         }
@@ -594,7 +628,6 @@ mod tests {
 
     #[test]
     fn every_step_has_a_deadline_that_fits_in_the_run() {
-        assert_eq!(step_names().len(), 12);
         for a in &STEPS {
             assert!(a.budget > CLOSE_WAIT && a.budget < RUN_LIMIT, "{}", a.name);
         }

@@ -22,8 +22,6 @@ use crate::{
 
 /// The tutorial's session, all its waits together, is over within this.
 const SESSION_DEADLINE: Duration = Duration::from_secs(20);
-/// The steps of the session: the greeting, three replies, the close.
-const SESSION_STEPS: usize = TUTORIAL_MESSAGES.len() + 1;
 
 /// One step of `--check`: what was expected, what came, and whether they match.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,23 +54,20 @@ pub fn run_check(opts: &Options) -> Result<Vec<SessionStep>, ClientError> {
         steps.push(step);
         ok
     };
+    let names = session_step_names();
     let mut alive = expect(
-        "greeting".into(),
+        names[0].clone(),
         EXPECTED_GREETING,
         client.greeting().map(Some),
     );
-    for m in &TUTORIAL_MESSAGES[..3] {
+    for (m, name) in TUTORIAL_MESSAGES[..3].iter().zip(&names[1..]) {
         if !alive {
             break;
         }
         let want = [EXPECTED_REPLY_PREFIX, m.as_bytes()].concat();
         alive = match client.send(m.as_bytes()) {
-            Ok(()) => expect(
-                format!("reply to \"{m}\""),
-                &want,
-                client.recv(&format!("reply to \"{m}\"")),
-            ),
-            Err(e) => expect(format!("reply to \"{m}\""), &want, Err(e)),
+            Ok(()) => expect(name.clone(), &want, client.recv(name)),
+            Err(e) => expect(name.clone(), &want, Err(e)),
         };
     }
     if alive {
@@ -85,7 +80,7 @@ pub fn run_check(opts: &Options) -> Result<Vec<SessionStep>, ClientError> {
             Err(e) => (e.to_string(), false),
         };
         steps.push(SessionStep {
-            what: "close after \"exit\"".into(),
+            what: names[4].clone(),
             expected: "end of stream".into(),
             got,
             ok,
@@ -120,17 +115,17 @@ pub fn session_report(opts: &Options) -> Result<Report, ClientError> {
     Ok(Report::new(opts.addr.to_string(), verdicts))
 }
 
-/// The names of the session's steps, as [`run_check`] gives them.
-fn session_step_names() -> Vec<String> {
-    let mut names = vec!["greeting".to_string()];
-    names.extend(
-        TUTORIAL_MESSAGES[..3]
-            .iter()
-            .map(|m| format!("reply to \"{m}\"")),
-    );
-    names.push("close after \"exit\"".to_string());
-    debug_assert_eq!(names.len(), SESSION_STEPS);
-    names
+/// The names of the session's steps: the greeting, the reply to each of the three
+/// messages, the close after `exit`.
+fn session_step_names() -> [String; 5] {
+    let [li, bo, ca, exit] = TUTORIAL_MESSAGES;
+    [
+        "greeting".to_string(),
+        format!("reply to \"{li}\""),
+        format!("reply to \"{bo}\""),
+        format!("reply to \"{ca}\""),
+        format!("close after \"{exit}\""),
+    ]
 }
 
 /// `tcp-client --check [--attacks]`, against the server of `opts` or the `--targets` of
@@ -173,8 +168,5 @@ pub fn main(
         ),
         grade: &grade,
     };
-    class::check(&grader, &opts.addr, class, json).map_err(|e| match e {
-        class::CheckError::Usage(why) => ClientError::Usage(why),
-        class::CheckError::Unreachable(why) => ClientError::Unreachable(why),
-    })
+    Ok(class::check(&grader, &opts.addr, class, json)?)
 }

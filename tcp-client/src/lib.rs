@@ -29,7 +29,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::addr::Endpoint;
-use common::conn::{ConnError, Connection};
+use common::conn::{ConnError, Connection, SocketTimeouts};
 use common::frame::{self, Framing};
 use common::grade::{StepDeadline, Wait};
 use common::net::{self, NetError};
@@ -91,9 +91,9 @@ pub enum ClientError {
         limit: String,
         hint: String,
     },
-    /// A server to grade could not be reached (the message says why).
+    /// `--check` could not run: a bad targets file, or a server that could not be graded.
     #[error("{0}")]
-    Unreachable(String),
+    Check(#[from] common::grade::class::CheckError),
     /// The server said no in place of a greeting (ours: `error: server busy`).
     #[error("{peer}: refused by the server: \"{words}\"{}", refusal_hint(.words))]
     Refused { peer: SocketAddr, words: String },
@@ -114,6 +114,7 @@ impl ClientError {
     pub fn exit_code(&self) -> u8 {
         match self {
             ClientError::Usage(_) => common::EXIT_USAGE as u8,
+            ClientError::Check(e) => e.exit_code(),
             _ => common::EXIT_FAILURE as u8,
         }
     }
@@ -132,13 +133,12 @@ pub struct Client {
     conn: Connection,
     peer: SocketAddr,
     log: Log,
-    /// `--timeout`: the longest wait for a reply, or for a write (`None`: for ever).
+    /// `--timeout`: the longest a read or a write may wait (`None`: for ever).
     timeout: Option<Duration>,
-    /// A grader's step: no wait goes past it.
+    /// A grader's step: no wait goes past it, however many reads or writes it takes.
     deadline: Option<StepDeadline>,
     /// The socket's read and write timeouts now, so they are set only when they change.
-    read_timeout: Option<Duration>,
-    write_timeout: Option<Duration>,
+    timeouts: SocketTimeouts,
 }
 
 impl Client {
@@ -148,17 +148,23 @@ impl Client {
             Some(opts.connect_timeout),
             "--connect-timeout",
             opts.deadline,
-            Instant::now(),
         );
-        let within = wait.timeout.unwrap_or(opts.connect_timeout);
+        let timed_out = |what: String| {
+            let now = Instant::now();
+            ClientError::TimedOut {
+                peer: opts.addr.to_string(),
+                what,
+                limit: wait.ran_out(now),
+                hint: String::new(),
+            }
+        };
+        let Ok(within) = wait.timeout_at(Instant::now()) else {
+            return Err(timed_out(format!("could not connect to {}", opts.addr)));
+        };
+        let within = within.unwrap_or(opts.connect_timeout);
         let stream = net::connect(&opts.addr, within, SERVER_NAME).map_err(|e| {
-            if wait.by_step() && net::is_timeout(&e.source) {
-                ClientError::TimedOut {
-                    peer: opts.addr.to_string(),
-                    what: e.what,
-                    limit: wait.ran_out(),
-                    hint: String::new(),
-                }
+            if wait.step_passed(Instant::now()) && net::is_timeout(&e.source) {
+                timed_out(e.what)
             } else {
                 ClientError::Net(e)
             }
@@ -167,9 +173,10 @@ impl Client {
             .peer_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], opts.addr.port)));
         let timeout = common::cli::nonzero(opts.timeout);
-        let set = stream
-            .set_read_timeout(timeout)
-            .and_then(|()| stream.set_write_timeout(timeout));
+        let mut timeouts = SocketTimeouts::default();
+        let set = timeouts
+            .set_read(&stream, timeout)
+            .and_then(|()| timeouts.set_write(&stream, timeout));
         if let Err(e) = set {
             return Err(ClientError::Conn {
                 peer,
@@ -193,8 +200,7 @@ impl Client {
             log: Log::stderr(opts.quiet),
             timeout,
             deadline: opts.deadline,
-            read_timeout: timeout,
-            write_timeout: timeout,
+            timeouts,
         };
         client
             .log
@@ -210,17 +216,19 @@ impl Client {
         }
     }
 
-    /// The next wait: `--timeout`, cut to the step's deadline inside a grader.
+    /// The wait of a read or a write: `--timeout` for each system call, inside the step's
+    /// deadline when a grader gave one.
     fn wait(&self) -> Wait {
-        Wait::new(self.timeout, "--timeout", self.deadline, Instant::now())
+        Wait::new(self.timeout, "--timeout", self.deadline)
     }
 
     /// The error for a read or write that failed: a wait that ran out says which limit.
-    fn failed(&self, what: String, err: ConnError, wait: &Wait) -> ClientError {
+    fn failed(&self, what: String, err: ConnError) -> ClientError {
         if !err.is_timeout() {
             return self.conn_error(what, err);
         }
-        let hint = if wait.by_step() {
+        let (wait, now) = (self.wait(), Instant::now());
+        let hint = if wait.step_passed(now) {
             String::new()
         } else {
             format!(
@@ -231,41 +239,24 @@ impl Client {
         ClientError::TimedOut {
             peer: self.peer.to_string(),
             what,
-            limit: wait.ran_out(),
+            limit: wait.ran_out(now),
             hint,
         }
     }
 
-    /// Sets the socket's read timeout to `wait`'s, if that changed.
-    fn ready_to_read(&mut self, wait: &Wait) -> Result<(), ClientError> {
-        if self.read_timeout != wait.timeout {
-            self.conn
-                .stream()
-                .set_read_timeout(wait.timeout)
-                .map_err(|e| self.conn_error("could not set the timeout".into(), e.into()))?;
-            self.read_timeout = wait.timeout;
-        }
-        Ok(())
-    }
-
-    /// Sets the socket's write timeout to `wait`'s, if that changed.
-    fn ready_to_write(&mut self, wait: &Wait) -> Result<(), ClientError> {
-        if self.write_timeout != wait.timeout {
-            self.conn
-                .stream()
-                .set_write_timeout(wait.timeout)
-                .map_err(|e| self.conn_error("could not set the timeout".into(), e.into()))?;
-            self.write_timeout = wait.timeout;
-        }
-        Ok(())
-    }
-
     /// Sends one message (all of it).
     pub fn send(&mut self, msg: &[u8]) -> Result<(), ClientError> {
-        let wait = self.wait();
-        self.ready_to_write(&wait)?;
-        if let Err(e) = self.conn.write_message(msg) {
-            return Err(self.failed(format!("could not send \"{}\"", printable(msg)), e, &wait));
+        let sent = if self.deadline.is_none() {
+            self.conn.write_message(msg)
+        } else {
+            // Inside a step: framed here, then written under the deadline, write by write.
+            let mut framed = Vec::new();
+            frame::encode(self.conn.framing(), msg, &mut framed)
+                .map_err(ConnError::from)
+                .and_then(|()| Ok(self.write_by_deadline(&framed)?))
+        };
+        if let Err(e) = sent {
+            return Err(self.failed(format!("could not send \"{}\"", printable(msg)), e));
         }
         self.log.message(&self.peer, "sent", msg);
         Ok(())
@@ -273,20 +264,22 @@ impl Client {
 
     /// Sends bytes as they are, unframed (the attack suite sends pieces and garbage).
     pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
-        let wait = self.wait();
-        self.ready_to_write(&wait)?;
-        self.conn.write_bytes(bytes).map_err(|e| {
-            self.failed(
-                format!("could not send {} bytes", bytes.len()),
-                e.into(),
-                &wait,
-            )
-        })
+        let sent = if self.deadline.is_none() {
+            self.conn.write_bytes(bytes)
+        } else {
+            self.write_by_deadline(bytes)
+        };
+        sent.map_err(|e| self.failed(format!("could not send {} bytes", bytes.len()), e.into()))
     }
 
-    /// The server this client is connected to.
-    pub fn peer(&self) -> SocketAddr {
-        self.peer
+    /// Writes `bytes`, each write's timeout cut to what is left of the step.
+    fn write_by_deadline(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let wait = self.wait();
+        let timeouts = &mut self.timeouts;
+        self.conn.write_bytes_with(bytes, |stream| {
+            let t = wait.timeout_at(Instant::now())?;
+            timeouts.set_write(stream, t)
+        })
     }
 
     /// The connection's stream (to half-close it, or to read what is left).
@@ -297,12 +290,22 @@ impl Client {
     /// Receives one message; `None` when the server closed the connection.
     /// `waiting_for` says what we were waiting for, for the error message.
     pub fn recv(&mut self, waiting_for: &str) -> Result<Option<Vec<u8>>, ClientError> {
-        let wait = self.wait();
-        self.ready_to_read(&wait)?;
-        match self.conn.read_message() {
-            Ok(msg) => Ok(msg.map(<[u8]>::to_vec)),
-            Err(e) => Err(self.failed(format!("no {waiting_for}"), e, &wait)),
-        }
+        let got = if self.deadline.is_none() {
+            // The socket has --timeout since the connect: nothing to set.
+            self.conn.read_message().map(|m| m.map(<[u8]>::to_vec))
+        } else {
+            // Inside a step: each read's timeout cut to what is left of it, so a server
+            // that trickles its reply cannot stretch the wait read by read.
+            let wait = self.wait();
+            let timeouts = &mut self.timeouts;
+            self.conn
+                .read_message_with(|stream| {
+                    let t = wait.timeout_at(Instant::now())?;
+                    timeouts.set_read(stream, t)
+                })
+                .map(|m| m.map(<[u8]>::to_vec))
+        };
+        got.map_err(|e| self.failed(format!("no {waiting_for}"), e))
     }
 
     /// Receives the server's first message, its greeting. A server that turns the client

@@ -148,8 +148,9 @@ pub fn likely_limit(served: usize) -> String {
         )
     } else if served >= DEFAULT_MAX_CONNECTIONS {
         format!(
-            "{served} were served at once: tcp-server's --max-connections (1024 by default); \
-             start it with --max-connections N to raise it"
+            "{served} were served at once: tcp-server's --max-connections \
+             ({DEFAULT_MAX_CONNECTIONS} by default); start it with --max-connections N to \
+             raise it"
         )
     } else {
         format!(

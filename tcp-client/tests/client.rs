@@ -238,6 +238,11 @@ fn load_past_the_limit_per_address_counts_refusals_and_names_the_limit() {
         ] {
             assert!(out.contains(line), "{model}: {line:?} in {out}");
         }
+        let summary = s.stop().unwrap();
+        assert_eq!(summary.refused_per_peer, 36, "{summary}");
+        // The same as JSON, from a fresh server (the first one's slots may still be on
+        // their way back).
+        let s = with_scope(model, common::addr::LimitScope::Everyone);
         let (_, json, _) = client(&[
             &s.addr.to_string(),
             "--connections",
@@ -250,8 +255,7 @@ fn load_past_the_limit_per_address_counts_refusals_and_names_the_limit() {
         assert_eq!(v["refused_busy"], 36, "{json}");
         assert_eq!(v["errors"], 0, "{json}");
         assert_eq!(v["refusal"], "error: server busy", "{json}");
-        let summary = s.stop().unwrap();
-        assert_eq!(summary.refused_per_peer, 72, "{summary}");
+        s.stop().unwrap();
     }
 }
 

@@ -107,10 +107,7 @@ pub fn main(opts: &Options, class: &ClassArgs, json: bool) -> Result<bool, Clien
         command: "udp-client --check".into(),
         grade: &grade,
     };
-    class::check(&grader, &opts.addr, class, json).map_err(|e| match e {
-        class::CheckError::Usage(why) => ClientError::Usage(why),
-        class::CheckError::Unreachable(why) => ClientError::Unreachable(why),
-    })
+    Ok(class::check(&grader, &opts.addr, class, json)?)
 }
 
 /// Sends `msg` and expects exactly `Hi!` + `msg`; returns the reply's size. A reply that
@@ -123,14 +120,14 @@ fn exchange(
     deadline: StepDeadline,
 ) -> Result<usize, String> {
     let want = [PREFIX, msg].concat();
+    let wait = Wait::new(Some(timeout), "--timeout", Some(deadline));
     for _ in 0..TRIES {
-        let wait = deadline.wait(Some(timeout), "--timeout", Instant::now());
-        if deadline.passed(Instant::now()) {
-            return Err(format!("no reply: {}", deadline.ran_out()));
-        }
+        let Ok(this_try) = wait.timeout_at(Instant::now()) else {
+            return Err(format!("no reply: {}", wait.ran_out(Instant::now())));
+        };
         client.send(msg).map_err(|e| e.to_string())?;
         match client
-            .recv(wait.timeout.unwrap_or(timeout))
+            .recv(this_try.unwrap_or(timeout))
             .map_err(|e| e.to_string())?
         {
             Some(reply) if reply == want.as_slice() => return Ok(reply.len()),
@@ -143,7 +140,9 @@ fn exchange(
                     printable(&want[..want.len().min(40)])
                 ))
             }
-            None if wait.by_step() => return Err(format!("no reply: {}", wait.ran_out())),
+            None if wait.step_passed(Instant::now()) => {
+                return Err(format!("no reply: {}", wait.ran_out(Instant::now())))
+            }
             None => continue,
         }
     }
@@ -168,8 +167,15 @@ fn in_flight(
     }
     let mut missing: HashSet<Vec<u8>> = requests.iter().cloned().collect();
     let (mut duplicates, mut strangers) = (0, 0);
-    let wait: Wait = deadline.wait(Some(timeout * 2), "twice --timeout", Instant::now());
-    let until = Instant::now() + wait.timeout.unwrap_or(timeout * 2);
+    // One wait for all the replies: twice --timeout, within the step.
+    let window = timeout.saturating_mul(2);
+    let wait = Wait::new(Some(window), "twice --timeout", Some(deadline));
+    let until = Instant::now()
+        + wait
+            .timeout_at(Instant::now())
+            .ok()
+            .flatten()
+            .unwrap_or_default();
     while !missing.is_empty() {
         let left = until.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -194,7 +200,7 @@ fn in_flight(
     if matched * 100 < IN_FLIGHT * 95 {
         return Err(format!(
             "only {matched} of {IN_FLIGHT} replies came back: {}",
-            wait.ran_out()
+            wait.ran_out(Instant::now())
         ));
     }
     Ok(format!(

@@ -51,9 +51,9 @@ pub struct Options {
 pub enum ClientError {
     #[error("{0}")]
     Usage(String),
-    /// A server to grade could not be reached (the message says why).
+    /// `--check` could not run: a bad targets file, or a server that could not be graded.
     #[error("{0}")]
-    Unreachable(String),
+    Check(#[from] common::grade::class::CheckError),
     #[error("could not look up {addr}: {err}")]
     Lookup { addr: String, err: io::Error },
     #[error("{what} {addr}: {}", common::net::describe(.err))]
@@ -82,6 +82,7 @@ impl ClientError {
     pub fn exit_code(&self) -> u8 {
         match self {
             ClientError::Usage(_) => common::EXIT_USAGE as u8,
+            ClientError::Check(e) => e.exit_code(),
             _ => common::EXIT_FAILURE as u8,
         }
     }

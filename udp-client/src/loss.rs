@@ -6,8 +6,12 @@
 //!   source): a burst is answered at first, while the bucket lasts, and then a *steady*
 //!   number of replies per second comes back, however many requests are sent. The server
 //!   counts the rest in its summary, `over the rate limit`.
-//! - **loss** on the way (a lossy link, a full receive queue, faults injected with
-//!   `--drop`): a share of every moment's requests goes missing, from the first one on.
+//! - **loss** on the way (a lossy link, faults injected with `--drop`): a share of every
+//!   moment's requests goes missing, from the first one on.
+//!
+//! A server that cannot keep up looks like a cap too: its receive queue fills, and then it
+//! answers at the rate it can. Its summary tells the two apart: `over the rate limit`, or
+//! `kernel drops`.
 //!
 //! So the run is cut into slices of [`SLICE`], the requests sent and the replies that came
 //! in each are counted ([`Timeline`]), and [`shape`] says which of the two the losses look
@@ -21,10 +25,15 @@ pub const SLICE: Duration = Duration::from_millis(100);
 const ANSWERED: f64 = 0.05;
 /// The burst before a cap lost at least this share less than the slices after it.
 const BURST_MARGIN: f64 = 0.2;
-/// Replies per slice are "steady" when the fewest are at least this share of the most.
-const STEADY: f64 = 0.75;
-/// A capped slice lost at least this share of its requests.
+/// Replies per slice are "steady" when at least this share of the slices are near their
+/// median...
+const STEADY: f64 = 0.8;
+/// ...that is, within this share of it.
+const NEAR: f64 = 0.35;
+/// The slices after a burst lost at least this share of their requests, for a cap.
 const CAPPED: f64 = 0.10;
+/// Fewer replies a slice than this are too few to see a steady rate in.
+const MIN_PER_SLICE: f64 = 5.0;
 /// Fewest full slices to tell a cap from loss.
 const MIN_SLICES: usize = 4;
 
@@ -102,42 +111,56 @@ pub fn shape(slices: &[(u64, u64)]) -> Shape {
         return Shape::NoLoss;
     }
     // The last slice is cut short (and its replies may fall into the next): leave it out,
-    // and the slices in which nothing was sent (the wait for the last replies).
-    let full: Vec<(u64, u64)> = slices[..slices.len().saturating_sub(1)]
+    // and the slices in which nothing was sent (the wait for the last replies). Each keeps
+    // its place in the run, for the time of the burst.
+    let full: Vec<(usize, (u64, u64))> = slices[..slices.len().saturating_sub(1)]
         .iter()
         .copied()
-        .filter(|s| s.0 > 0)
+        .enumerate()
+        .filter(|(_, s)| s.0 > 0)
         .collect();
     if full.len() < MIN_SLICES {
         return Shape::Unclear;
     }
     let lost_share =
         |(sent, replied): (u64, u64)| 1.0 - (replied.min(sent) as f64 / sent.max(1) as f64);
-    let Some(first_lossy) = full.iter().position(|&s| lost_share(s) > ANSWERED) else {
+    let Some(first_lossy) = full.iter().position(|&(_, s)| lost_share(s) > ANSWERED) else {
         // Only the cut-off end lost anything.
         return Shape::Unclear;
     };
-    // The burst: up to the slice in which the bucket ran out. After it, every slice is
-    // steady, and short of what was sent.
+    // The burst: up to the slice in which the bucket ran out. After it, the replies are
+    // steady (most slices near their median: a stall of the machine may move a few), and
+    // well short of what was sent.
     let (burst, tail) = full.split_at((first_lossy + 1).min(full.len()));
-    let most = tail.iter().map(|s| s.1).max().unwrap_or(0);
-    let fewest = tail.iter().map(|s| s.1).min().unwrap_or(0);
-    let steady = tail.len() >= 2
-        && most > 0
-        && fewest as f64 >= STEADY * most as f64
-        && tail.iter().all(|&s| lost_share(s) >= CAPPED);
-    let total = |slices: &[(u64, u64)]| {
-        slices.iter().fold((0, 0), |(a, b), &(sent, replied)| {
+    let mut counts: Vec<u64> = tail.iter().map(|&(_, s)| s.1).collect();
+    counts.sort_unstable();
+    let median = counts.get(counts.len() / 2).copied().unwrap_or(0) as f64;
+    if tail.len() < 2 || median < MIN_PER_SLICE {
+        // Too few replies a slice to see a rate in them.
+        return Shape::Unclear;
+    }
+    let near = counts
+        .iter()
+        .filter(|&&c| (c as f64 - median).abs() <= NEAR * median)
+        .count();
+    let steady = near as f64 >= STEADY * counts.len() as f64;
+    let total = |slices: &[(usize, (u64, u64))]| {
+        slices.iter().fold((0, 0), |(a, b), &(_, (sent, replied))| {
             (a + sent, b + replied.min(sent))
         })
     };
     let burst_lost = lost_share(total(burst));
     let tail_lost = lost_share(total(tail));
-    if steady && burst_lost + BURST_MARGIN <= tail_lost {
-        let per_slice = tail.iter().map(|s| s.1).sum::<u64>() as f64 / tail.len() as f64;
+    if steady && tail_lost >= CAPPED && burst_lost + BURST_MARGIN <= tail_lost {
+        let per_slice = counts.iter().sum::<u64>() as f64 / counts.len() as f64;
+        // The slices answered in full, or the first one if the bucket ran out in it.
+        let burst_end = if first_lossy == 0 {
+            full[0].0 + 1
+        } else {
+            full[first_lossy].0
+        };
         return Shape::Cap {
-            // The slices answered in full, or the first one if the bucket ran out in it.
-            burst_s: first_lossy.max(1) as f64 * SLICE.as_secs_f64(),
+            burst_s: burst_end as f64 * SLICE.as_secs_f64(),
             per_s: per_slice / SLICE.as_secs_f64(),
         };
     }
@@ -150,16 +173,16 @@ pub fn explain(shape: Shape) -> Option<String> {
         Shape::NoLoss => None,
         Shape::Cap { burst_s, per_s } => Some(format!(
             "a steady cap: a burst answered in the first {burst_s:.1} s, then about {per_s:.0} \
-             replies/s however many were sent. That is a rate limit at the server, not the \
-             network: udp-server's --rate-limit (its summary counts these as \"over the rate \
-             limit\"; this machine's own clients are exempt unless it runs with \
-             --limit-loopback)"
+             replies/s however many were sent. That is a limit at the server, not the network: \
+             a rate limit (udp-server's --rate-limit, whose summary counts these as \"over the \
+             rate limit\"; this machine's own clients are exempt unless it runs with \
+             --limit-loopback), or all the server can answer (its summary then counts \
+             \"kernel drops\")"
         )),
         Shape::Spread => Some(
             "spread over the whole run, a share of every moment's requests: what a lossy \
-             network, a full receive queue (udp-server's summary: \"kernel drops\") or injected \
-             faults (its --drop) look like. A rate limit would answer everything at first, then \
-             a steady number per second"
+             network or injected faults (udp-server's --drop) look like. A rate limit would \
+             answer a burst at first, then a steady number per second"
                 .to_string(),
         ),
         Shape::Unclear => Some(
@@ -226,6 +249,33 @@ mod tests {
             })
             .collect();
         assert_eq!(shape(&bursty), Shape::Spread);
+    }
+
+    #[test]
+    fn a_cap_survives_a_stall_and_a_trickle_is_too_little_to_tell() {
+        // One slice in the tail held up by a busy machine, and its replies in the next.
+        let mut stalled = capped();
+        stalled[10] = (500, 0);
+        stalled[11] = (500, 200);
+        assert!(
+            matches!(shape(&stalled), Shape::Cap { .. }),
+            "{:?}",
+            shape(&stalled)
+        );
+        // Two replies a slice: no rate to see.
+        let mut trickle = vec![(20, 20), (20, 20)];
+        trickle.extend(std::iter::repeat_n((20, 2), 10));
+        trickle.push((0, 0));
+        assert_eq!(shape(&trickle), Shape::Unclear);
+        // Slices with nothing sent do not move the burst's time.
+        let mut gap = vec![(500, 500), (0, 0), (500, 500)];
+        gap.extend(std::iter::repeat_n((500, 100), 10));
+        gap.push((0, 0));
+        assert!(
+            matches!(shape(&gap), Shape::Cap { burst_s, .. } if (burst_s - 0.3).abs() < 1e-9),
+            "{:?}",
+            shape(&gap)
+        );
     }
 
     #[test]

@@ -463,7 +463,10 @@ fn check_against_a_silent_server_ends_within_its_bound() {
     let addr = silent.local_addr().unwrap();
     let started = std::time::Instant::now();
     let report = udp_client::check::run(&options(addr, 300, 0)).unwrap();
-    assert!(started.elapsed() < common::grade::RUN_LIMIT, "{report:#?}");
+    // Four steps of three tries of 0.3 s, and one of twice 0.3 s: under 5 s, with room
+    // for a busy machine (and far under the run's minute).
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(10), "{took:?}: {report:#?}");
     assert_eq!(report.passed_steps(), 0);
     assert_eq!(
         report.steps[0].detail,

@@ -24,11 +24,11 @@
 //! deadline, which cuts every wait inside it (`--timeout` for each reply), and the run has
 //! a minute ([`RUN_LIMIT`]). A failure says which limit ran out.
 
-use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::addr::Endpoint;
+use common::conn::SocketTimeouts;
 use common::grade::class::{self, ClassArgs, Grader, Target};
 use common::grade::{run_steps, Report, Step, StepDeadline, Wait, RUN_LIMIT};
 use sha2::{Digest as _, Sha256};
@@ -67,25 +67,25 @@ fn sha256(bytes: &[u8]) -> Digest {
     Sha256::digest(bytes).into()
 }
 
-/// How the grader waits: `--timeout` for each connect and reply, within a step's deadline.
+/// How the grader waits: `--timeout` for each connect, read and write, within a step's
+/// deadline.
 #[derive(Debug, Clone, Copy)]
-struct Limits {
+struct Waits {
     timeout: Duration,
     step: StepDeadline,
 }
 
-impl Limits {
-    /// The next wait.
+impl Waits {
+    /// The wait of one connect, reply or write.
     fn wait(&self) -> Wait {
-        self.step
-            .wait(Some(self.timeout), "--timeout", Instant::now())
+        Wait::new(Some(self.timeout), "--timeout", Some(self.step))
     }
 }
 
 /// What a failed read or write says: the limit that ran out, or the error.
 fn io_failure(what: &str, e: &std::io::Error, wait: &Wait) -> String {
     if common::net::is_timeout(e) {
-        format!("{what}: {}", wait.ran_out())
+        format!("{what}: {}", wait.ran_out(Instant::now()))
     } else {
         format!("{what}: {}", common::net::describe(e))
     }
@@ -94,24 +94,18 @@ fn io_failure(what: &str, e: &std::io::Error, wait: &Wait) -> String {
 /// A connection speaking Upload v1, for the grader.
 struct Session {
     wire: Wire,
-    limits: Limits,
+    waits: Waits,
+    timeouts: SocketTimeouts,
 }
 
 impl Session {
-    fn open(to: &Endpoint, limits: Limits) -> Result<Session, String> {
-        let wait = limits.wait();
-        let stream =
-            common::net::connect(to, wait.timeout.unwrap_or(limits.timeout), "upload serve")
-                .map_err(|e| {
-                    if wait.by_step() && common::net::is_timeout(&e.source) {
-                        format!("{}: {}", e.what, wait.ran_out())
-                    } else {
-                        e.to_string()
-                    }
-                })?;
+    fn open(to: &Endpoint, waits: Waits) -> Result<Session, String> {
+        let stream = common::grade::connect(to, &waits.wait(), waits.timeout, "upload serve")
+            .map_err(|e| e.to_string())?;
         let mut session = Session {
             wire: Wire::new(stream, None),
-            limits,
+            waits,
+            timeouts: SocketTimeouts::default(),
         };
         match session.reply("greeting")? {
             Reply::Ready => Ok(session),
@@ -119,17 +113,15 @@ impl Session {
         }
     }
 
-    /// Sets the socket's timeouts for the next wait, and returns it.
-    fn ready(&self) -> Wait {
-        let wait = self.limits.wait();
-        let _ = self.wire.stream().set_read_timeout(wait.timeout);
-        let _ = self.wire.stream().set_write_timeout(wait.timeout);
-        wait
-    }
-
+    /// The next line from the server, each read's timeout cut to what is left of the step.
     fn reply(&mut self, waiting_for: &str) -> Result<Reply, String> {
-        let wait = self.ready();
-        match self.wire.read_line() {
+        let wait = self.waits.wait();
+        let timeouts = &mut self.timeouts;
+        let line = self.wire.read_line_with(|stream| {
+            let t = wait.timeout_at(Instant::now())?;
+            timeouts.set_read(stream, t)
+        });
+        match line {
             Ok(Some(line)) => Reply::parse(line).map_err(|e| {
                 format!(
                     "\"{}\" is no reply ({e})",
@@ -142,14 +134,16 @@ impl Session {
         }
     }
 
-    fn send(&mut self, bytes: &[u8], what: &str, line: bool) -> Result<(), String> {
-        let wait = self.ready();
-        let sent = if line {
-            self.wire.write_line(bytes)
-        } else {
-            self.wire.write_data(bytes)
-        };
-        sent.map_err(|e| io_failure(&format!("could not send {what}"), &e, &wait))
+    /// Writes `bytes` (a control line or file data), each write within the step.
+    fn send(&mut self, bytes: &[u8], what: &str) -> Result<(), String> {
+        let wait = self.waits.wait();
+        let timeouts = &mut self.timeouts;
+        self.wire
+            .write_with(bytes, |stream| {
+                let t = wait.timeout_at(Instant::now())?;
+                timeouts.set_write(stream, t)
+            })
+            .map_err(|e| io_failure(&format!("could not send {what}"), &e, &wait))
     }
 
     fn put(&mut self, size: usize, name: &str) -> Result<Reply, String> {
@@ -158,7 +152,7 @@ impl Session {
             name: name.as_bytes().to_vec(),
         }
         .to_line();
-        self.send(&line, "PUT", true)?;
+        self.send(&line, "PUT")?;
         self.reply("reply to PUT")
     }
 
@@ -168,9 +162,9 @@ impl Session {
             Reply::Go(0) => {}
             other => return Ok(other),
         }
-        self.send(bytes, "the file", false)?;
+        self.send(bytes, "the file")?;
         let line = Request::Sha256(*digest).to_line();
-        self.send(&line, "SHA256", true)?;
+        self.send(&line, "SHA256")?;
         self.reply("reply to SHA256")
     }
 
@@ -198,14 +192,14 @@ fn names(run: &str) -> [String; 4] {
 fn step<'a>(
     name: &str,
     timeout: Duration,
-    run: impl Fn(Limits) -> Result<String, String> + 'a,
+    run: impl Fn(Waits) -> Result<String, String> + 'a,
 ) -> Step<'a> {
     Step {
         name: name.to_string(),
         budget: STEP,
         heavy: false,
         run: Box::new(move |deadline| {
-            run(Limits {
+            run(Waits {
                 timeout,
                 step: deadline,
             })
@@ -218,9 +212,11 @@ fn step<'a>(
 /// listens, or it is no upload server) is an `Err`: it cannot be graded at all.
 pub fn run(to: &Endpoint, timeout: Duration) -> Result<Report, String> {
     // One session first: "nothing greets there" is one clear error, not five failures.
-    let first_session = Limits {
+    // It counts against the run's minute, as the steps do.
+    let started = Instant::now();
+    let first_session = Waits {
         timeout,
-        step: StepDeadline::new(STEP, Instant::now()),
+        step: StepDeadline::new(STEP, started),
     };
     drop(Session::open(to, first_session)?);
     let run_id = format!("{:x}", fastrand::u32(..));
@@ -244,10 +240,8 @@ pub fn run(to: &Endpoint, timeout: Duration) -> Result<Report, String> {
             })
         }),
     ];
-    Ok(Report::new(
-        to.to_string(),
-        run_steps(steps, None, RUN_LIMIT),
-    ))
+    let limit = RUN_LIMIT.saturating_sub(started.elapsed());
+    Ok(Report::new(to.to_string(), run_steps(steps, None, limit)))
 }
 
 /// `upload send --check`, against `to` or the `--targets` of `class`, in `protocol`:
@@ -279,10 +273,10 @@ pub fn main(
     class::check(&grader, to, class, json)
 }
 
-fn normal_upload(to: &Endpoint, limits: Limits, name: &str) -> Result<String, String> {
+fn normal_upload(to: &Endpoint, waits: Waits, name: &str) -> Result<String, String> {
     let bytes = content(name);
     let digest = sha256(&bytes);
-    let mut s = Session::open(to, limits)?;
+    let mut s = Session::open(to, waits)?;
     match s.upload(name, &bytes, &digest)? {
         Reply::Ok(d) if d == digest => Ok(format!(
             "{name}: {} bytes, OK with the right digest",
@@ -297,8 +291,8 @@ fn normal_upload(to: &Endpoint, limits: Limits, name: &str) -> Result<String, St
     }
 }
 
-fn hostile_names(to: &Endpoint, limits: Limits) -> Result<String, String> {
-    let mut s = Session::open(to, limits)?;
+fn hostile_names(to: &Endpoint, waits: Waits) -> Result<String, String> {
+    let mut s = Session::open(to, waits)?;
     for name in HOSTILE_NAMES {
         match s.put(5, name)? {
             Reply::Err(ErrCode::BadName, _) => {}
@@ -317,44 +311,46 @@ fn hostile_names(to: &Endpoint, limits: Limits) -> Result<String, String> {
     ))
 }
 
-fn wrong_digest(to: &Endpoint, limits: Limits, name: &str) -> Result<String, String> {
+fn wrong_digest(to: &Endpoint, waits: Waits, name: &str) -> Result<String, String> {
     let bytes = content(name);
     let mut wrong = sha256(&bytes);
     wrong[0] ^= 0xff;
-    let mut s = Session::open(to, limits)?;
+    let mut s = Session::open(to, waits)?;
     match s.upload(name, &bytes, &wrong)? {
         Reply::Err(ErrCode::Checksum, _) => {}
         other => return Err(format!("\"{other}\", not ERR CHECKSUM")),
     }
-    if Session::open(to, limits)?.exists(name)? {
+    if Session::open(to, waits)?.exists(name)? {
         return Err(format!("ERR CHECKSUM, but {name} was stored all the same"));
     }
     Ok("ERR CHECKSUM, and nothing stored".into())
 }
 
-fn vanishing_sender(to: &Endpoint, limits: Limits, name: &str) -> Result<String, String> {
+fn vanishing_sender(to: &Endpoint, waits: Waits, name: &str) -> Result<String, String> {
     let bytes = content(name);
-    let mut s = Session::open(to, limits)?;
+    let mut s = Session::open(to, waits)?;
     match s.put(bytes.len(), name)? {
         Reply::Go(0) => {}
         other => return Err(format!("\"{other}\", not GO 0")),
     }
-    s.send(&bytes[..bytes.len() / 2], "half the file", false)?;
+    s.send(&bytes[..bytes.len() / 2], "half the file")?;
     // Gone without a word: the server sees the stream end in the middle of the file.
     let _ = s.wire.stream().shutdown(Shutdown::Both);
     drop(s);
     // The server needs a moment to notice; then the name must be free. Asked again until
     // --timeout has passed, or the step's deadline.
-    let asked_until = limits.wait().timeout.map(|t| Instant::now() + t);
+    let asked_until = Instant::now() + waits.timeout;
     loop {
-        match Session::open(to, limits)?.exists(name) {
+        match Session::open(to, waits)?.exists(name) {
             Ok(false) => return Ok(format!("half of {name} sent, then gone: nothing stored")),
             Ok(true) => {
                 return Err(format!(
                     "half of {name} sent, then gone: a file of that name is on the server (a partial file under its final name?)"
                 ))
             }
-            Err(why) if asked_until.is_none_or(|t| Instant::now() > t) => return Err(why),
+            Err(why) if Instant::now() > asked_until || waits.step.passed(Instant::now()) => {
+                return Err(why)
+            }
             // ERR BUSY while the server still holds the name: ask again.
             Err(_) => std::thread::sleep(PROBE_PAUSE),
         }
@@ -379,31 +375,39 @@ pub fn run_seed(to: &Endpoint, timeout: Duration) -> Report {
     Report::new(to.to_string(), run_steps(steps, None, RUN_LIMIT))
 }
 
-fn seed_upload(to: &Endpoint, limits: Limits) -> Result<String, String> {
+fn seed_upload(to: &Endpoint, waits: Waits) -> Result<String, String> {
     let bytes = content("seed");
-    let wait = limits.wait();
-    let timeout = wait.timeout.unwrap_or(limits.timeout);
+    let wait = waits.wait();
     let stream =
-        crate::seed::start(to, bytes.len() as u64, timeout, &mut |_| {}).map_err(|e| match &e {
+        crate::seed::start(to, bytes.len() as u64, &wait, &mut |_| {}).map_err(|e| match &e {
             crate::seed::SeedError::Io(io) if common::net::is_timeout(io) => format!(
                 "no answer: {}: the server does not serve the next sender",
-                wait.ran_out()
+                wait.ran_out(Instant::now())
             ),
             _ => e.to_string(),
         })?;
-    (&stream).write_all(&bytes).map_err(|e| e.to_string())?;
-    crate::seed::finish(&stream, &mut |_| {}).map_err(|e| e.to_string())?;
+    write_within(&stream, &bytes, &wait)?;
+    crate::seed::finish(&stream, &wait, &mut |_| {}).map_err(|e| match &e {
+        crate::seed::SeedError::Io(io) => io_failure("no 传送完成", io, &wait),
+        _ => e.to_string(),
+    })?;
     Ok(format!("{} bytes, 传送完成", bytes.len()))
 }
 
-fn seed_early_disconnect(to: &Endpoint, limits: Limits) -> Result<String, String> {
+/// Writes `bytes` raw, each write within `wait`.
+fn write_within(stream: &TcpStream, bytes: &[u8], wait: &Wait) -> Result<(), String> {
+    common::conn::write_all_with(stream, bytes, |s| {
+        s.set_write_timeout(wait.timeout_at(Instant::now())?)
+    })
+    .map_err(|e| io_failure("could not send the file", &e, wait))
+}
+
+fn seed_early_disconnect(to: &Endpoint, waits: Waits) -> Result<String, String> {
     let bytes = content("seed-early");
-    let timeout = limits.wait().timeout.unwrap_or(limits.timeout);
-    let stream: TcpStream = crate::seed::start(to, bytes.len() as u64, timeout, &mut |_| {})
+    let wait = waits.wait();
+    let stream: TcpStream = crate::seed::start(to, bytes.len() as u64, &wait, &mut |_| {})
         .map_err(|e| e.to_string())?;
-    (&stream)
-        .write_all(&bytes[..100])
-        .map_err(|e| e.to_string())?;
+    write_within(&stream, &bytes[..100], &wait)?;
     let _ = stream.shutdown(Shutdown::Both);
     Ok(format!("100 of {} bytes sent, then gone", bytes.len()))
 }

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::addr::Endpoint;
+use common::grade::Wait;
 use common::net::{self, NetError};
 use common::output::{self, human_bytes, Log};
 
@@ -524,10 +525,11 @@ fn send_one(
         Protocol::Seed => {
             let log = Log::stderr(options.quiet);
             let mut say = |m: &str| log.info(format_args!("server says {m}"));
-            let stream = seed::start(&options.to, size, options.timeout, &mut say)?;
+            let wait = Wait::new(Some(options.timeout), "--timeout", None);
+            let stream = seed::start(&options.to, size, &wait, &mut say)?;
             let started = Instant::now();
             let digest = send_body(&mut &stream, &mut file, size, &mut pacer, &both)?;
-            seed::finish(&stream, &mut say)?;
+            seed::finish(&stream, &wait, &mut say)?;
             Ok(Sent {
                 size,
                 digest,

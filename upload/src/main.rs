@@ -18,7 +18,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use common::addr::{Endpoint, LimitScope, DEFAULT_ADDR};
 use common::cli::{nonzero, parse_bytes, parse_positive, parse_seconds};
-use common::grade::class::{CheckError, ClassArgs};
+use common::grade::class::ClassArgs;
 use common::net::{ListenOptions, DEFAULT_BACKLOG};
 use common::server::{Limits, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_PEER};
 use upload::Protocol;
@@ -183,10 +183,7 @@ fn main() -> ExitCode {
                 Ok(false) => ExitCode::from(common::EXIT_FAILURE as u8),
                 Err(e) => {
                     common::output::err_line(format_args!("upload: {e}"));
-                    ExitCode::from(match e {
-                        CheckError::Usage(_) => common::EXIT_USAGE as u8,
-                        CheckError::Unreachable(_) => common::EXIT_FAILURE as u8,
-                    })
+                    ExitCode::from(e.exit_code())
                 }
             }
         }

@@ -27,6 +27,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::addr::Endpoint;
+use common::conn::SocketTimeouts;
+use common::grade::Wait;
 use common::output::{self, human_bytes, Tag};
 use common::server::{CloseReason, Closed};
 
@@ -47,6 +49,9 @@ pub const STORE_AS: &str = "recv_yan";
 pub const STORE_EXT: &str = "jpg";
 /// The tutorial reads every message with `recv(1024)`.
 pub const MESSAGE_MAX: usize = 1024;
+/// How long a connect waits when `--timeout` is 0 (no limit): about as long as the kernel
+/// itself retries a SYN before it gives up.
+const CONNECT_WITHOUT_LIMIT: Duration = Duration::from_secs(127);
 /// How many numbered names (`recv_yan-1.jpg`, ...) to try before giving up.
 const MAX_NUMBERED_NAMES: u32 = 10_000;
 
@@ -273,27 +278,39 @@ fn expect(stream: &TcpStream, what: &'static str, stage: &'static str) -> Result
 }
 
 /// The client's side up to the file's bytes: connect, greeting, size, go-ahead. `say` gets
-/// the server's messages, to show them as the tutorial's client prints them. The caller
-/// then sends exactly `size` bytes and calls [`finish`].
+/// the server's messages, to show them as the tutorial's client prints them. Every
+/// connect, read and write waits as `wait` says (`--timeout`; inside a grader, cut to its
+/// step). The caller then sends exactly `size` bytes and calls [`finish`].
 pub fn start(
     to: &Endpoint,
     size: u64,
-    timeout: Duration,
+    wait: &Wait,
     say: &mut dyn FnMut(&str),
 ) -> Result<TcpStream, SeedError> {
-    let stream = common::net::connect(to, timeout, "upload serve --protocol seed")?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
+    let within = wait
+        .timeout_at(Instant::now())?
+        .unwrap_or(CONNECT_WITHOUT_LIMIT);
+    let stream = common::net::connect(to, within, "upload serve --protocol seed")?;
+    let mut timeouts = SocketTimeouts::default();
+    let mut ready = |stream: &TcpStream| -> io::Result<()> {
+        let t = wait.timeout_at(Instant::now())?;
+        timeouts.set_read(stream, t)?;
+        timeouts.set_write(stream, t)
+    };
+    ready(&stream)?;
     expect(&stream, GREETING, "before greeting")?;
     say(GREETING);
+    ready(&stream)?;
     (&stream).write_all(size.to_string().as_bytes())?;
+    ready(&stream)?;
     expect(&stream, GO_AHEAD, "after the size")?;
     say(GO_AHEAD);
     Ok(stream)
 }
 
-/// After the bytes: waits for "传送完成" (done).
-pub fn finish(stream: &TcpStream, say: &mut dyn FnMut(&str)) -> Result<(), SeedError> {
+/// After the bytes: waits for "传送完成" (done), as `wait` says.
+pub fn finish(stream: &TcpStream, wait: &Wait, say: &mut dyn FnMut(&str)) -> Result<(), SeedError> {
+    stream.set_read_timeout(wait.timeout_at(Instant::now())?)?;
     expect(stream, DONE, "before saying the transfer was complete")?;
     say(DONE);
     Ok(())

@@ -26,7 +26,7 @@ use std::time::Instant;
 use crate::addr::Endpoint;
 use crate::output::{err_line, out_line};
 
-use super::{html, Report, Verdict};
+use super::{html, Report, Row};
 
 /// Servers graded at once, unless `--jobs` says otherwise: enough to hide the waits of
 /// stuck servers, few enough for a laptop (the heavy steps take turns anyway).
@@ -83,67 +83,6 @@ pub fn parse_targets(text: &str) -> Result<Vec<Target>, String> {
     Ok(targets)
 }
 
-/// One server's row: its verdicts, or why it could not be graded at all.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Row {
-    pub name: String,
-    pub addr: String,
-    pub passed: bool,
-    pub passed_steps: usize,
-    pub steps: usize,
-    /// The first failure (`step: reason`), or why the server could not be graded.
-    pub why: Option<String>,
-    /// How long grading it took.
-    pub seconds: f64,
-    /// Every step's verdict; none when the server could not be graded (see `why`).
-    pub verdicts: Vec<Verdict>,
-}
-
-impl Row {
-    /// The row of `target`, from its grade (`Err`: it could not be graded, and why).
-    pub fn new(target: &Target, graded: Result<Report, String>, seconds: f64) -> Row {
-        let addr = target.addr.to_string();
-        match graded {
-            Ok(report) => Row {
-                name: target.name.clone(),
-                addr,
-                passed: report.passed,
-                passed_steps: report.passed_steps(),
-                steps: report.steps.len(),
-                why: report
-                    .first_failure()
-                    .map(|f| format!("{}: {}", f.step, f.detail)),
-                seconds,
-                verdicts: report.steps,
-            },
-            Err(why) => Row {
-                name: target.name.clone(),
-                addr,
-                passed: false,
-                passed_steps: 0,
-                steps: 0,
-                why: Some(why),
-                seconds,
-                verdicts: Vec::new(),
-            },
-        }
-    }
-
-    /// The row for people: name, address, verdict, score, time, first failure.
-    pub fn to_text(&self) -> String {
-        let verdict = if self.passed { "passed" } else { "FAILED" };
-        format!(
-            "{:<16} {:<22} {verdict} {:>2}/{:<2} {:>5.1} s  {}",
-            self.name,
-            self.addr,
-            self.passed_steps,
-            self.steps,
-            self.seconds,
-            self.why.as_deref().unwrap_or("")
-        )
-    }
-}
-
 /// Grades `targets`, `jobs` at a time, with `grade`. `on_row` sees each row as soon as it
 /// and every row before it are known, so they come out in the file's order. Returns the
 /// rows in that order.
@@ -163,7 +102,17 @@ pub fn grade_all(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(target) = targets.get(i) else { break };
                 let started = Instant::now();
-                let graded = grade(target);
+                // A bug of the grader's on one server costs that server's row, never the
+                // class: the rows after it and the report still come.
+                let graded =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| grade(target)))
+                        .unwrap_or_else(|_| {
+                            Err(
+                                "the grader itself failed on this server (a bug in the grader: \
+                         please report it)"
+                                    .to_string(),
+                            )
+                        });
                 let row = Row::new(target, graded, started.elapsed().as_secs_f64());
                 if done.send((i, row)).is_err() {
                     break;
@@ -203,9 +152,19 @@ pub enum CheckError {
     /// A bad `--targets` file, or a report that cannot be written: exit 2.
     #[error("{0}")]
     Usage(String),
-    /// The one server to grade could not be reached: exit 1.
+    /// The one server to grade could not be graded (nothing listens there, say): exit 1.
     #[error("{0}")]
-    Unreachable(String),
+    NotGraded(String),
+}
+
+impl CheckError {
+    /// The exit status for it: 2 for usage, 1 for a server that could not be graded.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CheckError::Usage(_) => crate::EXIT_USAGE as u8,
+            CheckError::NotGraded(_) => crate::EXIT_FAILURE as u8,
+        }
+    }
 }
 
 /// `--check` of every grader: the server `one`, or with `--targets` the whole class.
@@ -219,19 +178,20 @@ pub fn check(
 ) -> Result<bool, CheckError> {
     let started = chrono::Local::now();
     let clock = Instant::now();
+    let mut not_graded = None;
     let rows = match &class.targets {
         None => {
             let target = Target {
                 name: one.to_string(),
                 addr: one.clone(),
             };
-            let report = (grader.grade)(&target).map_err(CheckError::Unreachable)?;
-            if json {
-                out_line(format_args!("{}", report.to_json()));
-            } else {
-                report.print(grader.what);
+            let graded = (grader.grade)(&target);
+            match &graded {
+                Ok(report) if json => out_line(format_args!("{}", report.to_json())),
+                Ok(report) => report.print(grader.what),
+                Err(why) => not_graded = Some(why.clone()),
             }
-            vec![Row::new(&target, Ok(report), clock.elapsed().as_secs_f64())]
+            vec![Row::new(&target, graded, clock.elapsed().as_secs_f64())]
         }
         Some(file) => {
             let targets = read_targets(file)?;
@@ -281,7 +241,10 @@ pub fn check(
             path.display()
         ));
     }
-    Ok(rows.iter().all(|r| r.passed))
+    match not_graded {
+        Some(why) => Err(CheckError::NotGraded(why)),
+        None => Ok(rows.iter().all(|r| r.passed)),
+    }
 }
 
 /// The targets of `--targets FILE`; a usage error that names the file and the line.
@@ -296,6 +259,7 @@ fn read_targets(file: &Path) -> Result<Vec<Target>, CheckError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::grade::Verdict;
     use std::time::Duration;
 
     #[test]
@@ -331,11 +295,17 @@ mod tests {
         let targets = targets(12);
         let running = AtomicUsize::new(0);
         let most = AtomicUsize::new(0);
-        // Later servers finish first: the rows must still come out in order.
         let grade = |t: &Target| -> Result<Report, String> {
             let now = running.fetch_add(1, Ordering::SeqCst) + 1;
             most.fetch_max(now, Ordering::SeqCst);
             let i: u64 = t.name[1..].parse().unwrap();
+            // The first four wait until four are graded at once (as four jobs must; one
+            // job would never get there, and the test would fail after 5 s).
+            let by = Instant::now() + Duration::from_secs(5);
+            while i < 4 && most.load(Ordering::SeqCst) < 4 && Instant::now() < by {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            // Later servers finish first: the rows must still come out in order.
             std::thread::sleep(Duration::from_millis(5 * (12 - i)));
             running.fetch_sub(1, Ordering::SeqCst);
             if i.is_multiple_of(3) {
@@ -352,6 +322,24 @@ mod tests {
                 },
             ))
         };
+        // A grader that fails on one server costs that row only.
+        let panicky = |t: &Target| -> Result<Report, String> {
+            if t.name == "s1" {
+                panic!("a bug");
+            }
+            Ok(Report::new(
+                t.addr.to_string(),
+                vec![Verdict::of("step", Ok("fine".into()))],
+            ))
+        };
+        let rows = grade_all(&targets[..3], 2, &panicky, &mut |_| {});
+        assert_eq!(rows.len(), 3);
+        assert!(rows[1]
+            .why
+            .as_deref()
+            .unwrap()
+            .contains("the grader itself failed"));
+        assert!(rows[0].passed && rows[2].passed);
         let mut seen = Vec::new();
         let rows = grade_all(&targets, 4, &grade, &mut |row| seen.push(row.name.clone()));
         let names: Vec<String> = (0..12).map(|i| format!("s{i}")).collect();
@@ -367,7 +355,7 @@ mod tests {
             .unwrap()
             .starts_with("could not connect"));
         assert_eq!(
-            (rows[1].passed, rows[1].passed_steps, rows[1].steps),
+            (rows[1].passed, rows[1].passed_steps, rows[1].total_steps),
             (false, 1, 2)
         );
         assert_eq!(rows[1].why.as_deref(), Some("other: broken"));

@@ -6,8 +6,7 @@
 //! or a mail attachment, with no network (no CDN, no script, no font to fetch). It says
 //! when it was graded and by which version of which grader.
 
-use super::class::Row;
-use super::Verdict;
+use super::{Row, Verdict};
 
 /// The most of a reason a cell shows (the list below the table has all of it).
 const CELL_REASON_CHARS: usize = 110;
@@ -115,7 +114,7 @@ pub fn page(class: &Class<'_>) -> String {
         } else {
             html.push_str(&format!(
                 "<td class=\"score\">{}/{}</td>",
-                row.passed_steps, row.steps
+                row.passed_steps, row.total_steps
             ));
             for step in &steps {
                 html.push_str(&cell(row.verdicts.iter().find(|v| &v.step == step)));
@@ -233,7 +232,7 @@ fn escape(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::grade::class::Target;
-    use crate::grade::Report;
+    use crate::grade::{Report, Row};
 
     /// A class with every kind of row: passed, failed with a gate, not graded at all.
     fn sample_rows() -> Vec<Row> {

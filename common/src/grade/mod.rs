@@ -27,7 +27,9 @@ pub mod html;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The longest a whole grading run of one server may take, however the server behaves.
+/// The longest a whole grading run of one server may take, however the server behaves:
+/// its first connection and every step. (When a class is graded at once, the time a heavy
+/// step waits for its turn is not counted: that waiting is the class's, not the server's.)
 pub const RUN_LIMIT: Duration = Duration::from_secs(60);
 /// The shortest wait a step may still start (a zero timeout means "forever" to a socket).
 const MIN_WAIT: Duration = Duration::from_millis(1);
@@ -117,6 +119,68 @@ impl Report {
     }
 }
 
+/// One server's row: its verdicts, or why it could not be graded at all.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Row {
+    pub name: String,
+    pub addr: String,
+    pub passed: bool,
+    pub passed_steps: usize,
+    /// How many steps there were (their verdicts are in `verdicts`).
+    pub total_steps: usize,
+    /// The first failure (`step: reason`), or why the server could not be graded.
+    pub why: Option<String>,
+    /// How long grading it took.
+    pub seconds: f64,
+    /// Every step's verdict; none when the server could not be graded (see `why`).
+    pub verdicts: Vec<Verdict>,
+}
+
+impl Row {
+    /// The row of `target`, from its grade (`Err`: it could not be graded, and why).
+    pub fn new(target: &class::Target, graded: Result<Report, String>, seconds: f64) -> Row {
+        let addr = target.addr.to_string();
+        match graded {
+            Ok(report) => Row {
+                name: target.name.clone(),
+                addr,
+                passed: report.passed,
+                passed_steps: report.passed_steps(),
+                total_steps: report.steps.len(),
+                why: report
+                    .first_failure()
+                    .map(|f| format!("{}: {}", f.step, f.detail)),
+                seconds,
+                verdicts: report.steps,
+            },
+            Err(why) => Row {
+                name: target.name.clone(),
+                addr,
+                passed: false,
+                passed_steps: 0,
+                total_steps: 0,
+                why: Some(why),
+                seconds,
+                verdicts: Vec::new(),
+            },
+        }
+    }
+
+    /// The row for people: name, address, verdict, score, time, first failure.
+    pub fn to_text(&self) -> String {
+        let verdict = if self.passed { "passed" } else { "FAILED" };
+        format!(
+            "{:<16} {:<22} {verdict} {:>2}/{:<2} {:>5.1} s  {}",
+            self.name,
+            self.addr,
+            self.passed_steps,
+            self.total_steps,
+            self.seconds,
+            self.why.as_deref().unwrap_or("")
+        )
+    }
+}
+
 /// The time a step has, all its waits together: a wait inside the step is never longer
 /// than what is left of it. Time is passed in, so it can be tested exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,65 +226,90 @@ impl StepDeadline {
         }
     }
 
-    /// The next wait: at most `own` (the wait's own limit, such as `--timeout`, named by
-    /// `flag`; `None` for no limit of its own), cut to what is left of the step at `now`.
-    pub fn wait(&self, own: Option<Duration>, flag: &'static str, now: Instant) -> Wait {
-        Wait::new(own, flag, Some(*self), now)
+    /// The moment it ends.
+    pub fn ends(&self) -> Instant {
+        self.ends
     }
 }
 
-/// One wait and its limit, so that a wait that runs out can say which limit it was.
+/// One wait inside a step (a connect, a reply, a close, all the writes of one message),
+/// and its limits: its own (such as `--timeout`, named by `flag`), and the step's deadline.
+/// Before each system call of the wait, [`timeout_at`](Self::timeout_at) gives what the
+/// socket's timeout must be, so that no call, and no wait made of many calls, goes past
+/// the step; when one times out, [`ran_out`](Self::ran_out) says which limit it was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Wait {
-    /// What to give the socket (`None`: wait for ever).
-    pub timeout: Option<Duration>,
-    limit: Limit,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Limit {
-    None,
-    Own(Duration, &'static str),
-    Step(StepDeadline),
+    own: Option<Duration>,
+    flag: &'static str,
+    step: Option<StepDeadline>,
 }
 
 impl Wait {
-    /// A wait of at most `own` (named by `flag`), cut to what is left of `step` if any.
-    pub fn new(
-        own: Option<Duration>,
-        flag: &'static str,
-        step: Option<StepDeadline>,
-        now: Instant,
-    ) -> Wait {
-        let own_limit = own.map(|d| (d, Limit::Own(d, flag)));
-        let step_limit = step.map(|s| (s.left(now).max(MIN_WAIT), Limit::Step(s)));
-        let (timeout, limit) = match (own_limit, step_limit) {
-            (Some(o), Some(s)) => {
-                if s.0 < o.0 {
-                    (Some(s.0), s.1)
-                } else {
-                    (Some(o.0), o.1)
-                }
-            }
-            (Some((d, l)), None) | (None, Some((d, l))) => (Some(d), l),
-            (None, None) => (None, Limit::None),
-        };
-        Wait { timeout, limit }
-    }
-
-    /// Whether the step's deadline, not the wait's own limit, is the one that will end it.
-    pub fn by_step(&self) -> bool {
-        matches!(self.limit, Limit::Step(_))
-    }
-
-    /// What ran out when this wait timed out: `timed out after 5 s (--timeout)`, or the
-    /// step's deadline (see [`StepDeadline::ran_out`]).
-    pub fn ran_out(&self) -> String {
-        match self.limit {
-            Limit::None => "timed out".to_string(),
-            Limit::Own(d, flag) => format!("timed out after {} ({flag})", seconds(d)),
-            Limit::Step(s) => s.ran_out(),
+    /// A wait of at most `own` for each system call (`None`, or zero: no limit of its own),
+    /// inside `step` if any.
+    pub fn new(own: Option<Duration>, flag: &'static str, step: Option<StepDeadline>) -> Wait {
+        Wait {
+            own: own.filter(|d| !d.is_zero()),
+            flag,
+            step,
         }
+    }
+
+    /// The socket timeout for a system call of this wait made at `now`: the wait's own
+    /// limit, cut to what is left of the step (never zero, which a socket takes for "for
+    /// ever"); `None` when there is no limit at all. A `TimedOut` error once the step has
+    /// passed: the wait must end.
+    pub fn timeout_at(&self, now: Instant) -> std::io::Result<Option<Duration>> {
+        let Some(step) = self.step else {
+            return Ok(self.own);
+        };
+        if step.passed(now) {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        let left = step.left(now).max(MIN_WAIT);
+        Ok(Some(self.own.map_or(left, |own| own.min(left))))
+    }
+
+    /// Whether it is the step's deadline, not the wait's own limit, that has run out at `now`.
+    pub fn step_passed(&self, now: Instant) -> bool {
+        self.step.is_some_and(|s| s.passed(now))
+    }
+
+    /// What ran out, for a wait that timed out at `now`: `timed out after 5 s (--timeout)`,
+    /// or the step's deadline (see [`StepDeadline::ran_out`]).
+    pub fn ran_out(&self, now: Instant) -> String {
+        match (self.step, self.own) {
+            (Some(step), _) if step.passed(now) => step.ran_out(),
+            (_, Some(own)) => format!("timed out after {} ({})", seconds(own), self.flag),
+            (Some(step), None) => step.ran_out(),
+            (None, None) => "timed out".to_string(),
+        }
+    }
+}
+
+/// Connects to `to` within `wait` (its own limit, such as `--connect-timeout`, cut to the
+/// step's deadline), trying each of its addresses as [`crate::net::connect`] does. A
+/// connect that the step's deadline cut says so in its hint.
+pub fn connect(
+    to: &crate::addr::Endpoint,
+    wait: &Wait,
+    fallback: Duration,
+    server_name: &str,
+) -> Result<std::net::TcpStream, crate::net::NetError> {
+    let cut = |mut e: crate::net::NetError| {
+        let now = Instant::now();
+        if wait.step_passed(now) && crate::net::is_timeout(&e.source) {
+            e.hint = wait.ran_out(now);
+        }
+        e
+    };
+    match wait.timeout_at(Instant::now()) {
+        Ok(within) => crate::net::connect(to, within.unwrap_or(fallback), server_name).map_err(cut),
+        Err(e) => Err(cut(crate::net::NetError {
+            what: format!("could not connect to {to}"),
+            source: e,
+            hint: String::new(),
+        })),
     }
 }
 
@@ -303,35 +392,43 @@ mod tests {
     #[test]
     fn a_wait_is_cut_to_the_step_and_says_which_limit_ran_out() {
         let t0 = Instant::now();
-        let step = StepDeadline::new(Duration::from_secs(10), t0);
         let secs = Duration::from_secs;
-        // Early in the step, the wait's own limit is the shorter one.
-        let w = step.wait(Some(secs(5)), "--timeout", t0);
-        assert_eq!(w.timeout, Some(secs(5)));
-        assert!(!w.by_step());
-        assert_eq!(w.ran_out(), "timed out after 5 s (--timeout)");
-        // Late in the step, what is left of it.
-        let w = step.wait(Some(secs(5)), "--timeout", t0 + secs(8));
-        assert_eq!(w.timeout, Some(secs(2)));
-        assert!(w.by_step());
-        assert_eq!(w.ran_out(), "the step's 10 s deadline ran out");
-        // No limit of its own (--timeout 0): the step's.
-        let w = step.wait(None, "--timeout", t0 + secs(1));
-        assert_eq!(w.timeout, Some(secs(9)));
-        assert!(w.by_step());
-        // Past the end: the shortest wait a socket takes, never "for ever" (zero).
-        let w = step.wait(Some(secs(5)), "--timeout", t0 + secs(11));
-        assert_eq!(w.timeout, Some(MIN_WAIT));
+        let step = StepDeadline::new(secs(10), t0);
+        let wait = Wait::new(Some(secs(5)), "--timeout", Some(step));
+        // Early in the step, the wait's own limit is the shorter one, and it is what ran
+        // out when a call times out.
+        assert_eq!(wait.timeout_at(t0).unwrap(), Some(secs(5)));
+        assert_eq!(
+            wait.ran_out(t0 + secs(5)),
+            "timed out after 5 s (--timeout)"
+        );
+        assert!(!wait.step_passed(t0 + secs(5)));
+        // Late in the step, what is left of it; past it, no call at all.
+        assert_eq!(wait.timeout_at(t0 + secs(8)).unwrap(), Some(secs(2)));
+        assert_eq!(
+            wait.ran_out(t0 + secs(10)),
+            "the step's 10 s deadline ran out"
+        );
+        assert!(wait.step_passed(t0 + secs(10)));
+        let past = wait.timeout_at(t0 + secs(10)).unwrap_err();
+        assert_eq!(past.kind(), std::io::ErrorKind::TimedOut);
+        // No limit of its own (--timeout 0): the step's, never zero.
+        let forever = Wait::new(Some(Duration::ZERO), "--timeout", Some(step));
+        assert_eq!(forever.timeout_at(t0 + secs(1)).unwrap(), Some(secs(9)));
+        let nearly = t0 + secs(10) - Duration::from_micros(10);
+        assert_eq!(forever.timeout_at(nearly).unwrap(), Some(MIN_WAIT));
+        assert_eq!(
+            forever.ran_out(t0 + secs(3)),
+            "the step's 10 s deadline ran out"
+        );
         assert!(step.passed(t0 + secs(10)) && !step.passed(t0 + secs(9)));
         assert_eq!(step.left(t0 + secs(4)), secs(6));
         // Outside a step, a wait is its own limit, or none.
-        assert_eq!(Wait::new(None, "--timeout", None, t0).timeout, None);
+        let alone = Wait::new(None, "--timeout", None);
+        assert_eq!(alone.timeout_at(t0).unwrap(), None);
+        assert_eq!(alone.ran_out(t0), "timed out");
         assert_eq!(
-            Wait::new(None, "--timeout", None, t0).ran_out(),
-            "timed out"
-        );
-        assert_eq!(
-            Wait::new(Some(secs(3)), "--connect-timeout", None, t0).ran_out(),
+            Wait::new(Some(secs(3)), "--connect-timeout", None).ran_out(t0),
             "timed out after 3 s (--connect-timeout)"
         );
     }
@@ -392,33 +489,35 @@ mod tests {
     #[test]
     fn the_run_limit_cuts_the_steps_that_would_pass_it() {
         let ms = Duration::from_millis;
+        // A step longer than the whole run: its deadline is the run's, and says so.
+        let verdicts = run_steps(
+            vec![step("long", ms(500), |d| {
+                assert_eq!(d.budget(), ms(100));
+                Err(d.ran_out())
+            })],
+            None,
+            ms(100),
+        );
+        assert_eq!(verdicts[0].detail, "the run's 0.1 s limit ran out");
+        // A step that takes its whole deadline uses up the run: the next is not tried.
         let verdicts = run_steps(
             vec![
-                // Ends when its deadline does, as a step against a silent server would.
-                step("first", ms(200), |d| {
-                    assert_eq!(d.budget(), ms(200));
+                step("first", ms(100), |d| {
                     std::thread::sleep(d.left(Instant::now()));
                     Err(d.ran_out())
                 }),
-                // Longer than what is left of the run: cut to it, and says so.
-                step("second", ms(200), |d| {
-                    assert!(d.budget() < ms(200), "{:?}", d.budget());
-                    std::thread::sleep(d.left(Instant::now()));
-                    Err(d.ran_out())
-                }),
-                step("third", ms(200), |_| {
+                step("second", ms(100), |_| {
                     panic!("past the run's limit: not tried")
                 }),
             ],
             None,
-            ms(300),
+            ms(100),
         );
-        assert_eq!(verdicts[0].detail, "the step's 0.2 s deadline ran out");
-        assert!(verdicts[0].ms >= 200, "{:?}", verdicts[0]);
-        assert_eq!(verdicts[1].detail, "the run's 0.3 s limit ran out");
+        assert_eq!(verdicts[0].detail, "the step's 0.1 s deadline ran out");
+        assert!(verdicts[0].ms >= 100, "{:?}", verdicts[0]);
         assert_eq!(
-            verdicts[2].detail,
-            "not tried: the run's 0.3 s limit ran out"
+            verdicts[1].detail,
+            "not tried: the run's 0.1 s limit ran out"
         );
     }
 }
