@@ -228,12 +228,51 @@ pub fn which(program: &str) -> Option<String> {
 /// skipping.
 pub const NO_SKIP: &str = "SOCKETS_LAB_NO_SKIP";
 
+/// The skips that a run under [`NO_SKIP`] still allows: those CI cannot avoid, each with its
+/// name and why. Nothing else may skip there. (CI prints this list: `.ci/run`.)
+pub const ALLOWED_SKIPS: [AllowedSkip; 1] = [AllowedSkip {
+    name: "unix-tools-under-wine",
+    why: "the Windows builds' tests run under Wine, where no Unix shell finds nc, python3, \
+          ss, unshare, mdbook or chromium (nor /proc): the tests that need them run on Linux \
+          in the same CI run",
+}];
+
+/// A skip that CI cannot avoid, allowed by name ([`ALLOWED_SKIPS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AllowedSkip {
+    pub name: &'static str,
+    pub why: &'static str,
+}
+
+/// The allowance for a test of the Windows build that needs a Unix tool: it can only skip,
+/// and in CI only runs under Wine.
+pub const UNDER_WINE: &str = "unix-tools-under-wine";
+
 /// Says that a test skips, and why, where a person running `cargo test` sees it ([`tell`]).
+/// Under [`NO_SKIP`] (CI) it fails the test instead: CI installs everything, so a skip
+/// there is a broken CI script or a broken precondition, never a pass.
 pub fn skip(reason: impl std::fmt::Display) {
     let thread = thread::current();
+    let test = thread.name().unwrap_or("a test");
+    assert!(
+        std::env::var_os(NO_SKIP).is_none(),
+        "{test}: would skip ({reason}), and {NO_SKIP} is set: this run must skip nothing \
+         but the allowed skips (common::testing::ALLOWED_SKIPS)"
+    );
+    tell(format_args!("{test}: skipped: {reason}"));
+}
+
+/// A skip CI cannot avoid, under its allowance (one of [`ALLOWED_SKIPS`]): it skips with the
+/// reason, under [`NO_SKIP`] too, and says which allowance let it.
+pub fn skip_allowed(allowance: &str, reason: impl std::fmt::Display) {
+    let thread = thread::current();
+    let test = thread.name().unwrap_or("a test");
+    assert!(
+        ALLOWED_SKIPS.iter().any(|a| a.name == allowance),
+        "{test}: no skip is allowed as {allowance:?} (see common::testing::ALLOWED_SKIPS)"
+    );
     tell(format_args!(
-        "{}: skipped: {reason}",
-        thread.name().unwrap_or("a test")
+        "{test}: skipped (allowed: {allowance}): {reason}"
     ));
 }
 
@@ -279,17 +318,48 @@ pub fn available_by(program: &str, how: Install) -> bool {
     if have(program) {
         return true;
     }
-    let reason = if cfg!(windows) {
-        format!("{program} is not found here (this test runs on Linux and macOS, where a Unix shell finds it)")
+    if cfg!(windows) {
+        skip_allowed(
+            UNDER_WINE,
+            format_args!("{program} is not found here (this test runs on Linux and macOS, where a Unix shell finds it)"),
+        );
     } else {
-        format!("{program} is not installed ({how})")
-    };
-    assert!(
-        std::env::var_os(NO_SKIP).is_none(),
-        "{reason}, and {NO_SKIP} is set: this run must skip nothing (is .ci/run installing it?)"
-    );
-    skip(reason);
+        skip(format_args!(
+            "{program} is not installed ({how}; is .ci/run installing it?)"
+        ));
+    }
     false
+}
+
+/// Whether this machine lets a test make namespaces of its own (a user namespace with the
+/// test's user as root in it, and a network and a mount namespace: `unshare --user
+/// --map-root-user --net --mount`), as root or as an ordinary user. If not, says why
+/// ([`skip`]: under [`NO_SKIP`] that fails the test). Ask first, so that a test can tell
+/// "not allowed here" from a failure of its own inside the namespaces.
+pub fn namespaces_allowed() -> bool {
+    if !available("unshare", "util-linux") {
+        return false;
+    }
+    let probe = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--net", "--mount", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output();
+    match probe {
+        Ok(out) if out.status.success() => true,
+        Ok(out) => {
+            skip(format_args!(
+                "this machine does not let a test make namespaces (unshare --user --map-root-user \
+                 --net --mount: {}); as root, or with kernel.unprivileged_userns_clone=1, it does",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+            false
+        }
+        Err(e) => {
+            skip(format_args!("could not run unshare: {e}"));
+            false
+        }
+    }
 }
 
 /// The tutorial's `docs/python/SCRIPT` (ported to Python 3) as a server process on port 0,
@@ -345,6 +415,56 @@ pub fn run(command: &mut Command, timeout: Duration) -> (Option<i32>, String, St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The skips CI allows, for CI to print (`.ci/run` runs this test with --nocapture).
+    #[test]
+    fn allowed_skips_are_named_and_explained() {
+        for a in ALLOWED_SKIPS {
+            assert!(!a.name.is_empty() && a.why.len() > 20, "{a:?}");
+            tell(format_args!("allowed skip: {}: {}", a.name, a.why));
+        }
+        assert!(ALLOWED_SKIPS.iter().any(|a| a.name == UNDER_WINE));
+    }
+
+    #[test]
+    fn under_no_skip_a_skip_fails_and_an_allowed_one_does_not() {
+        // The variable is read at the call: set for this thread's calls only by running
+        // them where it is set (the harness runs tests on threads of one process, so the
+        // check is made through a child process of this test binary).
+        let me = std::env::current_exe().unwrap();
+        let child = |test: &str| {
+            Command::new(&me)
+                .args(["--exact", test, "--nocapture", "--include-ignored"])
+                .env(NO_SKIP, "1")
+                .output()
+                .unwrap()
+        };
+        let plain = child("testing::tests::helper_skips");
+        assert!(
+            !plain.status.success(),
+            "a plain skip passed under {NO_SKIP}"
+        );
+        let allowed = child("testing::tests::helper_skips_allowed");
+        assert!(
+            allowed.status.success(),
+            "{:?}",
+            String::from_utf8_lossy(&allowed.stderr)
+        );
+        assert!(String::from_utf8_lossy(&allowed.stderr)
+            .contains("skipped (allowed: unix-tools-under-wine)"));
+    }
+
+    #[test]
+    #[ignore = "run by under_no_skip_a_skip_fails_and_an_allowed_one_does_not, in a child process"]
+    fn helper_skips() {
+        skip("a reason");
+    }
+
+    #[test]
+    #[ignore = "run by under_no_skip_a_skip_fails_and_an_allowed_one_does_not, in a child process"]
+    fn helper_skips_allowed() {
+        skip_allowed(UNDER_WINE, "a reason");
+    }
 
     #[test]
     fn a_skip_says_how_to_install_what_is_missing() {

@@ -386,16 +386,63 @@ mod tests {
             }
         }
 
-        /// Any bytes at all, in any split: the session never panics, and it always ends.
+        /// Any bytes at all, in any split: the session never panics, it always ends, and up
+        /// to its end it says exactly what a correct server says: the greeting, then
+        /// `hello,` + each whole message in turn (found by the codec, tested on its own),
+        /// until `exit`, a message it refuses, or the end of the stream.
         #[test]
         fn hostile_bytes_end_in_a_close(
-            framing in prop_oneof![Just(Framing::Line), Just(Framing::Length), Just(Framing::Raw)],
+            framing in prop_oneof![Just(Framing::Line), Just(Framing::Length)],
             stream in proptest::collection::vec(any::<u8>(), 0..300),
             sizes in proptest::collection::vec(1usize..40, 1..4),
         ) {
             let p = protocol(framing, 32);
-            let (out, _) = converse(&p, &stream, &sizes);
-            prop_assert!(out.len() >= 6);
+            let (out, reason) = converse(&p, &stream, &sizes);
+            let mut said = Vec::new();
+            frame::encode(framing, p.greeting(), &mut said).unwrap();
+            let mut decoder = frame::Decoder::new(framing, 32);
+            let mut rest = &stream[..];
+            let ending = loop {
+                match decoder.decode(rest) {
+                    Ok(Some(f)) if &rest[f.body.clone()] == EXIT_MESSAGE => break CloseReason::Exit,
+                    Ok(Some(f)) => {
+                        frame::encode_parts(framing, &[b"hello,", &rest[f.body.clone()]], &mut said)
+                            .unwrap();
+                        rest = &rest[f.consumed..];
+                    }
+                    Ok(None) if rest.is_empty() => break CloseReason::EndOfStream,
+                    // Cut off, or refused: the session closes with its reason (and may say it).
+                    _ => break CloseReason::ProtocolError(String::new()),
+                }
+            };
+            prop_assert!(out.starts_with(&said), "{:?} does not start with {:?}", out, said);
+            match (ending, &reason) {
+                (CloseReason::ProtocolError(_), CloseReason::ProtocolError(_)) => {}
+                (expected, got) => {
+                    prop_assert_eq!(&expected, got);
+                    prop_assert_eq!(out.len(), said.len(), "nothing after the last reply");
+                }
+            }
+        }
+
+        /// The tutorial's framing (raw: each read is a message) answers each read, whatever
+        /// its bytes, and ends.
+        #[test]
+        fn raw_answers_every_read(
+            stream in proptest::collection::vec(1u8..=255, 1..300),
+            sizes in proptest::collection::vec(1usize..40, 1..4),
+        ) {
+            let p = protocol(Framing::Raw, 64);
+            let (out, reason) = converse(&p, &stream, &sizes);
+            let mut greeting = Vec::new();
+            frame::encode(Framing::Raw, p.greeting(), &mut greeting).unwrap();
+            prop_assert!(out.starts_with(&greeting));
+            // Every byte of the stream comes back (each read after its `hello,`), unless a
+            // read was `exit`; and nothing is refused.
+            prop_assert!(matches!(reason, CloseReason::EndOfStream | CloseReason::Exit));
+            if reason != CloseReason::Exit {
+                prop_assert!(out.len() >= greeting.len() + stream.len());
+            }
         }
     }
 }

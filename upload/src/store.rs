@@ -332,14 +332,13 @@ mod tests {
         fs::create_dir_all(&target).unwrap();
         let dir = tempfile::tempdir_in(&target).unwrap();
         if rustix::fs::statfs(dir.path()).unwrap().f_type == libc::TMPFS_MAGIC {
-            common::testing::skip(format_args!("{} is on a tmpfs", dir.path().display()));
+            common::testing::skip(format_args!(
+                "{} is on a tmpfs, which has no disk to write back to",
+                dir.path().display()
+            ));
             return;
         }
-        let fincore = std::process::Command::new("fincore")
-            .arg("--version")
-            .output();
-        if fincore.is_err() {
-            common::testing::skip("fincore (util-linux) is not installed");
+        if !common::testing::available("fincore", "util-linux") {
             return;
         }
         let chunk: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();

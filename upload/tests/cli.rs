@@ -352,12 +352,7 @@ fn a_full_disk_gets_no_space_and_the_server_goes_on() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("small-disk");
     fs::create_dir(&dir).unwrap();
-    let probe = Command::new("unshare")
-        .args(["--mount", "--map-root-user", "true"])
-        .stderr(Stdio::null())
-        .status();
-    if !probe.is_ok_and(|s| s.success()) {
-        common::testing::skip("cannot make a mount namespace here (unshare --mount)");
+    if !common::testing::namespaces_allowed() {
         return;
     }
     let script = format!(
