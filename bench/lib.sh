@@ -69,7 +69,14 @@ wait_bound() {
 }
 
 SAMPLES="$OUT/samples.jsonl"
-record() { printf '{"w":"%s","s":"%s","run":%s,"v":%s}\n' "$1" "$2" "$3" "$4" >>"$SAMPLES"; }
+record() {
+    # A measurement is a number: an empty or garbled value is a failed run, not a figure.
+    if ! [[ $4 =~ ^[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]]; then
+        echo "bench: $1, $2, run $3: no measurement (got '$4')" >&2
+        exit 1
+    fi
+    printf '{"w":"%s","s":"%s","run":%s,"v":%s}\n' "$1" "$2" "$3" "$4" >>"$SAMPLES"
+}
 missing() { printf '{"w":"%s","s":"%s","missing":"%s"}\n' "$1" "$2" "$3" >>"$SAMPLES"; }
 
 jget() { python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
@@ -117,11 +124,25 @@ measure() {
 # peak_rss PID               the peak resident memory (KiB) of a running process so far.
 # cpu_seconds PID            the CPU time (user + system, all its threads) of a running
 #                            process so far, in seconds.
+# Both fail (and say so) when the process is gone: there is nothing to measure, and a 0
+# would pass for a figure.
 peak_rss() {
-    awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0
+    local v
+    v=$(awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null) || true
+    if [[ -z $v ]]; then
+        echo "bench: process $1 is gone: its memory cannot be read" >&2
+        return 1
+    fi
+    echo "$v"
 }
 
 cpu_seconds() {
     # Fields 14 and 15 of /proc/PID/stat, in clock ticks; the name (field 2) has no spaces here.
-    awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f\n", ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0
+    local v
+    v=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f\n", ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null) || true
+    if [[ -z $v ]]; then
+        echo "bench: process $1 is gone: its CPU time cannot be read" >&2
+        return 1
+    fi
+    echo "$v"
 }

@@ -375,6 +375,9 @@ def build(out):
             row = {"system": s, "name": name(wid, s), "ours": s in OURS}
             if vals:
                 row.update(median=statistics.median(vals), min=min(vals), max=max(vals), runs=vals)
+                # Ours at zero: a run that failed and was recorded as if it were a figure.
+                if s in OURS and min(vals) <= 0:
+                    problems.append(f"{wid}: {s} measured {min(vals)} in a run: a failed run, not a figure")
             else:
                 row["missing"] = why.get((wid, s), "no measurement")
                 # Ours without a reason given (such as no tmpfs): the benchmark is broken.
@@ -403,6 +406,8 @@ def build(out):
                 result["floods"][s] = json.load(open(p))
             except ValueError:
                 result["floods"][s] = None
+                if s in OURS:
+                    problems.append(f"flood: no report of {s} (the flood tool's output is not JSON)")
     return result, problems
 
 

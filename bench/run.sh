@@ -62,6 +62,12 @@
 # Every load goes to loopback and ends by itself; every process the script starts, it
 # stops (by its process group id, never by name).
 set -euo pipefail
+# Inside $(...) too: without it, a failing command in a function called as $(f) goes on,
+# and an empty or made-up value would be recorded as a measurement.
+shopt -s inherit_errexit
+# And say what failed, where: a failed run of a program under test ends the benchmark.
+set -o errtrace
+trap 'echo "bench: failed (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 COMMAND_LINE=$(echo "bench/run.sh $*" | sed "s/ *$//")
 
@@ -240,7 +246,10 @@ hold() {
     local s=$1 n=$2 json
     start_tcp "$s"
     # SERVER_PID is the server itself (asyncio's sh exec's python: the same PID).
-    json=$("$R/hold" "$SERVER_ADDR" --connections "$n" --server-pid "$SERVER_PID")
+    if ! json=$("$R/hold" "$SERVER_ADDR" --connections "$n" --server-pid "$SERVER_PID"); then
+        echo "$s: hold failed with $n idle connections" >&2
+        exit 1
+    fi
     stop_server
     if (($(jget answered <<<"$json") != n)); then
         echo "$s: not every one of $n idle connections was answered: $json" >&2
@@ -296,7 +305,11 @@ flood_workload() {
             tcp-server) start_server "$s" "$R/tcp-server" 127.0.0.1:0 --quiet ;;
             std) start_tcp std ;;
         esac
-        "$R/flood" "$SERVER_ADDR" --attempts "$FLOOD" --server-pid "$SERVER_PID" >"$OUT/flood-$s.json" || true
+        # The flood tool reports a server that dies; the tool itself must not fail.
+        if ! "$R/flood" "$SERVER_ADDR" --attempts "$FLOOD" --server-pid "$SERVER_PID" >"$OUT/flood-$s.json"; then
+            echo "bench: the flood tool failed against $s" >&2
+            exit 1
+        fi
         stop_server
     done
 }
@@ -362,7 +375,12 @@ sweep() {
             # shared machine should not end a sweep.
             for try in 1 2; do
                 if ((try == 2)); then stop_server; start_udp "$s"; fi
-                loss=$("$R/udp-client" "$SERVER_ADDR" -q --rate "$step" --duration "$STEP_SECONDS" --timeout 0.5 --json | jget lost_percent)
+                local report
+                if ! report=$("$R/udp-client" "$SERVER_ADDR" -q --rate "$step" --duration "$STEP_SECONDS" --timeout 0.5 --json); then
+                    echo "$s: udp-client failed at $step/s" >&2
+                    exit 1
+                fi
+                loss=$(jget lost_percent <<<"$report")
                 if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 1.0 else 1)" "$loss"; then
                     passed=1
                     break
