@@ -176,27 +176,31 @@ fn reordering_is_detected() {
     assert!(report.rtt_ms.max >= report.rtt_ms.p50 && report.jitter_ms > 0.0);
 }
 
-#[cfg_attr(
-    wine,
-    ignore = "under Wine every socket call goes through wineserver: too slow to take 5,000 datagrams/s without loss"
-)]
+/// Rate mode sends what it was asked, at the pace asked (never faster: each request waits
+/// for its time), and counts exactly the replies the server sent. (How high a rate a
+/// machine keeps up with is the benchmark's question, not a test's.)
 #[test]
-fn rate_mode_counts_every_reply_at_a_modest_rate() {
+fn rate_mode_paces_its_requests_and_counts_every_reply() {
     let s = start(Faults::none());
     let report = rate::run(
-        &options(s.addr, 300, 0),
+        &options(s.addr, 500, 0),
         RateOptions {
-            rate: 5000.0,
-            count: 5000,
+            rate: 2000.0,
+            count: 1000,
             size: 64,
         },
     )
     .unwrap();
-    s.stop().unwrap();
-    assert_eq!(report.sent, 5000);
-    assert_eq!(report.replies, 5000, "{report:?}");
-    // The pacing: 5000 at 5000/s take about a second, not a burst.
-    assert!(report.seconds_sending > 0.8, "{report:?}");
+    let summary = s.stop().unwrap();
+    assert_eq!(report.sent, 1000);
+    // 1,000 at 2,000/s: half a second at least, however fast the machine.
+    assert!(report.seconds_sending >= 0.49, "{report:?}");
+    assert_eq!(
+        report.replies, summary.datagrams_out,
+        "{report:?} {summary}"
+    );
+    assert_eq!(report.lost, report.sent - report.replies, "{report:?}");
+    assert_eq!(report.duplicates, 0, "{report:?}");
 }
 
 // ---- the binary ----
@@ -290,10 +294,7 @@ fn binary_ping_prints_each_reply_and_a_summary() {
     s.stop().unwrap();
 }
 
-#[cfg_attr(
-    wine,
-    ignore = "under Wine every socket call goes through wineserver: too slow to take 2,000 datagrams/s without loss"
-)]
+/// `--duration` sends rate × duration requests, and the report agrees with the server.
 #[test]
 fn binary_rate_mode_for_a_duration() {
     let s = start(Faults::none());
@@ -307,10 +308,18 @@ fn binary_rate_mode_for_a_duration() {
     ]);
     assert_eq!(code, Some(0), "{err}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let summary = s.stop().unwrap();
     assert_eq!(v["sent"].as_u64(), Some(1000), "2000/s for 0.5 s");
-    assert_eq!(v["replies"].as_u64(), Some(1000));
-    assert_eq!(v["lost_percent"].as_f64(), Some(0.0));
-    s.stop().unwrap();
+    assert_eq!(
+        v["replies"].as_u64(),
+        Some(summary.datagrams_out),
+        "{out} {summary}"
+    );
+    assert_eq!(
+        v["lost"].as_u64(),
+        Some(1000 - summary.datagrams_out),
+        "{out}"
+    );
 }
 
 #[test]

@@ -153,9 +153,10 @@ fn duplicate_all_means_two_replies_each() {
 
 #[test]
 fn delayed_replies_do_not_hold_up_the_others() {
+    const DELAY: Duration = Duration::from_secs(1);
     let delay = Some(Delay {
-        min: Duration::from_millis(300),
-        max: Duration::from_millis(300),
+        min: DELAY,
+        max: DELAY,
     });
     let server = TestServer::with_faults(faults(0.0, 0.0, delay, 1));
     let c = server.client();
@@ -167,12 +168,11 @@ fn delayed_replies_do_not_hold_up_the_others() {
         assert!(recv(&c, REPLY_WAIT).is_some());
     }
     let took = started.elapsed();
-    // Five replies delayed 300 ms each, all in about 300 ms: not one after the other (1.5 s).
-    assert!(took >= Duration::from_millis(250), "not delayed: {took:?}");
-    assert!(
-        took < Duration::from_millis(1000),
-        "delays held each other up: {took:?}"
-    );
+    // Five replies delayed a second each: all about a second after they were asked for,
+    // not one after the other (five seconds). The bound is generous: a busy machine may
+    // add a second, never three.
+    assert!(took >= DELAY, "not delayed: {took:?}");
+    assert!(took < 3 * DELAY, "delays held each other up: {took:?}");
     let summary = server.stop();
     assert_eq!(summary.injected_delays, 5);
 }
@@ -327,9 +327,14 @@ fn a_flood_from_one_source_is_capped_and_another_source_loses_nothing() {
         "the other source lost {lost} of {PINGS}: {summary}"
     );
     // At most a burst of one second's worth, then RATE per second (and a little slack for
-    // the clock).
+    // the clock). (How fast the flood went is the machine's business, and the benchmark's;
+    // it must only go well past the cap for the cap to show, which any machine does: it
+    // tries 50 a millisecond.)
     let cap = f64::from(RATE) * (1.0 + took.as_secs_f64()) * 1.05;
-    assert!(sent >= 40_000, "the flood sent only {sent}");
+    assert!(
+        sent as f64 > 2.0 * cap,
+        "the flood sent only {sent}, too few to meet a cap of {cap}"
+    );
     assert!(
         (replies as f64) <= cap,
         "{replies} replies to the flood, cap {cap}: {summary}"
@@ -338,13 +343,18 @@ fn a_flood_from_one_source_is_capped_and_another_source_loses_nothing() {
         replies >= u64::from(RATE) / 2,
         "{replies} replies to the flood"
     );
-    // Every datagram that arrived was answered or counted as over the limit.
+    // Every datagram that arrived was answered or counted as over the limit; and of the
+    // flood's, all but the cap were counted (the pings never were: another source).
     assert_eq!(
         summary.rate_limited,
         summary.datagrams_in - summary.datagrams_out,
         "{summary}"
     );
-    assert!(summary.rate_limited >= 30_000, "{summary}");
+    let flood_arrived = summary.datagrams_in - PINGS as u64 - retried as u64;
+    assert!(
+        summary.rate_limited as f64 >= flood_arrived as f64 - cap,
+        "{flood_arrived} of the flood arrived, the cap is {cap}: {summary}"
+    );
     assert!(
         summary.to_string().contains("over the rate limit"),
         "{summary}"
