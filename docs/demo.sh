@@ -99,6 +99,9 @@ if ((PLAIN)); then
             fi
             sleep 0.05
         done
+        # Still running, and nothing listens: the lesson would go on against no server.
+        echo "demo: the server did not listen on port $PORT within 5 s: $*" >&2
+        exit 1
     }
     run_on() {
         local side=$1; shift

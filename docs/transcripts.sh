@@ -28,8 +28,10 @@ while (($#)); do
     esac
     shift
 done
+ALL_LESSONS=()
 if ((${#LESSONS[@]} == 0)); then
     for f in "$ROOT"/docs/demos/*.sh; do LESSONS+=("$(basename "$f" .sh)"); done
+    ALL_LESSONS=("${LESSONS[@]}")
 fi
 
 (cd "$ROOT" && cargo build --quiet --bins)
@@ -111,6 +113,27 @@ for cmd in tcp-server tcp-client udp-server udp-client upload "upload serve" "up
     "$ROOT"/target/debug/$cmd --help >"$OUT/help-${cmd// /-}.txt"
 done
 
+# The book's transcripts that this run should have made and did not: a lesson that no
+# longer has that side, or a program's help that is gone. (systems-windows.txt is the Windows
+# programs' output: .ci/wine.sh makes it, and checks it.)
+stale=()
+# made_by LESSON NAME: whether NAME is one of LESSON's transcripts (a side each).
+made_by() { [[ $2 == "$1-server.txt" || $2 == "$1-client.txt" || $2 == "$1-side.txt" ]]; }
+for f in "$DEST"/*.txt; do
+    name=$(basename "$f")
+    [[ -e $OUT/$name || $name == systems-windows.txt ]] && continue
+    owner=""
+    for lesson in "${LESSONS[@]}"; do made_by "$lesson" "$name" && owner=$lesson; done
+    # Help is made for every program on every run; and with every lesson played, a file
+    # that belongs to none is stale too.
+    if [[ -n $owner || $name == help-*.txt ]]; then
+        stale+=("$name")
+    elif ((${#ALL_LESSONS[@]})); then
+        for lesson in "${ALL_LESSONS[@]}"; do made_by "$lesson" "$name" && owner=$lesson; done
+        [[ -z $owner ]] && stale+=("$name")
+    fi
+done
+
 if ((CHECK)); then
     status=0
     for f in "$OUT"/*.txt; do
@@ -120,7 +143,15 @@ if ((CHECK)); then
             status=1
         fi
     done
+    for name in "${stale[@]}"; do
+        echo "transcripts: docs/src/transcripts/$name is made by no lesson any more: run docs/transcripts.sh (it removes it) and fix what includes it" >&2
+        status=1
+    done
     ((status == 0)) && echo "transcripts: the book agrees with the programs (${#LESSONS[@]} lessons)" >&2
     exit "$status"
 fi
+for name in "${stale[@]}"; do
+    rm -f "$DEST/$name"
+    echo "removed docs/src/transcripts/$name: no lesson makes it any more" >&2
+done
 echo "transcripts written to ${DEST#"$ROOT"/}" >&2

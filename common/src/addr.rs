@@ -364,7 +364,7 @@ mod tests {
     }
 
     #[test]
-    fn never_panics_on_odd_input() {
+    fn odd_input_is_refused_with_one_line_and_never_a_panic() {
         for s in [
             "[",
             "]",
@@ -377,7 +377,13 @@ mod tests {
             "\u{0}:1",
             "é:1",
         ] {
-            let _ = Endpoint::parse(s);
+            match Endpoint::parse(s) {
+                Ok(e) => panic!("{s:?} was taken as {e}"),
+                Err(why) => {
+                    let why = why.to_string();
+                    assert!(!why.is_empty() && !why.contains('\n'), "{s:?}: {why:?}");
+                }
+            }
         }
     }
 }

@@ -239,14 +239,29 @@ mod tests {
         }
     }
 
+    /// A limit the system does not set (unlimited, or not reported) cannot be exceeded: no
+    /// warning for it, however many connections, and the start-up says it was not checked.
+    /// (Raising the open-file limit is tested in `os`, in a child process.)
     #[test]
-    fn raising_the_open_file_limit_never_lowers_it() {
-        let before = os::process_limits().open_files;
-        let after = raise_open_file_limit().unwrap();
-        match (before, after) {
-            (Some(before), Some(after)) => assert!(after >= before),
-            (None, _) => {}
-            (Some(_), None) => panic!("the limit went away"),
-        }
+    fn an_unlimited_limit_warns_of_nothing_and_is_named_unchecked() {
+        let unlimited = ProcessLimits {
+            open_files: None,
+            user_threads: Some(100),
+            memory_maps: Some(65_530),
+            ..ProcessLimits::default()
+        };
+        let warnings = check_against(limits_from(&unlimited), usize::MAX / 2);
+        assert!(
+            warnings.iter().all(|w| !w.contains("open files")),
+            "{warnings:?}"
+        );
+        assert_eq!(
+            warnings.len(),
+            2,
+            "the two limits that are set: {warnings:?}"
+        );
+        let unchecked = unchecked_from(&unlimited, PerConnection::FileAndThread).unwrap();
+        assert!(unchecked.contains("open files"), "{unchecked}");
+        assert!(!unchecked.contains("threads"), "{unchecked}");
     }
 }

@@ -644,11 +644,21 @@ mod tests {
 
     #[test]
     fn timeouts_and_resets_are_classified() {
-        let (_raw, server) = pair();
+        let (raw, server) = pair();
         server
             .set_read_timeout(Some(std::time::Duration::from_millis(20)))
             .unwrap();
         let mut conn = Connection::new(server, Framing::Line, 10, None);
-        assert!(conn.read_message().unwrap_err().is_timeout());
+        let silent = conn.read_message().unwrap_err();
+        assert!(silent.is_timeout() && !silent.is_reset(), "{silent:?}");
+        // The peer aborts (SO_LINGER 0: RST instead of FIN) in the middle of a message.
+        (&raw).write_all(b"half").unwrap();
+        crate::net::abort_on_close(&raw).unwrap();
+        drop(raw);
+        conn.stream()
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let reset = conn.read_message().unwrap_err();
+        assert!(reset.is_reset() && !reset.is_timeout(), "{reset:?}");
     }
 }

@@ -619,15 +619,85 @@ mod tests {
         }
     }
 
-    #[test]
-    fn limits_are_read_where_the_system_has_them() {
-        let limits = process_limits();
-        if cfg!(unix) {
-            assert!(limits.open_files.is_some() || raise_open_file_limit().is_ok());
-        } else {
-            assert_eq!(limits, ProcessLimits::default());
-            assert_eq!(raise_open_file_limit().unwrap(), None);
+    /// What the shell says of this process's limits (`ulimit -Sn` and so on): `None` for
+    /// "unlimited". A child inherits its parent's limits, so the two must agree. (bash:
+    /// dash, Debian's sh, has no `ulimit -u`.)
+    #[cfg(unix)]
+    fn shell_limit(flag: &str) -> Option<u64> {
+        let out = std::process::Command::new("bash")
+            .args(["-c", &format!("ulimit {flag}")])
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        match text.trim() {
+            "unlimited" => None,
+            n => Some(n.parse().unwrap()),
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn limits_are_the_ones_the_shell_reports() {
+        let limits = process_limits();
+        assert_eq!(limits.open_files, shell_limit("-Sn"));
+        assert_eq!(limits.user_threads, shell_limit("-Su"));
+        #[cfg(target_os = "linux")]
+        {
+            let maps = std::fs::read_to_string("/proc/sys/vm/max_map_count").unwrap();
+            assert_eq!(limits.memory_maps, Some(maps.trim().parse().unwrap()));
+        }
+    }
+
+    /// Raising the open-file limit lifts the soft limit to the hard one: checked in a child
+    /// process of this test binary, so that the tests' own process keeps its limit.
+    #[cfg(unix)]
+    #[test]
+    fn raising_the_open_file_limit_lifts_the_soft_limit_to_the_hard_one() {
+        // The child starts with a soft limit below the hard one, so that raising it shows.
+        let me = std::env::current_exe().unwrap();
+        let out = std::process::Command::new("bash")
+            .args([
+                "-c",
+                "ulimit -Sn 256 && exec \"$0\" --exact os::tests::helper_raises_the_open_file_limit --nocapture --include-ignored",
+            ])
+            .arg(me)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{text}");
+        let raised: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("raised to "))
+            .unwrap_or_else(|| panic!("no answer from the child: {text}"))
+            .trim()
+            .parse()
+            .unwrap();
+        let hard = shell_limit("-Hn");
+        if cfg!(target_os = "linux") {
+            assert_eq!(Some(raised), hard, "{text}");
+        } else {
+            // macOS caps it at kern.maxfilesperproc, below an unlimited hard limit.
+            assert!(hard.is_none_or(|h| raised <= h) && raised > 256, "{text}");
+        }
+        // And this process still has the limit it started with.
+        assert_eq!(process_limits().open_files, shell_limit("-Sn"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    #[ignore = "run by raising_the_open_file_limit_lifts_the_soft_limit_to_the_hard_one, in a child process"]
+    fn helper_raises_the_open_file_limit() {
+        let raised = raise_open_file_limit().unwrap().unwrap();
+        assert_eq!(process_limits().open_files, Some(raised));
+        println!("raised to {raised}");
+    }
+
+    #[cfg(not(unix))]
+    #[test]
+    fn windows_has_no_such_limits_and_says_so() {
+        assert_eq!(process_limits(), ProcessLimits::default());
+        assert_eq!(raise_open_file_limit().unwrap(), None);
     }
 
     #[test]

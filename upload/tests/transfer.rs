@@ -116,16 +116,27 @@ fn hostile_names_are_refused_and_nothing_is_written_outside_the_folder() {
         let reply = client.put(5, name);
         assert!(reply.starts_with("ERR BAD_NAME "), "{name:?}: {reply}");
     }
-    // A newline in the name ends the line early: the rest is a second, bad line.
+    // A newline in a name ends the line: `PUT 5 a` is a whole request for a file "a", and
+    // what followed the newline is the first of its 5 bytes, not a name and not lost.
     let reply = client.put(5, b"a\nb");
-    assert!(
-        reply.starts_with("ERR BAD_NAME ") || reply == "GO 0",
-        "{reply}"
+    assert_eq!(
+        reply, "GO 0",
+        "the request ended at the newline: name \"a\""
+    );
+    client.send(b"cde");
+    let content = b"b\ncde";
+    client.send(format!("SHA256 {}\n", sha256_hex(content)).as_bytes());
+    let ok = client.line();
+    assert_eq!(
+        ok,
+        format!("OK {}", sha256_hex(content)),
+        "the bytes after the newline were the file's"
     );
     drop(client);
     let mut client = RawClient::connect(server.addr());
     assert!(client.upload("fine.txt", b"fine!").starts_with("OK "));
-    assert_eq!(server.stored(), ["fine.txt"]);
+    assert_eq!(server.stored(), ["a", "fine.txt"]);
+    assert_eq!(std::fs::read(server.dir().join("a")).unwrap(), content);
     // The test's root holds the upload folder and nothing else.
     assert_eq!(names(server.root.path()), ["uploads"]);
 }
