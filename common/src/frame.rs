@@ -313,6 +313,68 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    #[test]
+    fn the_names_and_the_default_are_the_documented_ones() {
+        // The protocol page, --help and the start-up line say these.
+        assert_eq!(DEFAULT_MAX_FRAME, 65_536);
+        assert_eq!(Framing::Line.to_string(), "line");
+        assert_eq!(Framing::Length.to_string(), "length");
+        assert_eq!(Framing::Raw.to_string(), "raw");
+        let d = Decoder::new(Framing::Length, 123);
+        assert_eq!((d.framing(), d.max_frame()), (Framing::Length, 123));
+    }
+
+    #[test]
+    fn a_message_too_large_says_how_large_and_the_limit() {
+        let long = FrameError::TooLarge {
+            limit: 10,
+            declared: Some(11),
+        };
+        assert_eq!(
+            long.to_string(),
+            "message too large: 11 bytes announced, over the limit of 10 bytes"
+        );
+        let endless = FrameError::TooLarge {
+            limit: 10,
+            declared: None,
+        };
+        assert_eq!(
+            endless.to_string(),
+            "message too large: no end of line within the limit of 10 bytes"
+        );
+    }
+
+    #[test]
+    fn a_length_of_exactly_the_limit_is_taken_and_one_more_is_not() {
+        let mut d = Decoder::new(Framing::Length, 3);
+        let frame = d.decode(b"\0\0\0\x03abc").unwrap().unwrap();
+        assert_eq!((frame.body, frame.consumed), (4..7, 7));
+        let mut d = Decoder::new(Framing::Length, 3);
+        assert_eq!(
+            d.decode(b"\0\0\0\x04abcd"),
+            Err(FrameError::TooLarge {
+                limit: 3,
+                declared: Some(4)
+            })
+        );
+    }
+
+    #[test]
+    fn an_envelope_knows_the_length_of_its_frame() {
+        for framing in [Framing::Line, Framing::Length, Framing::Raw] {
+            let msg = b"hello";
+            let mut framed = Vec::new();
+            encode(framing, msg, &mut framed).unwrap();
+            let env = envelope(framing, msg).unwrap();
+            assert_eq!(env.frame_len(msg.len()), framed.len(), "{framing}");
+            assert_eq!(
+                [env.prefix(), &msg[..], env.suffix()].concat(),
+                framed,
+                "{framing}"
+            );
+        }
+    }
+
     /// Feeds `stream` to a decoder in reads of the given sizes, exactly as a connection
     /// would, and returns the messages found (or the first error).
     fn decode_in_reads(

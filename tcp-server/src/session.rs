@@ -136,17 +136,20 @@ impl Session {
     /// The client closed its side; `unread` is what it left. Between two messages that is
     /// a clean end; in the middle of one, the message was cut off.
     pub fn end_of_stream(&mut self, unread: &[u8]) -> Ending<'static> {
-        match self.decoder.decode_eof(unread) {
-            // A whole message right before the end is read by `receive` first.
-            Ok(_) if unread.is_empty() => Ending {
+        if unread.is_empty() {
+            return Ending {
                 reason: CloseReason::EndOfStream,
                 message: None,
                 last_words: None,
-            },
+            };
+        }
+        // Bytes left that are no whole message (a whole one is read by `receive` first):
+        // the message was cut off, or was already too large.
+        match self.decoder.decode_eof(unread) {
+            Err(e) => protocol_error(&e),
             Ok(_) => protocol_error(&FrameError::Truncated {
                 buffered: unread.len(),
             }),
-            Err(e) => protocol_error(&e),
         }
     }
 
@@ -265,6 +268,33 @@ mod tests {
                 Step::NeedMore => unreachable!(),
             }
         }
+    }
+
+    #[test]
+    fn a_client_turned_away_is_told_busy_in_its_framing() {
+        assert_eq!(
+            protocol(Framing::Line, 64).busy_message(),
+            b"error: server busy\n"
+        );
+        assert_eq!(
+            protocol(Framing::Length, 64).busy_message(),
+            b"\0\0\0\x12error: server busy"
+        );
+    }
+
+    #[test]
+    fn the_end_of_the_stream_is_clean_between_messages_and_a_cut_within_one() {
+        let p = protocol(Framing::Line, 64);
+        let mut s = p.session();
+        assert_eq!(s.end_of_stream(b"").reason, CloseReason::EndOfStream);
+        let mut s2 = p.session();
+        let cut = s2.end_of_stream(b"hal");
+        assert!(
+            matches!(&cut.reason, CloseReason::ProtocolError(why) if why.contains("end of stream in the middle of a message")),
+            "{:?}",
+            cut.reason
+        );
+        assert!(cut.last_words.is_some());
     }
 
     #[test]

@@ -176,6 +176,39 @@ mod tests {
         assert_eq!(allowed, 50);
     }
 
+    /// The sweep forgets a bucket only once it has refilled: a source still over its rate
+    /// when the sweep comes keeps its empty bucket, and stays limited.
+    #[test]
+    fn the_sweep_forgets_full_buckets_only() {
+        let t0 = Instant::now();
+        let mut rl = RateLimiter::new(10, 16, t0);
+        for _ in 0..20 {
+            rl.check(ip(1), t0);
+        }
+        // Its bucket of 10 is empty: full again only after a whole second of quiet.
+        let t1 = t0 + Duration::from_millis(999);
+        rl.sweep(t1);
+        assert_eq!(rl.sources(), 1, "not refilled yet: kept");
+        let t2 = t0 + SWEEP_EVERY * 3;
+        rl.sweep(t2);
+        assert_eq!(rl.sources(), 0, "refilled: forgotten");
+        // A source kept flooding is not forgotten, and not given a new burst.
+        let mut rl = RateLimiter::new(10, 16, t0);
+        for i in 0..(10 * 5) {
+            rl.check(ip(1), t0 + Duration::from_millis(i * 20));
+        }
+        let later = t0 + Duration::from_millis(50 * 20);
+        assert_eq!(
+            rl.sources(),
+            1,
+            "a flooding source is remembered through the sweep"
+        );
+        let allowed = (0..20)
+            .filter(|_| rl.check(ip(1), later) == Verdict::Allow)
+            .count();
+        assert!(allowed < 10, "{allowed} allowed: the flood got a new burst");
+    }
+
     #[test]
     fn one_flooding_source_does_not_cost_another_anything() {
         let t0 = Instant::now();

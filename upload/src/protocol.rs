@@ -275,6 +275,16 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn a_reply_shows_as_its_line() {
+        assert_eq!(Reply::Ready.to_string(), "UPLOAD/1 READY");
+        assert_eq!(Reply::Go(7).to_string(), "GO 7");
+        assert_eq!(
+            Reply::Err(ErrCode::Busy, "full\nnow".into()).to_string(),
+            "ERR BUSY full now"
+        );
+    }
+
+    #[test]
     fn requests_parse_and_print_back() {
         let digest = [0xab; DIGEST_LEN];
         for request in [
