@@ -61,7 +61,8 @@ wait_bound() {
     [[ $1 == udp ]] && state=07
     hex=$(printf '%04X' "$2")
     for _ in $(seq 200); do
-        grep -q ":$hex 00000000:0000 $state" "/proc/net/$1" "/proc/net/${1}6" 2>/dev/null && return 0
+        # The peer field is all zeros: 8 hex digits in /proc/net/tcp, 32 in tcp6.
+        grep -qE ":$hex 0+:0000 $state" "/proc/net/$1" "/proc/net/${1}6" 2>/dev/null && return 0
         sleep 0.05
     done
     echo "nothing is bound to $1 port $2 after 10 s" >&2

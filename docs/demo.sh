@@ -66,11 +66,12 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/sockets-lab-demo.XXXXXX")
 cp "$ROOT"/docs/python/*.py "$WORK"/
 cd "$WORK"
 
-# Whether anything (a TCP listener or a UDP socket) is bound to $PORT.
+# Whether anything (a TCP listener or a UDP socket) is bound to $PORT. The peer field is
+# all zeros: 8 hex digits in /proc/net/tcp, 32 in tcp6 (a server on [::]).
 bound() {
     local hex
     hex=$(printf '%04X' "$PORT")
-    grep -qE ":$hex [0-9A-F]{8}:0000 (0A|07)" /proc/net/tcp /proc/net/udp /proc/net/tcp6 /proc/net/udp6 2>/dev/null
+    grep -qE ":$hex [0-9A-F]+:0000 (0A|07)" /proc/net/tcp /proc/net/udp /proc/net/tcp6 /proc/net/udp6 2>/dev/null
 }
 
 SERVERS=()
