@@ -151,10 +151,6 @@ interop() {
     else
         fail "udp-server.exe answers the Linux udp-client" "got $(printf %q "$out")"
     fi
-    # Where an escape would land: "../../escape.txt" two folders above the upload folder
-    # (target/wine), "C:\escape.txt" at the root of the Wine prefix's drive C (inside
-    # target/wine too). None may be there before, or after.
-    find "$root/target/wine" -name escape.txt -delete 2>/dev/null || true
     out=$($t python3 - "$port" <<'PY' 2>&1 || true
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -198,8 +194,13 @@ PY
     fi
     # Where an escape would land: "../../escape.txt" two folders above the upload folder
     # (target/wine), "C:\escape.txt" at the root of the Wine prefix's drive C (inside
-    # target/wine too). None may be there before, or after.
+    # target/wine too), or, resolved against the server's own folder or Wine's Z: drive,
+    # above the workspace or at /. None may be there before, or after.
+    # (Only the ones inside target/wine are ours to delete; the others must simply not be
+    # new.)
     find "$root/target/wine" -name escape.txt -delete 2>/dev/null || true
+    local outside=("$(dirname "$root")/escape.txt" /escape.txt) before
+    before=$(ls -1 "${outside[@]}" 2>/dev/null || true)
     out=$($t python3 - "$port" <<'PY' 2>&1 || true
 import socket, sys
 port = int(sys.argv[1])
@@ -217,7 +218,7 @@ PY
 )
     local stored escaped
     stored=$(cd "$received" && ls -A | tr '\n' ' ')
-    escaped=$(find "$root/target/wine" -name escape.txt 2>/dev/null | tr '\n' ' ')
+    escaped=$( (find "$root/target/wine" -name escape.txt 2>/dev/null; comm -13 <(echo "$before") <(ls -1 "${outside[@]}" 2>/dev/null || true) | grep . || true) | tr '\n' ' ')
     if [[ -z $out && $stored == "empty hello.txt random.bin " && -z $escaped ]]; then
         ok "upload.exe serve refuses 11 hostile names (CON, nul.txt, a<b, ../.., ...) and writes nothing else"
     else
