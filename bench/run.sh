@@ -67,7 +67,7 @@ set -euo pipefail
 shopt -s inherit_errexit
 # And say what failed, where: a failed run of a program under test ends the benchmark.
 set -o errtrace
-trap 'echo "bench: failed (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
+trap 'echo "bench: failed (exit $?) at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 COMMAND_LINE=$(echo "bench/run.sh $*" | sed "s/ *$//")
 
@@ -244,6 +244,9 @@ conns_workload() {
 # trip on each; prints hold's JSON. Every connection must be answered.
 hold() {
     local s=$1 n=$2 json
+    # Called as $(hold ...): a subshell, which does not run the script's EXIT trap. A
+    # failure here must still stop the server it started.
+    trap stop_server EXIT
     start_tcp "$s"
     # SERVER_PID is the server itself (asyncio's sh exec's python: the same PID).
     if ! json=$("$R/hold" "$SERVER_ADDR" --connections "$n" --server-pid "$SERVER_PID"); then
@@ -364,6 +367,8 @@ udp_workload() {
 # One server for the whole sweep: a step it passes leaves nothing queued for the next.
 sweep() {
     local s=$1 rate=$2 best=0
+    # Called as $(sweep ...): see hold().
+    trap stop_server EXIT
     start_udp "$s"
     while ((rate <= SWEEP_MAX)); do
         # The step and its midpoint to the next (x1.41): a finer answer for the same time.
