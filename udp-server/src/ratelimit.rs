@@ -193,11 +193,14 @@ mod tests {
         rl.sweep(t2);
         assert_eq!(rl.sources(), 0, "refilled: forgotten");
         // A source kept flooding is not forgotten, and not given a new burst.
+        // It sends every 20 ms for 3 s, so check() sweeps twice while it does.
+        const FLOOD_STEPS: u64 = 150;
+        const FLOOD_GAP_MS: u64 = 20;
         let mut rl = RateLimiter::new(10, 16, t0);
-        for i in 0..(10 * 5) {
-            rl.check(ip(1), t0 + Duration::from_millis(i * 20));
+        for i in 0..FLOOD_STEPS {
+            rl.check(ip(1), t0 + Duration::from_millis(i * FLOOD_GAP_MS));
         }
-        let later = t0 + Duration::from_millis(50 * 20);
+        let later = t0 + Duration::from_millis(FLOOD_STEPS * FLOOD_GAP_MS);
         assert_eq!(
             rl.sources(),
             1,
