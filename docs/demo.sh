@@ -66,12 +66,14 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/sockets-lab-demo.XXXXXX")
 cp "$ROOT"/docs/python/*.py "$WORK"/
 cd "$WORK"
 
-# Whether anything (a TCP listener or a UDP socket) is bound to $PORT. The peer field is
-# all zeros: 8 hex digits in /proc/net/tcp, 32 in tcp6 (a server on [::]).
-bound() {
+# How many sockets (TCP listeners and UDP sockets) are bound to $PORT. The peer field is
+# all zeros: 8 hex digits in /proc/net/tcp, 32 in tcp6 (a server on [::]). A count, not a
+# yes or no, so that a second server on a port already taken is waited for too.
+bound_count() {
     local hex
     hex=$(printf '%04X' "$PORT")
-    grep -qE ":$hex [0-9A-F]+:0000 (0A|07)" /proc/net/tcp /proc/net/udp /proc/net/tcp6 /proc/net/udp6 2>/dev/null
+    cat /proc/net/tcp /proc/net/udp /proc/net/tcp6 /proc/net/udp6 2>/dev/null |
+        grep -cE ":$hex [0-9A-F]+:0000 (0A|07)" || true
 }
 
 SERVERS=()
@@ -83,12 +85,14 @@ if ((PLAIN)); then
     prefix() { sed -u "s/^/$1| /"; }
     server() {
         echo "\$ $*" | prefix server
+        local before
+        before=$(bound_count)
         # Its own process group, so that `stop` can send it Ctrl-C as a terminal would.
         setsid bash -c "exec $*" > >(prefix server) 2>&1 </dev/null &
         local pid=$!
         SERVERS+=("$pid")
         for _ in $(seq 100); do
-            bound && return 0
+            (($(bound_count) > before)) && return 0
             if ! kill -0 "$pid" 2>/dev/null; then
                 # It ended by itself (it could not start): say how, as a shell would.
                 local status=0
@@ -168,8 +172,10 @@ else
         # A second server at once goes to the third pane: the left one is busy.
         local pane=0
         ((${#SERVERS[@]} == 0)) || pane=2
+        local before
+        before=$(bound_count)
         type_in "$pane" "$*"
-        for _ in $(seq 100); do bound && break; sleep 0.05; done
+        for _ in $(seq 100); do (($(bound_count) > before)) && break; sleep 0.05; done
         SERVERS+=("$pane")
     }
     run_on() {

@@ -41,6 +41,9 @@ if ((CHECK)); then
     trap 'rm -rf "$OUT"' EXIT
 fi
 mkdir -p "$OUT"
+# The files this run makes. Not "what is in $OUT": when writing, $OUT is the book's own
+# folder, where a stale file is still present.
+declare -A MADE=()
 
 NORMALISE='
 import re, sys
@@ -104,6 +107,7 @@ for lesson in "${LESSONS[@]}"; do
         lines=$(grep "^$side| " <<<"$raw" | sed "s/^$side| //" || true)
         [[ -n $lines ]] || continue
         printf '%s\n' "$lines" >"$OUT/$lesson-$side.txt"
+        MADE["$lesson-$side.txt"]=1
     done
 done
 
@@ -111,6 +115,7 @@ done
 for cmd in tcp-server tcp-client udp-server udp-client upload "upload serve" "upload send" "upload sum"; do
     # shellcheck disable=SC2086
     "$ROOT"/target/debug/$cmd --help >"$OUT/help-${cmd// /-}.txt"
+    MADE["help-${cmd// /-}.txt"]=1
 done
 
 # The book's transcripts that this run should have made and did not: a lesson that no
@@ -121,7 +126,7 @@ stale=()
 made_by() { [[ $2 == "$1-server.txt" || $2 == "$1-client.txt" || $2 == "$1-side.txt" ]]; }
 for f in "$DEST"/*.txt; do
     name=$(basename "$f")
-    [[ -e $OUT/$name || $name == systems-windows.txt ]] && continue
+    [[ -n ${MADE[$name]:-} || $name == systems-windows.txt ]] && continue
     owner=""
     for lesson in "${LESSONS[@]}"; do made_by "$lesson" "$name" && owner=$lesson; done
     # Help is made for every program on every run; and with every lesson played, a file
