@@ -286,13 +286,13 @@ tests() {
     local code=0
     # Nothing may skip here either, but for the allowed skips (common::testing::
     # ALLOWED_SKIPS): a test that needs a Unix tool skips under its allowance, by name.
-    SOCKETS_LAB_NO_SKIP=1 cargo test --workspace --target $target -- --show-output >"$log" 2>&1 || code=$?
+    SOCKETS_LAB_NO_SKIP=1 cargo test --workspace --no-fail-fast --target $target -- --show-output >"$log" 2>&1 || code=$?
     # Wine's own client-server link can break under load ("wine client error: recvmsg"),
     # which ends a test binary without any test failing: say so, and run them once more.
     if ((code != 0)) && grep -q "^wine client error" "$log"; then
         echo "   wineserver broke off (not a test failure): $(grep -m1 '^wine client error' "$log"); running the tests once more"
         code=0
-        SOCKETS_LAB_NO_SKIP=1 cargo test --workspace --target $target -- --show-output >"$log" 2>&1 || code=$?
+        SOCKETS_LAB_NO_SKIP=1 cargo test --workspace --no-fail-fast --target $target -- --show-output >"$log" 2>&1 || code=$?
     fi
     grep -E "^test result|^test .*(FAILED|ignored)|^failures:|panicked" "$log" || true
     # The tests that returned early because a Unix tool is missing, by name and reason.

@@ -143,7 +143,14 @@ fn a_class_of_30_some_faulty_is_graded_in_parallel_within_three_minutes() {
     assert!(reason("silent0").contains("no greeting: timed out after 5 s (--timeout)"));
     assert!(reason("mute").contains("no reply to \"li\": timed out after 5 s (--timeout)"));
     assert!(reason("clingy").contains("no end of stream after exit: timed out after 5 s"));
-    assert!(reason("resets").contains("connection reset by peer"));
+    // Wine 8's server takes a reset's error off the socket (SO_ERROR) first, so there a
+    // read may see end of stream instead; Windows and Linux report the reset.
+    let reset = reason("resets");
+    assert!(
+        reset.contains("connection reset by peer")
+            || (cfg!(wine) && reset.contains("end of stream")),
+        "{reset}"
+    );
     assert!(reason("dies").contains("a message one byte at a time: could not connect"));
     assert!(reason("full").contains("timed out (no answer in 5.0 s"));
     assert!(reason("absent").contains("connection refused"));

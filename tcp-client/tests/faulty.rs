@@ -162,6 +162,10 @@ fn a_server_that_never_closes_fails_the_close_after_exit() {
 }
 
 #[test]
+#[cfg_attr(
+    wine,
+    ignore = "Wine 8's server takes a reset's error off the socket (SO_ERROR) first, so a later read sees end of stream; Windows reports the reset"
+)]
 fn a_server_that_resets_fails_at_once_with_the_reset() {
     let (report, took) = grade(support::threaded(support::resets), RUN_LIMIT + SLACK);
     fails_first_step_only(&report, "no reply to \"li\": connection reset by peer");
