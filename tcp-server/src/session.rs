@@ -25,7 +25,8 @@
 use std::time::{Duration, Instant};
 
 use common::frame::{self, Decoder, FrameError, Framing};
-use common::server::{CloseReason, Limits};
+use common::server::close::CloseReason;
+use common::server::limits::Limits;
 
 use crate::{Config, BUSY_MESSAGE, EXIT_MESSAGE};
 

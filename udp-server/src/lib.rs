@@ -30,7 +30,7 @@ use common::addr::{Endpoint, LimitScope};
 use common::net;
 use common::os;
 use common::output::{self, Log, Tag};
-use common::server::{Background, Shutdown};
+use common::server::shutdown::{Background, Shutdown};
 use common::udp::{self, Receiver, UdpOptions};
 use common::{EXIT_FAILURE, EXIT_OK};
 
