@@ -1,4 +1,4 @@
-//! # A deadline for each message: the defense against slowloris
+//! # A deadline for each message: the clock against slowloris
 //!
 //! The idle timeout (`SO_RCVTIMEO`) closes a client that sends *nothing* for a while. It
 //! restarts with every byte, so it cannot catch a client that sends *one byte every few
@@ -7,41 +7,37 @@
 //! Fifty such clients cost the attacker nothing and hold fifty of our slots.
 //!
 //! The fix is a second clock: once the first byte of a message has arrived, the whole
-//! message must be there within `--message-timeout` seconds. [`MessageDeadline`] keeps that
-//! clock for a blocking reader: before each read it shortens the socket's read timeout to
-//! what is left of the message's time (never longer than the idle timeout), and when the
-//! message is complete it puts the idle timeout back. The two system calls happen only
-//! while a message is incomplete, so a client whose messages arrive whole (nearly all of
-//! them) costs nothing extra.
+//! message must be there within `--message-timeout` seconds. [`MessageClock`] is that
+//! clock, and nothing else: it reads no clock of its own and touches no socket. The time
+//! comes in as an argument (`now`), so a test can say "31 seconds later" without waiting,
+//! and each driver turns the answer into what it waits with: a blocking reader into the
+//! socket's read timeout ([`SocketTimeouts`](crate::conn::SocketTimeouts) sets it only
+//! when it changes), an event loop into an entry of its timer heap.
+//!
+//! It is one defence of several: the connection limits, the idle timeout and the size
+//! limits are the others (see the book's attacks page).
 
-use std::io;
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 /// The default time a message may take from its first byte to its last.
 pub const DEFAULT_MESSAGE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The clock of the message being read, on top of the connection's idle timeout.
-#[derive(Debug, Clone, Copy)]
-pub struct MessageDeadline {
+/// The clock of the message being read: when it must be complete, and how long a read may
+/// wait for the rest of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageClock {
     /// `--message-timeout`; `None`: messages may take as long as they like.
     limit: Option<Duration>,
-    /// The idle timeout the socket has between messages (`SO_RCVTIMEO`).
-    idle: Option<Duration>,
     /// When the first byte of the current message arrived.
     started: Option<Instant>,
-    /// Whether the socket's read timeout is shortened now (and must be put back).
-    shortened: bool,
 }
 
-impl MessageDeadline {
-    /// A clock for messages of at most `limit` on a socket whose idle timeout is `idle`.
-    pub fn new(limit: Option<Duration>, idle: Option<Duration>) -> MessageDeadline {
-        MessageDeadline {
+impl MessageClock {
+    /// A clock for messages of at most `limit` from their first byte to their last.
+    pub fn new(limit: Option<Duration>) -> MessageClock {
+        MessageClock {
             limit,
-            idle,
             started: None,
-            shortened: false,
         }
     }
 
@@ -50,116 +46,110 @@ impl MessageDeadline {
         self.limit
     }
 
-    /// Part of a message is here: its clock runs from the first call on.
-    pub fn begun(&mut self) {
+    /// Part of a message is here, `now`: its clock runs from the first call on (later
+    /// calls for the same message change nothing).
+    pub fn begin(&mut self, now: Instant) {
         if self.limit.is_some() && self.started.is_none() {
-            self.started = Some(Instant::now());
+            self.started = Some(now);
         }
     }
 
-    /// Before a blocking read of the rest of a message: the read may wait only as long as
-    /// the message has left. Fails with [`io::ErrorKind::TimedOut`] when nothing is left.
-    // ANCHOR: before_read
-    pub fn before_read(&mut self, stream: &TcpStream) -> io::Result<()> {
-        let (Some(limit), Some(started)) = (self.limit, self.started) else {
-            return Ok(());
-        };
-        let left = limit.saturating_sub(started.elapsed());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        let wait = self.idle.map_or(left, |idle| idle.min(left));
-        stream.set_read_timeout(Some(wait))?;
-        self.shortened = true;
-        Ok(())
-    }
-    // ANCHOR_END: before_read
-
-    /// Whether the current message has run out of time (a read that timed out was the
-    /// message's deadline, not the idle timeout).
-    pub fn expired(&self) -> bool {
-        match (self.limit, self.started) {
-            (Some(limit), Some(started)) => started.elapsed() >= limit,
-            _ => false,
-        }
-    }
-
-    /// The message is complete: the next one has its own clock, and the socket gets its
-    /// idle timeout back.
-    pub fn complete(&mut self, stream: &TcpStream) -> io::Result<()> {
+    /// The message is complete: the next one has its own clock.
+    pub fn end(&mut self) {
         self.started = None;
-        if self.shortened {
-            self.shortened = false;
-            stream.set_read_timeout(self.idle)?;
+    }
+
+    /// When the message being read must be complete; `None` between messages, or
+    /// without a limit.
+    pub fn deadline(&self) -> Option<Instant> {
+        Some(self.started? + self.limit?)
+    }
+
+    /// How long a blocking read may wait, `now`, on a connection whose idle timeout is
+    /// `idle`: the idle timeout, or what is left of the message's time if that is shorter.
+    /// `Some(ZERO)`: no time is left. `None`: wait for ever.
+    // ANCHOR: read_timeout
+    pub fn read_timeout(&self, idle: Option<Duration>, now: Instant) -> Option<Duration> {
+        let left = self.deadline().map(|d| d.saturating_duration_since(now));
+        match (idle, left) {
+            (Some(idle), Some(left)) => Some(idle.min(left)),
+            (idle, left) => idle.or(left),
         }
-        Ok(())
+    }
+    // ANCHOR_END: read_timeout
+
+    /// Whether the current message has run out of time, `now` (a read that timed out was
+    /// the message's deadline, not the idle timeout).
+    pub fn expired(&self, now: Instant) -> bool {
+        self.deadline().is_some_and(|d| now >= d)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{Read, Write};
+
+    const IDLE: Option<Duration> = Some(Duration::from_secs(5));
+    const LIMIT: Duration = Duration::from_millis(300);
+    const STEP: Duration = Duration::from_millis(100);
 
     #[test]
     fn a_trickle_runs_out_of_time_though_no_read_waits_long() {
-        let (mut client, server) = crate::testing::tcp_pair();
-        let idle = Some(Duration::from_secs(5));
-        server.set_read_timeout(idle).unwrap();
-        let mut clock = MessageDeadline::new(Some(Duration::from_millis(300)), idle);
-        let started = Instant::now();
-        loop {
-            // One byte every 100 ms: never idle for long, never a whole message.
-            client.write_all(b"x").unwrap();
-            match clock.before_read(&server) {
-                Err(e) => {
-                    assert_eq!(e.kind(), io::ErrorKind::TimedOut);
-                    break;
-                }
-                Ok(()) => {
-                    (&server).read_exact(&mut [0u8; 1]).unwrap();
-                    clock.begun();
-                }
-            }
-            std::thread::sleep(Duration::from_millis(100));
-            assert!(started.elapsed() < Duration::from_secs(3), "never expired");
+        let mut clock = MessageClock::new(Some(LIMIT));
+        let t0 = Instant::now();
+        // One byte every 100 ms: never idle for long, never a whole message.
+        let mut now = t0;
+        let mut reads = 0;
+        while clock.read_timeout(IDLE, now) != Some(Duration::ZERO) {
+            clock.begin(now);
+            assert!(clock.read_timeout(IDLE, now) <= Some(LIMIT));
+            now += STEP;
+            reads += 1;
+            assert!(reads < 10, "never expired");
         }
-        assert!(started.elapsed() >= Duration::from_millis(300));
-        assert!(clock.expired());
-        clock.complete(&server).unwrap();
-        assert!(!clock.expired());
-        assert_eq!(server.read_timeout().unwrap(), idle);
+        assert_eq!(now - t0, LIMIT);
+        assert_eq!(clock.deadline(), Some(t0 + LIMIT));
+        assert!(clock.expired(now));
+        assert!(!clock.expired(now - Duration::from_nanos(1)));
+        clock.end();
+        assert!(!clock.expired(now));
+        assert_eq!(clock.read_timeout(IDLE, now), IDLE);
     }
 
     #[test]
     fn a_read_waits_no_longer_than_the_message_has_left() {
-        let (_client, server) = crate::testing::tcp_pair();
-        server
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .unwrap();
-        let mut clock = MessageDeadline::new(
-            Some(Duration::from_millis(200)),
-            Some(Duration::from_secs(60)),
+        let idle = Some(Duration::from_secs(60));
+        let limit = Duration::from_millis(200);
+        let mut clock = MessageClock::new(Some(limit));
+        let t0 = Instant::now();
+        clock.begin(t0);
+        assert_eq!(clock.read_timeout(idle, t0), Some(limit));
+        assert_eq!(clock.read_timeout(idle, t0 + STEP), Some(limit - STEP));
+        // A second byte does not restart the clock.
+        clock.begin(t0 + STEP);
+        assert_eq!(clock.deadline(), Some(t0 + limit));
+        // No idle timeout: the message's time alone.
+        assert_eq!(clock.read_timeout(None, t0), Some(limit));
+        // Past the deadline: nothing left, and expired.
+        assert_eq!(
+            clock.read_timeout(idle, t0 + 2 * limit),
+            Some(Duration::ZERO)
         );
-        clock.begun();
-        clock.before_read(&server).unwrap();
-        let waited = Instant::now();
-        let err = (&server).read(&mut [0u8; 4]).unwrap_err();
-        assert!(crate::net::is_timeout(&err), "{err}");
-        assert!(waited.elapsed() < Duration::from_secs(5));
-        assert!(clock.expired() || waited.elapsed() >= Duration::from_millis(150));
+        assert!(clock.expired(t0 + limit));
+        // An idle timeout shorter than what is left wins.
+        let short = Some(Duration::from_millis(50));
+        assert_eq!(clock.read_timeout(short, t0), short);
     }
 
     #[test]
     fn without_a_limit_nothing_changes() {
-        let (_client, server) = crate::testing::tcp_pair();
-        server
-            .set_read_timeout(Some(Duration::from_secs(7)))
-            .unwrap();
-        let mut clock = MessageDeadline::new(None, Some(Duration::from_secs(7)));
-        clock.begun();
-        clock.before_read(&server).unwrap();
-        assert!(!clock.expired());
-        assert_eq!(server.read_timeout().unwrap(), Some(Duration::from_secs(7)));
+        let mut clock = MessageClock::new(None);
+        let t0 = Instant::now();
+        clock.begin(t0);
+        assert_eq!(clock.deadline(), None);
+        assert!(!clock.expired(t0 + Duration::from_secs(3600)));
+        assert_eq!(clock.read_timeout(IDLE, t0), IDLE);
+        assert_eq!(clock.read_timeout(None, t0), None);
+        assert_eq!(clock.limit(), None);
     }
 }

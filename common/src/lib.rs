@@ -9,12 +9,13 @@
 //!   message ends and the next begins. A pure codec: bytes in, messages out, no I/O.
 //! - [`conn`]: a TCP connection that owns its stream and read buffer, and reads and writes
 //!   whole messages with a framing (optionally printing every byte it moves).
-//! - [`deadline`]: a deadline for each message, the defense against slowloris.
+//! - [`deadline`]: a deadline for each message, a pure clock (one of the defences
+//!   against slowloris).
 //! - [`grade`]: the steps, verdicts and report of the graders (`--check`).
 //! - [`net`]: the socket set-up, one system call at a time: `socket`, `setsockopt`,
 //!   `bind`, `listen`.
-//! - [`server`]: the accept loop of the TCP servers: a thread per connection, with limits,
-//!   idle timeouts, survival of resource exhaustion, and a clean Ctrl-C.
+//! - [`server`]: what the TCP servers share: limits, admission, stats, a clean Ctrl-C, and
+//!   the accept loop with a thread per connection, which survives resource exhaustion.
 //! - [`output`]: the event lines (time, connection id, peer) and the `--trace` hex dump.
 //! - [`cli`]: durations in seconds, parsed the same way by every program.
 //! - [`udp`]: UDP sockets, truncated datagrams, and the kernel's drop counter.

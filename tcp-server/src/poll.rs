@@ -552,7 +552,7 @@ impl EventLoop {
     /// sooner.
     fn deadline(&self, c: &Client) -> Option<Instant> {
         let idle = self.protocol.limits.idle_timeout.map(|d| c.last_active + d);
-        let message = c.session.deadline(&self.protocol);
+        let message = c.session.deadline();
         [idle, message].into_iter().flatten().min()
     }
 

@@ -24,6 +24,7 @@
 
 use std::time::{Duration, Instant};
 
+use common::deadline::MessageClock;
 use common::frame::{self, Decoder, FrameError, Framing};
 use common::server::close::CloseReason;
 use common::server::limits::Limits;
@@ -46,7 +47,7 @@ impl Protocol {
     pub fn session(&self) -> Session {
         Session {
             decoder: Decoder::new(self.config.framing, self.config.max_frame),
-            message_started: None,
+            clock: MessageClock::new(self.limits.message_timeout),
         }
     }
 
@@ -73,8 +74,8 @@ impl Protocol {
 #[derive(Debug, Clone)]
 pub struct Session {
     decoder: Decoder,
-    /// When the first byte of the message not complete yet arrived.
-    message_started: Option<Instant>,
+    /// The clock of the message not complete yet (`--message-timeout`).
+    clock: MessageClock,
 }
 
 /// What the bytes received so far mean, and what to do.
@@ -109,14 +110,14 @@ impl Session {
             Ok(Some(frame)) => frame,
             Ok(None) => {
                 // Part of a message is here: the rest must come before its deadline.
-                if !unread.is_empty() && self.message_started.is_none() {
-                    self.message_started = Some(now);
+                if !unread.is_empty() {
+                    self.clock.begin(now);
                 }
                 return Step::NeedMore;
             }
             Err(e) => return Step::Close(protocol_error(&e)),
         };
-        self.message_started = None;
+        self.clock.end();
         let message = &unread[frame.body];
         // Bytes compared with bytes: the comparison the tutorial meant to make.
         if message == EXIT_MESSAGE {
@@ -156,24 +157,20 @@ impl Session {
 
     /// When the message being received must be complete (`--message-timeout` after its
     /// first byte); `None` between messages, or without that limit.
-    pub fn deadline(&self, p: &Protocol) -> Option<Instant> {
-        Some(self.message_started? + p.limits.message_timeout?)
+    pub fn deadline(&self) -> Option<Instant> {
+        self.clock.deadline()
     }
 
     /// How long a blocking read may wait, `now`: the idle timeout, or what is left of the
     /// message's time if that is shorter. `Some(ZERO)`: no time is left.
     pub fn read_timeout(&self, p: &Protocol, now: Instant) -> Option<Duration> {
-        let left = self.deadline(p).map(|d| d.saturating_duration_since(now));
-        match (p.limits.idle_timeout, left) {
-            (Some(idle), Some(left)) => Some(idle.min(left)),
-            (idle, left) => idle.or(left),
-        }
+        self.clock.read_timeout(p.limits.idle_timeout, now)
     }
 
     /// A driver's timer ran out `now` with no byte from the client: the message's deadline
     /// if it has passed, else the idle timeout. Says why, and closes.
     pub fn timed_out(&self, p: &Protocol, now: Instant) -> Ending<'static> {
-        let message_late = self.deadline(p).is_some_and(|d| now >= d);
+        let message_late = self.clock.expired(now);
         let (reason, why) = match (message_late, p.limits.message_timeout) {
             (true, Some(limit)) => (
                 CloseReason::MessageTimeout,
@@ -345,12 +342,12 @@ mod tests {
         let mut s = p.session();
         // Between messages: only the idle timeout.
         assert_eq!(s.receive(&p, b"", t0), Step::NeedMore);
-        assert_eq!(s.deadline(&p), None);
+        assert_eq!(s.deadline(), None);
         assert_eq!(s.read_timeout(&p, t0), Some(idle));
         // A first byte: the message has `limit` from now, whatever trickles in later.
         assert_eq!(s.receive(&p, b"l", t0), Step::NeedMore);
         assert_eq!(s.receive(&p, b"li", t0 + limit / 2), Step::NeedMore);
-        assert_eq!(s.deadline(&p), Some(t0 + limit));
+        assert_eq!(s.deadline(), Some(t0 + limit));
         assert_eq!(s.read_timeout(&p, t0 + limit / 2), Some(limit / 2));
         let late = s.timed_out(&p, t0 + limit);
         assert_eq!(late.reason, CloseReason::MessageTimeout);
@@ -368,7 +365,7 @@ mod tests {
             s.receive(&p, b"li\n", t0 + limit / 2),
             Step::Reply { .. }
         ));
-        assert_eq!(s.deadline(&p), None);
+        assert_eq!(s.deadline(), None);
     }
 
     #[test]
@@ -380,7 +377,7 @@ mod tests {
         let now = Instant::now();
         assert_eq!(s.receive(&p, b"half", now), Step::NeedMore);
         assert_eq!(s.read_timeout(&p, now), None);
-        assert_eq!(s.deadline(&p), None);
+        assert_eq!(s.deadline(), None);
     }
 
     fn framing() -> impl Strategy<Value = Framing> {

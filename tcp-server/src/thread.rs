@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use common::conn::{ConnError, Connection, Writer};
+use common::conn::{ConnError, Connection, SocketTimeouts, Writer};
 use common::output::{Log, Tag};
 use common::server::{Accepted, CloseReason, Closed, Handler, Limits};
 
@@ -41,13 +41,13 @@ impl Hello {
         if let Err(e) = writer.write_message(p.greeting()) {
             return close_reason(&e);
         }
-        // What the socket's read timeout (SO_RCVTIMEO) is now: the idle timeout, which
-        // `run_connection` set, until a message's deadline shortens it.
-        let mut timeout = p.limits.idle_timeout;
+        // What the socket's timeouts (SO_RCVTIMEO, SO_SNDTIMEO) are now: the idle timeout,
+        // which `run_connection` set, until a message's deadline shortens the read one.
+        let mut timeouts = SocketTimeouts::new(p.limits.idle_timeout, p.limits.idle_timeout);
         loop {
             let now = Instant::now();
             let step = match session.receive(p, reader.unread(), now) {
-                Step::NeedMore => match read_more(&mut reader, &session, p, &mut timeout, now) {
+                Step::NeedMore => match read_more(&mut reader, &session, p, &mut timeouts, now) {
                     Ok(0) => Step::Close(session.end_of_stream(reader.unread())),
                     Ok(_) => continue,
                     Err(e) if common::net::is_timeout(&e) => {
@@ -96,17 +96,14 @@ fn read_more(
     reader: &mut common::conn::Reader<'_>,
     session: &Session,
     p: &Protocol,
-    timeout: &mut Option<Duration>,
+    timeouts: &mut SocketTimeouts,
     now: Instant,
 ) -> std::io::Result<usize> {
     let wait = session.read_timeout(p, now);
     if wait == Some(Duration::ZERO) {
         return Err(std::io::ErrorKind::TimedOut.into());
     }
-    if wait != *timeout {
-        reader.stream().set_read_timeout(wait)?;
-        *timeout = wait;
-    }
+    timeouts.set_read(reader.stream(), wait)?;
     reader.fill()
 }
 

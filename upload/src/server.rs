@@ -38,7 +38,6 @@ use crate::protocol::{digest_hex, Digest, ErrCode, Reply, Request};
 use crate::store::{self, CommitError, PartFile, WRITEBACK_EVERY};
 use crate::wire::{LineError, Wire};
 use crate::{name, rate, Protocol};
-use common::deadline::MessageDeadline;
 
 /// The default largest upload.
 pub const DEFAULT_MAX_SIZE: u64 = 4 << 30;
@@ -619,9 +618,8 @@ impl Handler for Service {
         match self.config.protocol {
             Protocol::V1 => {
                 let trace = self.config.trace.then(|| tag.to_string());
-                let mut wire = Wire::new(stream, trace).with_message_deadline(
-                    MessageDeadline::new(limits.message_timeout, limits.idle_timeout),
-                );
+                let mut wire = Wire::new(stream, trace)
+                    .with_message_timeout(limits.message_timeout, limits.idle_timeout);
                 let reason = self.converse(&mut wire, &tag);
                 Closed {
                     reason,

@@ -17,8 +17,10 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
-use common::deadline::MessageDeadline;
+use common::conn::SocketTimeouts;
+use common::deadline::MessageClock;
 use common::output;
 
 use crate::protocol::MAX_LINE;
@@ -32,7 +34,7 @@ pub enum LineError {
     Truncated,
     /// A line began and was not complete within the message timeout (slowloris).
     #[error("a control line not complete {} s after its first byte", .0.as_secs_f64())]
-    Timeout(std::time::Duration),
+    Timeout(Duration),
     #[error(transparent)]
     Io(#[from] io::Error),
 }
@@ -47,7 +49,12 @@ pub struct Wire {
     reader: BufReader<TcpStream>,
     line: Vec<u8>,
     /// The clock of the line being read (`--message-timeout`).
-    deadline: MessageDeadline,
+    clock: MessageClock,
+    /// The idle timeout the socket has between lines (`SO_RCVTIMEO`), which the clock
+    /// shortens while a line is incomplete.
+    idle: Option<Duration>,
+    /// The socket's timeouts now, so that each is set only when it changes.
+    timeouts: SocketTimeouts,
     /// `--trace`: who to name in the dumps of control lines.
     trace: Option<String>,
     pub bytes_in: u64,
@@ -59,16 +66,21 @@ impl Wire {
         Wire {
             reader: BufReader::with_capacity(LINE_BUFFER, stream),
             line: Vec::new(),
-            deadline: MessageDeadline::new(None, None),
+            clock: MessageClock::new(None),
+            idle: None,
+            timeouts: SocketTimeouts::default(),
             trace,
             bytes_in: 0,
             bytes_out: 0,
         }
     }
 
-    /// Every control line must be complete within `deadline`'s limit of its first byte.
-    pub fn with_message_deadline(mut self, deadline: MessageDeadline) -> Wire {
-        self.deadline = deadline;
+    /// Every control line must be complete within `limit` of its first byte, on a socket
+    /// whose read timeout between lines is `idle`.
+    pub fn with_message_timeout(mut self, limit: Option<Duration>, idle: Option<Duration>) -> Wire {
+        self.clock = MessageClock::new(limit);
+        self.idle = idle;
+        self.timeouts = SocketTimeouts::new(idle, None);
         self
     }
 
@@ -89,7 +101,7 @@ impl Wire {
         mut before_read: impl FnMut(&TcpStream) -> io::Result<()>,
     ) -> Result<Option<&[u8]>, LineError> {
         self.line.clear();
-        let limit = self.deadline.limit().unwrap_or_default();
+        let limit = self.clock.limit().unwrap_or_default();
         loop {
             if self.reader.buffer().is_empty() {
                 before_read(self.reader.get_ref())?;
@@ -97,7 +109,7 @@ impl Wire {
             let available = match self.reader.fill_buf() {
                 Ok(bytes) => bytes,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if common::net::is_timeout(&e) && self.deadline.expired() => {
+                Err(e) if common::net::is_timeout(&e) && self.clock.expired(Instant::now()) => {
                     return Err(LineError::Timeout(limit));
                 }
                 Err(e) => return Err(e.into()),
@@ -116,17 +128,25 @@ impl Wire {
             if done || self.line.len() == MAX_LINE {
                 break;
             }
-            // Part of a line is here: the rest must come before its deadline.
-            self.deadline.begun();
-            match self.deadline.before_read(self.reader.get_ref()) {
-                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                    return Err(LineError::Timeout(limit))
+            // Part of a line is here: the rest must come before its deadline, so the next
+            // read waits no longer than the line has left (a syscall only while a line is
+            // incomplete; without a limit, never).
+            if self.clock.limit().is_some() {
+                let now = Instant::now();
+                self.clock.begin(now);
+                let wait = self.clock.read_timeout(self.idle, now);
+                if wait == Some(Duration::ZERO) {
+                    return Err(LineError::Timeout(limit));
                 }
-                Err(e) => return Err(e.into()),
-                Ok(()) => {}
+                self.timeouts.set_read(self.reader.get_ref(), wait)?;
             }
         }
-        self.deadline.complete(self.reader.get_ref())?;
+        // The line is complete: the next one has its own clock, and the socket its idle
+        // timeout back.
+        if self.clock.limit().is_some() {
+            self.clock.end();
+            self.timeouts.set_read(self.reader.get_ref(), self.idle)?;
+        }
         let n = self.line.len();
         self.bytes_in += n as u64;
         if let Some(who) = &self.trace {
