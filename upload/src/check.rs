@@ -16,7 +16,7 @@
 //! name must get `GO` (not `ERR EXISTS`); the grader then sends a wrong digest on purpose,
 //! so its probe stores nothing either.
 //!
-//! With `--protocol seed`, the tutorial's exchange instead: one upload, then a sender that
+//! With `--protocol tutorial`, the tutorial's exchange instead: one upload, then a sender that
 //! disconnects early, after which the server must still serve the next sender. The
 //! tutorial's server fails there: its `recv` returns nothing for ever, and it loops.
 //!
@@ -249,15 +249,15 @@ pub fn run(to: &Endpoint, timeout: Duration) -> Result<Report, String> {
 /// passed; `Err` a message for a usage error (a bad targets file).
 pub fn main(
     to: &Endpoint,
-    protocol: crate::Protocol,
+    protocol: crate::Exchange,
     timeout: Duration,
     class: &ClassArgs,
     json: bool,
 ) -> Result<bool, class::CheckError> {
     let grade = |target: &Target| -> Result<Report, String> {
         match protocol {
-            crate::Protocol::V1 => run(&target.addr, timeout),
-            crate::Protocol::Seed => Ok(run_seed(&target.addr, timeout)),
+            crate::Exchange::V1 => run(&target.addr, timeout),
+            crate::Exchange::Tutorial => Ok(run_seed(&target.addr, timeout)),
         }
     };
     let grader = Grader {
@@ -265,8 +265,8 @@ pub fn main(
         version: env!("CARGO_PKG_VERSION"),
         what: "check",
         command: match protocol {
-            crate::Protocol::V1 => "upload send --check".into(),
-            crate::Protocol::Seed => "upload send --check --protocol seed".into(),
+            crate::Exchange::V1 => "upload send --check".into(),
+            crate::Exchange::Tutorial => "upload send --check --protocol tutorial".into(),
         },
         grade: &grade,
     };
@@ -359,7 +359,7 @@ fn vanishing_sender(to: &Endpoint, waits: Waits, name: &str) -> Result<String, S
 
 // ---- the tutorial's exchange -----------------------------------------------------------
 
-/// `--protocol seed`: one upload the tutorial's way, a sender that disconnects early, then
+/// `--protocol tutorial`: one upload the tutorial's way, a sender that disconnects early, then
 /// the next sender must be served.
 pub fn run_seed(to: &Endpoint, timeout: Duration) -> Report {
     let steps = vec![
@@ -378,17 +378,19 @@ pub fn run_seed(to: &Endpoint, timeout: Duration) -> Report {
 fn seed_upload(to: &Endpoint, waits: Waits) -> Result<String, String> {
     let bytes = content("seed");
     let wait = waits.wait();
-    let stream =
-        crate::seed::start(to, bytes.len() as u64, &wait, &mut |_| {}).map_err(|e| match &e {
-            crate::seed::SeedError::Io(io) if common::net::is_timeout(io) => format!(
-                "no answer: {}: the server does not serve the next sender",
-                wait.ran_out(Instant::now())
-            ),
+    let stream = crate::client::tutorial::start(to, bytes.len() as u64, &wait, &mut |_| {})
+        .map_err(|e| match &e {
+            crate::client::tutorial::TutorialError::Io(io) if common::net::is_timeout(io) => {
+                format!(
+                    "no answer: {}: the server does not serve the next sender",
+                    wait.ran_out(Instant::now())
+                )
+            }
             _ => e.to_string(),
         })?;
     write_within(&stream, &bytes, &wait)?;
-    crate::seed::finish(&stream, &wait, &mut |_| {}).map_err(|e| match &e {
-        crate::seed::SeedError::Io(io) => io_failure("no 传送完成", io, &wait),
+    crate::client::tutorial::finish(&stream, &wait, &mut |_| {}).map_err(|e| match &e {
+        crate::client::tutorial::TutorialError::Io(io) => io_failure("no 传送完成", io, &wait),
         _ => e.to_string(),
     })?;
     Ok(format!("{} bytes, 传送完成", bytes.len()))
@@ -405,8 +407,9 @@ fn write_within(stream: &TcpStream, bytes: &[u8], wait: &Wait) -> Result<(), Str
 fn seed_early_disconnect(to: &Endpoint, waits: Waits) -> Result<String, String> {
     let bytes = content("seed-early");
     let wait = waits.wait();
-    let stream: TcpStream = crate::seed::start(to, bytes.len() as u64, &wait, &mut |_| {})
-        .map_err(|e| e.to_string())?;
+    let stream: TcpStream =
+        crate::client::tutorial::start(to, bytes.len() as u64, &wait, &mut |_| {})
+            .map_err(|e| e.to_string())?;
     write_within(&stream, &bytes[..100], &wait)?;
     let _ = stream.shutdown(Shutdown::Both);
     Ok(format!("100 of {} bytes sent, then gone", bytes.len()))

@@ -16,8 +16,9 @@
 //! | silence while it runs                                 | progress bars ([`progress`])             |
 //!
 //! One crate, two subcommands: [`server`] is `upload serve`, [`client`] is `upload send`.
-//! [`seed`] speaks the tutorial's own exchange (`--protocol seed`), so our programs and the
-//! tutorial's can talk to each other.
+//! [`tutorial`] is the tutorial's own exchange (`--protocol tutorial`), which both speak too,
+//! so that our programs and the tutorial's can talk to each other. [`run`] is each
+//! subcommand from start to end, for `main.rs` to call.
 
 pub mod check;
 pub mod client;
@@ -25,32 +26,24 @@ pub mod hashing;
 pub mod name;
 pub mod progress;
 pub mod protocol;
-pub mod seed;
+pub mod run;
 pub mod server;
 pub mod store;
+pub mod tutorial;
 pub mod wire;
 
-use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
-
-use common::addr::Endpoint;
-use common::net::{self, ListenOptions};
-use common::output::{self, human_bytes, Log};
-use common::server::{Limits, Shutdown};
-use common::{EXIT_FAILURE, EXIT_OK};
-
-use crate::progress::Progress;
 
 /// Which exchange the two sides speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Protocol {
+pub enum Exchange {
     /// Upload v1: names, sizes and SHA-256 digests in lines, several files per connection.
     #[default]
     V1,
     /// The tutorial's exchange: greeting, size, go-ahead, bytes, done. One file, no name,
-    /// no checksum.
-    Seed,
+    /// no checksum. Its old name, seed, works too.
+    #[value(alias = "seed")]
+    Tutorial,
 }
 
 /// How many bytes the programs move per `read`/`write` of file data. Large enough that a
@@ -65,134 +58,6 @@ pub fn rate(bytes: u64, elapsed: Duration) -> String {
         return "- MB/s".to_string();
     }
     format!("{:.1} MB/s", bytes as f64 / secs / 1e6)
-}
-
-/// Everything `upload serve` needs to start.
-#[derive(Debug, Clone)]
-pub struct ServeOptions {
-    pub addr: Endpoint,
-    pub listen: ListenOptions,
-    pub limits: Limits,
-    pub config: server::Config,
-    /// Draw a bar per upload when stderr is a terminal.
-    pub progress: bool,
-}
-
-fn exit(code: i32) -> ExitCode {
-    ExitCode::from(code as u8)
-}
-
-/// The whole `upload serve` program: prepare the folder, listen, serve until Ctrl-C, print
-/// a summary.
-pub fn serve_main(options: ServeOptions) -> ExitCode {
-    let config = options.config;
-    let log = Log::new(config.quiet);
-    if let Err(e) = server::prepare_dir(&config.dir, config.overwrite) {
-        output::err_line(format_args!("upload serve: {e}"));
-        return exit(EXIT_FAILURE);
-    }
-    let _ = common::capacity::raise_open_file_limit();
-    let listener = match net::listen(&options.addr, &options.listen) {
-        Ok(listener) => listener,
-        Err(e) => {
-            output::err_line(format_args!("upload serve: {e}"));
-            return exit(EXIT_FAILURE);
-        }
-    };
-    let local = listener
-        .local_addr()
-        .map_or_else(|_| options.addr.to_string(), |a| a.to_string());
-    let dir = common::os::absolute(&config.dir);
-    // Always printed, even with --quiet: scripts and tests read the port from it.
-    output::out_line(format_args!(
-        "{} upload serve listening on {local} (protocol {}, folder {}, max size {}, {}, \
-         {}); Ctrl-C stops it",
-        output::timestamp(),
-        match config.protocol {
-            Protocol::V1 => "upload/1",
-            Protocol::Seed => "seed (the tutorial's)",
-        },
-        dir.display(),
-        human_bytes(config.max_size),
-        if config.overwrite {
-            "overwrite on"
-        } else {
-            "existing files kept"
-        },
-        options.limits,
-    ));
-    let leftovers = store::leftover_parts(&config.dir);
-    if !leftovers.is_empty() {
-        log.warn(format_args!(
-            "{} partial file(s) in {} were left by a server that was stopped mid-upload \
-             (e.g. {}); they are safe to delete",
-            leftovers.len(),
-            dir.display(),
-            leftovers[0].display()
-        ));
-    }
-    for warning in common::capacity::startup_warnings(
-        options.limits.max_connections,
-        common::capacity::PerConnection::FileAndThread,
-    ) {
-        log.warn(format_args!("{warning}"));
-    }
-    let shutdown = match Shutdown::new(&listener) {
-        Ok(s) => s,
-        Err(e) => {
-            output::err_line(format_args!(
-                "upload serve: could not prepare shutdown on {local}: {e}"
-            ));
-            return exit(EXIT_FAILURE);
-        }
-    };
-    if let Err(e) = shutdown.trigger_on_ctrl_c() {
-        log.warn(format_args!("{e}"));
-    }
-    let progress = Progress::on_stderr(options.progress);
-    progress.keep_lines_clear();
-    let report = server::serve(listener, config, options.limits, progress, &shutdown);
-    output::out_line(format_args!(
-        "{} upload serve stopped. {report}",
-        output::timestamp()
-    ));
-    exit(EXIT_OK)
-}
-
-/// The whole `upload send` program: send every file, print the digests and a summary;
-/// exit 1 if any file did not arrive.
-pub fn send_main(files: &[PathBuf], options: &client::Options, bars: bool) -> ExitCode {
-    let progress = Progress::on_stderr(bars);
-    progress.keep_lines_clear();
-    let report = client::send_files(files, options, &progress);
-    let all_sent = report.all_sent();
-    if !all_sent || files.len() > 1 {
-        output::err_line(format_args!("upload: {report}"));
-    }
-    exit(if all_sent { EXIT_OK } else { EXIT_FAILURE })
-}
-
-/// The whole `upload sum` program: one `sha256sum` line per file on stdout; a file that
-/// cannot be read gets an error line on stderr, and the exit status is then 1.
-pub fn sum_main(files: &[PathBuf]) -> ExitCode {
-    let mut all_read = true;
-    for path in files {
-        match hashing::sum_file(path) {
-            Ok(digest) => output::out_line(format_args!(
-                "{}  {}",
-                protocol::digest_hex(&digest),
-                path.display()
-            )),
-            Err(e) => {
-                all_read = false;
-                output::err_line(format_args!(
-                    "upload sum: cannot read {}: {e} (check the path and its permissions)",
-                    path.display()
-                ));
-            }
-        }
-    }
-    exit(if all_read { EXIT_OK } else { EXIT_FAILURE })
 }
 
 #[cfg(test)]

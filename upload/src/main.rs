@@ -21,7 +21,7 @@ use common::cli::{nonzero, parse_bytes, parse_positive, parse_seconds};
 use common::grade::class::ClassArgs;
 use common::net::{ListenOptions, DEFAULT_BACKLOG};
 use common::server::{Limits, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_PEER};
-use upload::Protocol;
+use upload::Exchange;
 
 /// Upload files over TCP with progress bars, SHA-256 verification and safe writes.
 #[derive(Debug, Parser)]
@@ -68,7 +68,7 @@ struct ServeArgs {
     keep_free: u64,
     /// Which exchange to speak: Upload v1, or the tutorial's own (one file, no name, no checksum).
     #[arg(long, value_enum, default_value_t)]
-    protocol: Protocol,
+    protocol: Exchange,
     /// Clients served at once; past it a new one gets ERR BUSY.
     #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = parse_positive)]
     max_connections: usize,
@@ -125,7 +125,7 @@ struct SendArgs {
     files: Vec<PathBuf>,
     /// Grade the server instead of sending files: a normal upload, hostile names, a wrong
     /// digest, a sender that vanishes mid-file, then a normal upload again (with
-    /// --protocol seed: the tutorial's exchange, then an early disconnect). Exit 0 only if
+    /// --protocol tutorial: the tutorial's exchange, then an early disconnect). Exit 0 only if
     /// every step passed.
     #[arg(long, conflicts_with = "files")]
     check: bool,
@@ -139,7 +139,7 @@ struct SendArgs {
     to: Endpoint,
     /// Which exchange to speak: Upload v1, or the tutorial's own (one connection per file).
     #[arg(long, value_enum, default_value_t)]
-    protocol: Protocol,
+    protocol: Exchange,
     /// Seconds to wait for the server: to connect, and for each reply.
     #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
     timeout: Duration,
@@ -160,7 +160,7 @@ fn main() -> ExitCode {
             config.protocol = a.protocol;
             config.quiet = a.show.quiet;
             config.trace = a.show.trace;
-            upload::serve_main(upload::ServeOptions {
+            upload::run::serve_main(upload::run::ServeOptions {
                 addr: a.addr,
                 listen: ListenOptions {
                     backlog: a.backlog,
@@ -194,8 +194,8 @@ fn main() -> ExitCode {
             options.limit_rate = a.limit_rate.filter(|&r| r > 0);
             options.quiet = a.show.quiet;
             options.trace = a.show.trace;
-            upload::send_main(&a.files, &options, a.show.bars())
+            upload::run::send_main(&a.files, &options, a.show.bars())
         }
-        Command::Sum { files } => upload::sum_main(&files),
+        Command::Sum { files } => upload::run::sum_main(&files),
     }
 }

@@ -312,6 +312,23 @@ fn the_tutorials_client_uploads_to_the_rust_server() {
 }
 
 #[test]
+fn the_tutorials_exchange_is_named_tutorial_and_seed_still_works() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("in");
+    let server = serve(&dir, &["--protocol", "tutorial"]);
+    let banner = server.wait_for_stdout("listening on", LIMIT);
+    assert!(banner.contains("protocol tutorial"), "{banner}");
+    let file = random_file(root.path(), "yan.jpg", 4321);
+    // The client by the new name, and by the old one that lessons and transcripts use.
+    for name in ["tutorial", "seed"] {
+        let (code, _, err) = send(&server, &[&file], &["--protocol", name]);
+        assert_eq!(code, Some(0), "--protocol {name}: {err}");
+        assert!(err.contains("server says 传送完成"), "{err}");
+    }
+    assert_eq!(names(&dir), ["recv_yan-1.jpg", "recv_yan.jpg"]);
+}
+
+#[test]
 fn the_seed_server_survives_a_client_that_leaves_early_and_one_that_sends_no_size() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("in");

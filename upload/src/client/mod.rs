@@ -14,6 +14,8 @@
 //! says `ERR NO_SPACE` at once, and the client stops sending instead of pushing the rest of
 //! a large file into a connection nobody is reading ([`Wire::has_pending_input`]).
 
+pub mod tutorial;
+
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -29,9 +31,10 @@ use common::output::{self, human_bytes, Log};
 use crate::hashing::Pipeline;
 use crate::progress::{Bar, Progress};
 use crate::protocol::{digest_hex, Digest, ErrCode, Reply, Request};
-use crate::seed::{self, SeedError};
 use crate::wire::{LineError, Wire};
-use crate::{rate, Protocol};
+use crate::{rate, Exchange};
+
+use tutorial::TutorialError;
 
 /// The default time to wait for the server: to connect, and for each reply or write.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -44,7 +47,7 @@ const SERVER_NAME: &str = "upload serve";
 #[derive(Debug, Clone)]
 pub struct Options {
     pub to: Endpoint,
-    pub protocol: Protocol,
+    pub protocol: Exchange,
     /// Time allowed to connect, and for each reply or write.
     pub timeout: Duration,
     /// Send at most this many bytes per second (to watch the bars on a fast network).
@@ -59,7 +62,7 @@ impl Options {
     pub fn new(to: Endpoint) -> Options {
         Options {
             to,
-            protocol: Protocol::V1,
+            protocol: Exchange::V1,
             timeout: DEFAULT_TIMEOUT,
             limit_rate: None,
             quiet: false,
@@ -99,7 +102,7 @@ pub enum SendError {
     #[error("the server stored a file with SHA-256 {theirs}, but we sent {ours}")]
     Mismatch { ours: String, theirs: String },
     #[error("{0}")]
-    Seed(#[from] SeedError),
+    Tutorial(#[from] TutorialError),
 }
 
 impl SendError {
@@ -113,7 +116,7 @@ impl SendError {
                 ErrCode::NoSpace => "free some space on the server, or use a smaller file",
                 ErrCode::Busy => "try again in a moment",
                 ErrCode::BadRequest => {
-                    "is it an Upload v1 server? for the tutorial's server use --protocol seed"
+                    "is it an Upload v1 server? for the tutorial's server use --protocol tutorial"
                 }
                 ErrCode::Checksum => "the bytes were damaged on the way; send the file again",
                 ErrCode::Timeout => {
@@ -129,9 +132,9 @@ impl SendError {
             SendError::Connection(_) => "the server may have stopped; try again",
             SendError::FileChanged => "send it again once nothing is writing to it",
             SendError::Protocol(_) | SendError::Mismatch { .. } => {
-                "is the server an `upload serve`? (--protocol seed for the tutorial's)"
+                "is the server an `upload serve`? (--protocol tutorial for the tutorial's)"
             }
-            SendError::Seed(_) => "is the server running with --protocol seed?",
+            SendError::Tutorial(_) => "is the server running with --protocol tutorial?",
         }
     }
 
@@ -509,7 +512,7 @@ fn send_one(
     let both = Bar::pair(&bar, total);
     let mut pacer = Pacer::new(options.limit_rate);
     let result = match options.protocol {
-        Protocol::V1 => {
+        Exchange::V1 => {
             let s = match session {
                 Some(s) => s,
                 None => session.insert(Session::open(options)?),
@@ -522,14 +525,14 @@ fn send_one(
                     verified: true,
                 })
         }
-        Protocol::Seed => {
+        Exchange::Tutorial => {
             let log = Log::stderr(options.quiet);
             let mut say = |m: &str| log.info(format_args!("server says {m}"));
             let wait = Wait::new(Some(options.timeout), "--timeout", None);
-            let stream = seed::start(&options.to, size, &wait, &mut say)?;
+            let stream = tutorial::start(&options.to, size, &wait, &mut say)?;
             let started = Instant::now();
             let digest = send_body(&mut &stream, &mut file, size, &mut pacer, &both)?;
-            seed::finish(&stream, &wait, &mut say)?;
+            tutorial::finish(&stream, &wait, &mut say)?;
             Ok(Sent {
                 size,
                 digest,
