@@ -6,7 +6,7 @@ client "sha256sum photo.jpg uploads/photo.jpg"
 client "upload send photo.jpg --to $ADDR"
 client "printf 'PUT 5 ../evil\nBYE\n' | nc -N 127.0.0.1 $PORT"
 stop
-server "upload serve $ADDR --dir uploads --protocol seed"
+server "upload serve $ADDR --dir uploads --protocol tutorial"
 client "python3 upload_user.py $PORT photo.jpg"
 client "ls uploads"
 stop
