@@ -94,11 +94,23 @@ pub fn tcp_listener(addr: SocketAddr, opts: &ListenOptions) -> io::Result<TcpLis
 /// Resolves `endpoint` and listens on the first address that works, with a [`NetError`]
 /// that says what to try when none does.
 pub fn listen(endpoint: &Endpoint, opts: &ListenOptions) -> Result<TcpListener, NetError> {
+    bind_first(endpoint, opts, |addr| tcp_listener(addr, opts))
+}
+
+/// Looks `endpoint` up and binds the first of its addresses that `bind` accepts: a name
+/// like `localhost` can give `::1` and `127.0.0.1`, and one of them may be unusable. The
+/// error is the last address's, explained as [`bind_error`] does. TCP's [`listen`] and
+/// UDP's `udp::bind` both come here, so a name means the same to every server.
+pub fn bind_first<T>(
+    endpoint: &Endpoint,
+    opts: &ListenOptions,
+    mut bind: impl FnMut(SocketAddr) -> io::Result<T>,
+) -> Result<T, NetError> {
     let addrs = endpoint.resolve().map_err(|e| lookup_error(endpoint, e))?;
     let mut last = None;
     for addr in addrs {
-        match tcp_listener(addr, opts) {
-            Ok(listener) => return Ok(listener),
+        match bind(addr) {
+            Ok(bound) => return Ok(bound),
             Err(e) => last = Some((addr, e)),
         }
     }

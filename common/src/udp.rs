@@ -26,6 +26,9 @@ use std::net::{SocketAddr, UdpSocket};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::addr::Endpoint;
+use crate::net::{self, ListenOptions, NetError};
+
 /// The largest UDP payload: 65,535 (the 16-bit length) minus the 8-byte UDP header for
 /// IPv6. (IPv4 also spends 20 bytes on its own header: 65,507.) A receive buffer this large
 /// never truncates.
@@ -39,6 +42,14 @@ pub struct UdpOptions {
     /// `SO_RCVBUF`: the kernel's receive queue for this socket, in bytes (the kernel may
     /// double it, and caps it at `net.core.rmem_max`). `None`: the system default.
     pub recv_buffer: Option<usize>,
+}
+
+/// Binds a UDP socket on the first address of `endpoint` that works (see
+/// [`net::bind_first`]), with the same explained errors as a TCP server's.
+pub fn bind(endpoint: &Endpoint, opts: &UdpOptions) -> Result<UdpSocket, NetError> {
+    net::bind_first(endpoint, &ListenOptions::default(), |addr| {
+        udp_socket(addr, opts)
+    })
 }
 
 /// Makes a bound UDP socket, one system call at a time.
