@@ -12,13 +12,14 @@
 //! |--------------------------------------------------|-----------------------------------------------|
 //! | `data == 'exit'` compares bytes to a str: never true in Python 3 | messages are bytes, compared to `b"exit"` |
 //! | replies `hello,b'li'` (formats the bytes object) | replies the bytes: `hello,li`                  |
-//! | one `recv(1024)` = one message                   | a [`Framing`] finds message boundaries        |
+//! | one `recv(1024)` = one message                   | a [`Framing`](frame::Framing) finds message boundaries |
 //! | no `SO_REUSEADDR`: restart fails in TIME_WAIT    | on by default ([`common::net`])               |
 //! | a thread per client, no limit, no timeout        | [`common::server`]: limit, idle timeout       |
 //! | "a thread per connection, or one client at a time" | `--model poll`: one thread, every client    |
 //!
 //! The pieces, one file each:
 //!
+//! - [`config`]: the messages, the two models and the settings, plain data.
 //! - [`session`]: the protocol as a state machine, bytes in, replies and "close" out, with
 //!   no I/O at all; both models drive it.
 //! - [`thread`]: `--model thread` (the default), a thread per client, blocking reads.
@@ -27,6 +28,7 @@
 //! [`serve`] runs either on a listener you bound (tests bind port 0), and [`main`] is the
 //! whole program behind `tcp-server`.
 
+pub mod config;
 pub mod poll;
 pub mod session;
 pub mod thread;
@@ -35,84 +37,17 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use common::addr::Endpoint;
-use common::capacity::{self, PerConnection};
-use common::frame::{self, Framing};
+use common::capacity;
+use common::frame;
 use common::net::{self, ListenOptions};
 use common::output::{self, Log};
 use common::server::{self, Background, Limits, Shutdown, Summary};
 use common::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 
-pub use session::Protocol;
-
-/// The first message every client gets.
-pub const DEFAULT_GREETING: &str = "Hello!";
-/// What every reply starts with.
-pub const DEFAULT_REPLY_PREFIX: &str = "hello,";
-/// The message that asks the server to close the connection.
-pub const EXIT_MESSAGE: &[u8] = b"exit";
-/// The message a client gets when the server is full.
-pub const BUSY_MESSAGE: &[u8] = b"error: server busy";
-
-/// How the server waits for its clients: the two designs of the lesson "One thread, many
-/// clients".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Model {
-    /// A thread per client, blocking reads: the tutorial's design, with limits.
-    #[default]
-    Thread,
-    /// One thread for every client: non-blocking sockets and readiness events
-    /// (epoll, kqueue, Windows' completion ports).
-    Poll,
-}
-
-impl std::fmt::Display for Model {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Model::Thread => "thread",
-            Model::Poll => "poll",
-        })
-    }
-}
-
-impl Model {
-    /// What each client costs the process, for the start-up check of the limits.
-    fn per_connection(self) -> PerConnection {
-        match self {
-            Model::Thread => PerConnection::FileAndThread,
-            Model::Poll => PerConnection::File,
-        }
-    }
-}
-
-/// How the service behaves.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Threads or an event loop.
-    pub model: Model,
-    pub framing: Framing,
-    /// Largest message accepted, in bytes.
-    pub max_frame: usize,
-    pub greeting: Vec<u8>,
-    pub reply_prefix: Vec<u8>,
-    /// Dump every read and write.
-    pub trace: bool,
-    /// No line per connection or message.
-    pub quiet: bool,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            model: Model::Thread,
-            framing: Framing::Line,
-            max_frame: frame::DEFAULT_MAX_FRAME,
-            greeting: DEFAULT_GREETING.into(),
-            reply_prefix: DEFAULT_REPLY_PREFIX.into(),
-            trace: false,
-            quiet: false,
-        }
-    }
-}
+pub use config::{
+    Config, Model, BUSY_MESSAGE, DEFAULT_GREETING, DEFAULT_REPLY_PREFIX, EXIT_MESSAGE,
+};
+pub use session::Rules;
 
 /// Everything `tcp-server` needs to start.
 #[derive(Debug, Clone)]
@@ -136,7 +71,7 @@ pub fn validate(config: &Config) -> Result<(), String> {
 /// A server ready to run on its listener, in either model: the event loop is set up
 /// (and can fail) before it runs, so that [`spawn`] and [`main`] report the failure.
 enum Ready {
-    Thread(std::net::TcpListener, Protocol),
+    Thread(std::net::TcpListener, Rules),
     Poll(Box<poll::EventLoop>),
 }
 
@@ -147,19 +82,19 @@ impl Ready {
         limits: Limits,
     ) -> std::io::Result<Ready> {
         let model = config.model;
-        let protocol = Protocol::new(config, limits);
+        let rules = Rules::new(config, limits);
         Ok(match model {
-            Model::Thread => Ready::Thread(listener, protocol),
-            Model::Poll => Ready::Poll(Box::new(poll::EventLoop::new(listener, protocol)?)),
+            Model::Thread => Ready::Thread(listener, rules),
+            Model::Poll => Ready::Poll(Box::new(poll::EventLoop::new(listener, rules)?)),
         })
     }
 
     fn run(self, shutdown: &Shutdown) -> Summary {
         match self {
-            Ready::Thread(listener, protocol) => {
-                let log = Log::new(protocol.config.quiet);
-                let limits = protocol.limits;
-                let hello = Arc::new(thread::Hello::new(protocol));
+            Ready::Thread(listener, rules) => {
+                let log = Log::new(rules.config.quiet);
+                let limits = rules.limits;
+                let hello = Arc::new(thread::Hello::new(rules));
                 server::serve(listener, limits, hello, log, shutdown)
             }
             Ready::Poll(event_loop) => event_loop.run(shutdown),

@@ -11,10 +11,10 @@
 //! A driver keeps the bytes it has read and not used yet, and asks [`Session::receive`]
 //! what they mean:
 //!
-//! - [`Step::NeedMore`]: no whole message yet; read more (the bytes stay unread);
-//! - [`Step::Reply`]: one message; send the reply (its parts, to be framed) and drop
+//! - [`Action::NeedMore`]: no whole message yet; read more (the bytes stay unread);
+//! - [`Action::Reply`]: one message; send the reply (its parts, to be framed) and drop
 //!   `consumed` bytes;
-//! - [`Step::Close`]: the conversation is over (`exit`, a message too large, a timeout);
+//! - [`Action::Close`]: the conversation is over (`exit`, a message too large, a timeout);
 //!   send the last words if there are any, then close.
 //!
 //! Time comes in as an argument (`now`), never from a clock inside, so a test can say
@@ -29,18 +29,18 @@ use common::frame::{self, Decoder, FrameError, Framing};
 use common::server::close::CloseReason;
 use common::server::limits::Limits;
 
-use crate::{Config, BUSY_MESSAGE, EXIT_MESSAGE};
+use crate::config::{Config, BUSY_MESSAGE, EXIT_MESSAGE};
 
 /// What both models share, once per server: the configuration and the limits.
 #[derive(Debug, Clone)]
-pub struct Protocol {
+pub struct Rules {
     pub config: Config,
     pub limits: Limits,
 }
 
-impl Protocol {
-    pub fn new(config: Config, limits: Limits) -> Protocol {
-        Protocol { config, limits }
+impl Rules {
+    pub fn new(config: Config, limits: Limits) -> Rules {
+        Rules { config, limits }
     }
 
     /// A new conversation, for a client just accepted.
@@ -80,7 +80,7 @@ pub struct Session {
 
 /// What the bytes received so far mean, and what to do.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Step<'a> {
+pub enum Action<'a> {
     /// No whole message yet: read more. The bytes stay unread.
     NeedMore,
     /// A whole message: send `reply` (its parts, to be framed), then drop `consumed` bytes.
@@ -105,7 +105,7 @@ pub struct Ending<'a> {
 impl Session {
     /// What the unread bytes `unread` mean, `now`.
     // ANCHOR: receive
-    pub fn receive<'a>(&mut self, p: &'a Protocol, unread: &'a [u8], now: Instant) -> Step<'a> {
+    pub fn receive<'a>(&mut self, p: &'a Rules, unread: &'a [u8], now: Instant) -> Action<'a> {
         let frame = match self.decoder.decode(unread) {
             Ok(Some(frame)) => frame,
             Ok(None) => {
@@ -113,21 +113,21 @@ impl Session {
                 if !unread.is_empty() {
                     self.clock.begin(now);
                 }
-                return Step::NeedMore;
+                return Action::NeedMore;
             }
-            Err(e) => return Step::Close(protocol_error(&e)),
+            Err(e) => return Action::Close(protocol_error(&e)),
         };
         self.clock.end();
         let message = &unread[frame.body];
         // Bytes compared with bytes: the comparison the tutorial meant to make.
         if message == EXIT_MESSAGE {
-            return Step::Close(Ending {
+            return Action::Close(Ending {
                 reason: CloseReason::Exit,
                 message: Some(message),
                 last_words: None,
             });
         }
-        Step::Reply {
+        Action::Reply {
             message,
             reply: [&p.config.reply_prefix, message],
             consumed: frame.consumed,
@@ -163,13 +163,13 @@ impl Session {
 
     /// How long a blocking read may wait, `now`: the idle timeout, or what is left of the
     /// message's time if that is shorter. `Some(ZERO)`: no time is left.
-    pub fn read_timeout(&self, p: &Protocol, now: Instant) -> Option<Duration> {
+    pub fn read_timeout(&self, p: &Rules, now: Instant) -> Option<Duration> {
         self.clock.read_timeout(p.limits.idle_timeout, now)
     }
 
     /// A driver's timer ran out `now` with no byte from the client: the message's deadline
     /// if it has passed, else the idle timeout. Says why, and closes.
-    pub fn timed_out(&self, p: &Protocol, now: Instant) -> Ending<'static> {
+    pub fn timed_out(&self, p: &Rules, now: Instant) -> Ending<'static> {
         let message_late = self.clock.expired(now);
         let (reason, why) = match (message_late, p.limits.message_timeout) {
             (true, Some(limit)) => (
@@ -212,8 +212,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn protocol(framing: Framing, max_frame: usize) -> Protocol {
-        Protocol::new(
+    fn rules(framing: Framing, max_frame: usize) -> Rules {
+        Rules::new(
             Config {
                 framing,
                 max_frame,
@@ -226,7 +226,7 @@ mod tests {
 
     /// Feeds `stream` to a session in reads of the given sizes, as a driver would, and
     /// returns everything it would send (framed) and why it closed.
-    fn converse(p: &Protocol, stream: &[u8], read_sizes: &[usize]) -> (Vec<u8>, CloseReason) {
+    fn converse(p: &Rules, stream: &[u8], read_sizes: &[usize]) -> (Vec<u8>, CloseReason) {
         let mut session = p.session();
         let now = Instant::now();
         let mut out = Vec::new();
@@ -237,10 +237,10 @@ mod tests {
         loop {
             let step = session.receive(p, &unread, now);
             let step = match step {
-                Step::NeedMore if pos == stream.len() => {
-                    Step::Close(session.end_of_stream(&unread))
+                Action::NeedMore if pos == stream.len() => {
+                    Action::Close(session.end_of_stream(&unread))
                 }
-                Step::NeedMore => {
+                Action::NeedMore => {
                     let n = (*sizes.next().unwrap()).clamp(1, stream.len() - pos);
                     unread.extend_from_slice(&stream[pos..pos + n]);
                     pos += n;
@@ -249,13 +249,13 @@ mod tests {
                 step => step,
             };
             match step {
-                Step::Reply {
+                Action::Reply {
                     reply, consumed, ..
                 } => {
                     frame::encode_parts(p.framing(), &reply, &mut out).unwrap();
                     unread.drain(..consumed);
                 }
-                Step::Close(Ending {
+                Action::Close(Ending {
                     reason, last_words, ..
                 }) => {
                     if let Some(words) = last_words {
@@ -263,7 +263,7 @@ mod tests {
                     }
                     return (out, reason);
                 }
-                Step::NeedMore => unreachable!(),
+                Action::NeedMore => unreachable!(),
             }
         }
     }
@@ -271,18 +271,18 @@ mod tests {
     #[test]
     fn a_client_turned_away_is_told_busy_in_its_framing() {
         assert_eq!(
-            protocol(Framing::Line, 64).busy_message(),
+            rules(Framing::Line, 64).busy_message(),
             b"error: server busy\n"
         );
         assert_eq!(
-            protocol(Framing::Length, 64).busy_message(),
+            rules(Framing::Length, 64).busy_message(),
             b"\0\0\0\x12error: server busy"
         );
     }
 
     #[test]
     fn the_end_of_the_stream_is_clean_between_messages_and_a_cut_within_one() {
-        let p = protocol(Framing::Line, 64);
+        let p = rules(Framing::Line, 64);
         let mut s = p.session();
         assert_eq!(s.end_of_stream(b"").reason, CloseReason::EndOfStream);
         let mut s2 = p.session();
@@ -297,7 +297,7 @@ mod tests {
 
     #[test]
     fn the_tutorials_session() {
-        let p = protocol(Framing::Line, 100);
+        let p = rules(Framing::Line, 100);
         let (out, reason) = converse(&p, b"li\nbo\nca\nexit\n", &[100]);
         assert_eq!(out, b"Hello!\nhello,li\nhello,bo\nhello,ca\n");
         assert_eq!(reason, CloseReason::Exit);
@@ -305,7 +305,7 @@ mod tests {
 
     #[test]
     fn exit_is_a_whole_message_not_a_prefix() {
-        let p = protocol(Framing::Line, 100);
+        let p = rules(Framing::Line, 100);
         let (out, reason) = converse(&p, b"exits\nexit", &[3]);
         // `exit` with no newline before the end: cut off, not an exit, and the client is
         // told so (its side may still be open for reading).
@@ -319,7 +319,7 @@ mod tests {
 
     #[test]
     fn a_message_too_large_is_refused_with_a_reason() {
-        let p = protocol(Framing::Length, 10);
+        let p = rules(Framing::Length, 10);
         let (out, reason) = converse(&p, &[0, 0, 1, 0, b'x'], &[1]);
         assert!(out.ends_with(b"256 bytes announced, over the limit of 10 bytes"));
         assert!(matches!(reason, CloseReason::ProtocolError(_)));
@@ -327,7 +327,7 @@ mod tests {
 
     #[test]
     fn raw_takes_what_came_as_the_message() {
-        let p = protocol(Framing::Raw, 100);
+        let p = rules(Framing::Raw, 100);
         let (out, reason) = converse(&p, b"libo", &[2]);
         assert_eq!(out, b"Hello!hello,lihello,bo");
         assert_eq!(reason, CloseReason::EndOfStream);
@@ -335,18 +335,18 @@ mod tests {
 
     #[test]
     fn the_message_clock_runs_from_the_first_byte_and_stops_at_the_last() {
-        let p = protocol(Framing::Line, 100);
+        let p = rules(Framing::Line, 100);
         let limit = p.limits.message_timeout.unwrap();
         let idle = p.limits.idle_timeout.unwrap();
         let t0 = Instant::now();
         let mut s = p.session();
         // Between messages: only the idle timeout.
-        assert_eq!(s.receive(&p, b"", t0), Step::NeedMore);
+        assert_eq!(s.receive(&p, b"", t0), Action::NeedMore);
         assert_eq!(s.deadline(), None);
         assert_eq!(s.read_timeout(&p, t0), Some(idle));
         // A first byte: the message has `limit` from now, whatever trickles in later.
-        assert_eq!(s.receive(&p, b"l", t0), Step::NeedMore);
-        assert_eq!(s.receive(&p, b"li", t0 + limit / 2), Step::NeedMore);
+        assert_eq!(s.receive(&p, b"l", t0), Action::NeedMore);
+        assert_eq!(s.receive(&p, b"li", t0 + limit / 2), Action::NeedMore);
         assert_eq!(s.deadline(), Some(t0 + limit));
         assert_eq!(s.read_timeout(&p, t0 + limit / 2), Some(limit / 2));
         let late = s.timed_out(&p, t0 + limit);
@@ -363,19 +363,19 @@ mod tests {
         // The message completes: the clock stops.
         assert!(matches!(
             s.receive(&p, b"li\n", t0 + limit / 2),
-            Step::Reply { .. }
+            Action::Reply { .. }
         ));
         assert_eq!(s.deadline(), None);
     }
 
     #[test]
     fn without_limits_a_read_may_wait_forever() {
-        let mut p = protocol(Framing::Line, 100);
+        let mut p = rules(Framing::Line, 100);
         p.limits.idle_timeout = None;
         p.limits.message_timeout = None;
         let mut s = p.session();
         let now = Instant::now();
-        assert_eq!(s.receive(&p, b"half", now), Step::NeedMore);
+        assert_eq!(s.receive(&p, b"half", now), Action::NeedMore);
         assert_eq!(s.read_timeout(&p, now), None);
         assert_eq!(s.deadline(), None);
     }
@@ -393,7 +393,7 @@ mod tests {
                 proptest::collection::vec(b'a'..=b'z', 0..20), 0..8),
             sizes in proptest::collection::vec(1usize..9, 1..6),
         ) {
-            let p = protocol(framing, 64);
+            let p = rules(framing, 64);
             let mut stream = Vec::new();
             let mut expected = Vec::new();
             frame::encode(framing, b"Hello!", &mut expected).unwrap();
@@ -424,7 +424,7 @@ mod tests {
             stream in proptest::collection::vec(any::<u8>(), 0..300),
             sizes in proptest::collection::vec(1usize..40, 1..4),
         ) {
-            let p = protocol(framing, 32);
+            let p = rules(framing, 32);
             let (out, reason) = converse(&p, &stream, &sizes);
             let mut said = Vec::new();
             frame::encode(framing, p.greeting(), &mut said).unwrap();
@@ -460,7 +460,7 @@ mod tests {
             stream in proptest::collection::vec(1u8..=255, 1..300),
             sizes in proptest::collection::vec(1usize..40, 1..4),
         ) {
-            let p = protocol(Framing::Raw, 64);
+            let p = rules(Framing::Raw, 64);
             let (out, reason) = converse(&p, &stream, &sizes);
             let mut greeting = Vec::new();
             frame::encode(Framing::Raw, p.greeting(), &mut greeting).unwrap();

@@ -16,25 +16,25 @@ use common::conn::{ConnError, Connection, SocketTimeouts, Writer};
 use common::output::{Log, Tag};
 use common::server::{Accepted, CloseReason, Closed, Handler, Limits};
 
-use crate::session::{Ending, Protocol, Session, Step};
+use crate::session::{Action, Ending, Rules, Session};
 
 /// The hello service, as a [`Handler`] for the shared accept loop.
 #[derive(Debug)]
 pub struct Hello {
-    protocol: Protocol,
+    rules: Rules,
     log: Log,
 }
 
 impl Hello {
-    pub fn new(protocol: Protocol) -> Hello {
-        let log = Log::new(protocol.config.quiet);
-        Hello { protocol, log }
+    pub fn new(rules: Rules) -> Hello {
+        let log = Log::new(rules.config.quiet);
+        Hello { rules, log }
     }
 
     // ANCHOR: converse
     /// The conversation with one client; returns why it ended.
     fn converse(&self, conn: &mut Connection, tag: &Tag) -> CloseReason {
-        let p = &self.protocol;
+        let p = &self.rules;
         let mut session = p.session();
         // Two halves of one connection: the reply is framed straight from the bytes read.
         let (mut reader, mut writer) = conn.split();
@@ -47,18 +47,18 @@ impl Hello {
         loop {
             let now = Instant::now();
             let step = match session.receive(p, reader.unread(), now) {
-                Step::NeedMore => match read_more(&mut reader, &session, p, &mut timeouts, now) {
-                    Ok(0) => Step::Close(session.end_of_stream(reader.unread())),
+                Action::NeedMore => match read_more(&mut reader, &session, p, &mut timeouts, now) {
+                    Ok(0) => Action::Close(session.end_of_stream(reader.unread())),
                     Ok(_) => continue,
                     Err(e) if common::net::is_timeout(&e) => {
-                        Step::Close(session.timed_out(p, Instant::now()))
+                        Action::Close(session.timed_out(p, Instant::now()))
                     }
                     Err(e) => return CloseReason::from_io(&e),
                 },
                 step => step,
             };
             match step {
-                Step::Reply {
+                Action::Reply {
                     message,
                     reply,
                     consumed,
@@ -69,7 +69,7 @@ impl Hello {
                     }
                     reader.consume(consumed);
                 }
-                Step::Close(Ending {
+                Action::Close(Ending {
                     reason,
                     message,
                     last_words,
@@ -82,7 +82,7 @@ impl Hello {
                     }
                     return reason;
                 }
-                Step::NeedMore => {}
+                Action::NeedMore => {}
             }
         }
     }
@@ -95,7 +95,7 @@ impl Hello {
 fn read_more(
     reader: &mut common::conn::Reader<'_>,
     session: &Session,
-    p: &Protocol,
+    p: &Rules,
     timeouts: &mut SocketTimeouts,
     now: Instant,
 ) -> std::io::Result<usize> {
@@ -129,7 +129,7 @@ fn say_last_words(writer: &mut Writer<'_>, words: &str) {
 impl Handler for Hello {
     fn handle(&self, accepted: Accepted, _limits: &Limits) -> Closed {
         let Accepted { stream, tag, .. } = accepted;
-        let config = &self.protocol.config;
+        let config = &self.rules.config;
         let trace = config.trace.then(|| tag.to_string());
         let mut conn = Connection::new(stream, config.framing, config.max_frame, trace);
         let reason = self.converse(&mut conn, &tag);
@@ -141,6 +141,6 @@ impl Handler for Hello {
     }
 
     fn busy_message(&self) -> Vec<u8> {
-        self.protocol.busy_message()
+        self.rules.busy_message()
     }
 }

@@ -9,11 +9,11 @@
 //! `read()` that would have to wait returns `WouldBlock` instead, and the loop goes on to
 //! the next ready socket. nginx, Redis and Node are built this way.
 //!
-//! The conversation is the same [`Session`] state machine the thread model drives; what
-//! differs is who waits. A thread blocked in `read()` keeps its place in the conversation
-//! on its stack. Here nobody waits, so each client's place is a small [`Client`] in a table
-//! (the session, counters, and buffers only while a message or a reply is half-done), and
-//! the loop keeps, for all clients together:
+//! The conversation is the same [`Session`](crate::session::Session) state machine the
+//! thread model drives; what differs is who waits. A thread blocked in `read()` keeps its
+//! place in the conversation on its stack. Here nobody waits, so each client's place is a
+//! small `ConnState` (in `conn.rs`) in a table (the session, counters, and buffers only
+//! while a message or a reply is half-done), and the loop keeps, for all clients together:
 //!
 //! - **one read buffer**, shared: a read lands there, the session answers the messages in
 //!   it, and only the bytes of an unfinished message are copied into the client's own
@@ -38,10 +38,14 @@
 //! The price: a handler must never block or compute for long, because while it runs no
 //! other client is served. One loop also uses one core; `SO_REUSEPORT` lets several
 //! loops share a port.
+//!
+//! The files: this one is the loop (accept, turns, back-pressure, timers, close);
+//! `conn.rs` is one connection's state and the bytes it moves; `timers.rs` the heap.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::io::{self, Read, Write};
+mod conn;
+mod timers;
+
+use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
@@ -53,7 +57,10 @@ use common::server::{
     self, AfterError, CloseReason, Closed, PeerSlots, Shutdown, Stats, Summary, Survival,
 };
 
-use crate::session::{Ending, Protocol, Session, Step};
+use crate::session::Rules;
+
+use conn::{last_words, refuse, Alive, Arrived, ConnState};
+use timers::{Timer, Timers};
 
 /// The listener's token; clients' tokens are their places in the table.
 const LISTENER: Token = Token(usize::MAX);
@@ -70,51 +77,17 @@ pub const OUTPUT_HIGH_WATER: usize = 256 * 1024;
 /// Replies waiting below which the loop reads from that client again.
 pub const OUTPUT_LOW_WATER: usize = 64 * 1024;
 
-/// One client's place in the conversation, while no thread holds it.
-#[derive(Debug)]
-struct Client {
-    stream: TcpStream,
-    session: Session,
-    tag: Tag,
-    started: Instant,
-    /// The last time a byte moved either way (the idle timeout runs from here).
-    last_active: Instant,
-    bytes_in: u64,
-    bytes_out: u64,
-    /// The bytes of an unfinished message (empty, with no heap, between messages).
-    input: Vec<u8>,
-    /// Replies the kernel has not taken yet (empty, with no heap, when all are sent).
-    output: Vec<u8>,
-    /// How much of `output` is already written.
-    written: usize,
-    /// False while back-pressure stops reading from it.
-    reading: bool,
-    /// The conversation is over: close once the last replies are written.
-    closing: Option<CloseReason>,
-    /// The time of its valid entry in the timer heap, if it has one.
-    timer_at: Option<Instant>,
-}
-
-impl Client {
-    fn pending(&self) -> usize {
-        self.output.len() - self.written
-    }
-}
-
-/// What happened to a client in its turn.
-type Outcome = Result<(), CloseReason>;
-
 /// The event loop and everything it shares between clients.
 pub struct EventLoop {
-    protocol: Protocol,
+    rules: Rules,
     poll: Poll,
     listener: TcpListener,
     /// Clients by token; `None` marks a free place (listed in `free`).
-    clients: Vec<Option<Client>>,
+    clients: Vec<Option<ConnState>>,
     free: Vec<usize>,
     live: usize,
-    /// (deadline, token, connection id): the earliest first.
-    timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    /// Every client's next deadline, the earliest first.
+    timers: Timers,
     read_buf: Vec<u8>,
     out_buf: Vec<u8>,
     /// Clients (and the listener) that had more to do than one turn allows.
@@ -140,7 +113,7 @@ impl std::fmt::Debug for EventLoop {
 impl EventLoop {
     /// The loop for `listener` (already bound and listening): makes it non-blocking and
     /// registers it for readiness events.
-    pub fn new(listener: std::net::TcpListener, protocol: Protocol) -> io::Result<EventLoop> {
+    pub fn new(listener: std::net::TcpListener, rules: Rules) -> io::Result<EventLoop> {
         // Non-blocking: accept() returns WouldBlock when nobody waits, instead of waiting.
         listener.set_nonblocking(true)?;
         let mut listener = TcpListener::from_std(listener);
@@ -149,17 +122,17 @@ impl EventLoop {
         // epoll_ctl(ADD) / kevent: tell us when a connection is waiting to be accepted.
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
-        let log = Log::new(protocol.config.quiet);
+        let log = Log::new(rules.config.quiet);
         Ok(EventLoop {
-            peers: PeerSlots::new(&protocol.limits),
-            busy: protocol.busy_message(),
-            protocol,
+            peers: PeerSlots::new(&rules.limits),
+            busy: rules.busy_message(),
+            rules,
             poll,
             listener,
             clients: Vec::new(),
             free: Vec::new(),
             live: 0,
-            timers: BinaryHeap::new(),
+            timers: Timers::default(),
             read_buf: vec![0; READ_BUFFER],
             out_buf: Vec::new(),
             again: Vec::new(),
@@ -233,7 +206,7 @@ impl EventLoop {
         if !self.again.is_empty() {
             return Some(Duration::ZERO);
         }
-        let timer = self.timers.peek().map(|Reverse((at, _, _))| *at);
+        let timer = self.timers.next();
         let wake = [timer, self.accept_paused_until, stopping]
             .into_iter()
             .flatten()
@@ -300,7 +273,7 @@ impl EventLoop {
             id: self.next_id,
             peer,
         };
-        let limits = self.protocol.limits;
+        let limits = self.rules.limits;
         let Ok(now_active) = server::admit(&tag, &limits, &self.stats, &mut self.peers, &self.log)
         else {
             refuse(&stream, &self.busy);
@@ -332,9 +305,9 @@ impl EventLoop {
         }
         server::log_accepted(&self.log, &tag, stream.local_addr().ok(), now_active);
         let now = Instant::now();
-        let mut client = Client {
+        let mut client = ConnState {
             stream,
-            session: self.protocol.session(),
+            session: self.rules.session(),
             tag,
             started: now,
             last_active: now,
@@ -349,8 +322,8 @@ impl EventLoop {
         };
         self.live += 1;
         let greeted = frame::encode(
-            self.protocol.framing(),
-            self.protocol.greeting(),
+            self.rules.framing(),
+            self.rules.greeting(),
             &mut self.out_buf,
         )
         .map_err(|e| CloseReason::ProtocolError(e.to_string()))
@@ -368,7 +341,7 @@ impl EventLoop {
     }
 
     /// Back into its place (with its timer), or closed.
-    fn put_back(&mut self, index: usize, mut client: Client, outcome: Outcome) {
+    fn put_back(&mut self, index: usize, mut client: ConnState, outcome: Alive) {
         match outcome {
             Ok(()) => {
                 self.arm(index, &mut client);
@@ -379,7 +352,7 @@ impl EventLoop {
     }
 
     // ANCHOR: drive
-    fn drive(&mut self, index: usize, c: &mut Client, readable: bool, hung_up: bool) -> Outcome {
+    fn drive(&mut self, index: usize, c: &mut ConnState, readable: bool, hung_up: bool) -> Alive {
         let now = Instant::now();
         // Replies waiting: write what the kernel takes now.
         self.send(c, now)?;
@@ -401,8 +374,8 @@ impl EventLoop {
             return Ok(());
         }
         // A raw "message" is one read: reads are capped at the message limit.
-        let want = match self.protocol.framing() {
-            frame::Framing::Raw => self.protocol.config.max_frame.clamp(1, READ_BUFFER),
+        let want = match self.rules.framing() {
+            frame::Framing::Raw => self.rules.config.max_frame.clamp(1, READ_BUFFER),
             _ => READ_BUFFER,
         };
         for turn in 1..=READS_PER_TURN {
@@ -413,14 +386,15 @@ impl EventLoop {
                 Err(e) => return Err(CloseReason::from_io(&e)),
             };
             if n == 0 {
-                return self.answer(c, Answer::EndOfStream, now);
+                return c.answer(&self.rules, Arrived::EndOfStream, now, &mut self.out_buf);
             }
             c.bytes_in += n as u64;
             c.last_active = now;
-            if self.protocol.config.trace {
+            if self.rules.config.trace {
                 output::trace(&c.tag, "read", &self.read_buf[..n]);
             }
-            self.answer(c, Answer::Read(n), now)?;
+            let bytes = Arrived::Read(&self.read_buf[..n]);
+            c.answer(&self.rules, bytes, now, &mut self.out_buf)?;
             if c.closing.is_some() {
                 return Ok(());
             }
@@ -439,88 +413,14 @@ impl EventLoop {
     }
     // ANCHOR_END: drive
 
-    /// Runs the session over what arrived (`n` bytes in the shared buffer, after the
-    /// client's unfinished message, if any), frames the replies and writes them.
-    fn answer(&mut self, c: &mut Client, what: Answer, now: Instant) -> Outcome {
-        let p = &self.protocol;
-        let out = &mut self.out_buf;
-        let closing = match what {
-            Answer::EndOfStream => Some(last_words(p, c.session.end_of_stream(&c.input), out)),
-            Answer::Read(n) if c.input.is_empty() => {
-                // The usual case: the messages are answered straight from the shared buffer;
-                // only an unfinished one is copied into the client's own.
-                let bytes = &self.read_buf[..n];
-                let (used, closing) = respond(p, &mut c.session, &c.tag, bytes, now, out);
-                if closing.is_none() && used < n {
-                    c.input.extend_from_slice(&bytes[used..]);
-                }
-                closing
-            }
-            Answer::Read(n) => {
-                let mut input = std::mem::take(&mut c.input);
-                input.extend_from_slice(&self.read_buf[..n]);
-                let (used, closing) = respond(p, &mut c.session, &c.tag, &input, now, out);
-                input.drain(..used);
-                // Between messages the client keeps no buffer.
-                if !input.is_empty() {
-                    c.input = input;
-                }
-                closing
-            }
-        };
-        if let Some(reason) = closing {
-            c.input = Vec::new();
-            c.closing = Some(reason);
-        }
-        self.send(c, now)?;
-        match &c.closing {
-            Some(reason) if c.pending() == 0 => Err(reason.clone()),
-            _ => Ok(()),
-        }
-    }
-
-    /// Writes the client's waiting replies and then the new ones (in the shared output
-    /// buffer), as far as the kernel takes them; the rest waits in the client's own buffer.
-    fn send(&mut self, c: &mut Client, now: Instant) -> Outcome {
-        let fresh = &mut self.out_buf;
-        let trace = self.protocol.config.trace;
-        let result = if c.pending() == 0 {
-            // Nothing waits: write the new bytes straight from the shared buffer.
-            let result = write_some(&c.stream, fresh, &c.tag, trace);
-            if let Ok(n) = result {
-                c.output.clear();
-                c.written = 0;
-                c.output.extend_from_slice(&fresh[n..]);
-            }
-            result
-        } else {
-            c.output.extend_from_slice(fresh);
-            let result = write_some(&c.stream, &c.output[c.written..], &c.tag, trace);
-            if let Ok(n) = result {
-                c.written += n;
-            }
-            result
-        };
-        fresh.clear();
-        let n = result.map_err(|e| CloseReason::from_io(&e))?;
-        if n > 0 {
-            c.bytes_out += n as u64;
-            c.last_active = now;
-        }
-        if c.pending() == 0 {
-            // All sent: the client keeps no buffer.
-            c.output = Vec::new();
-            c.written = 0;
-        } else if c.written > c.output.len() / 2 {
-            c.output.drain(..c.written);
-            c.written = 0;
-        }
-        Ok(())
+    /// Writes the client's waiting replies and the new ones in the shared output buffer.
+    fn send(&mut self, c: &mut ConnState, now: Instant) -> Alive {
+        c.send(&mut self.out_buf, self.rules.config.trace, now)
     }
 
     /// Back-pressure: stop reading from a client whose replies pile up unread.
     #[cold]
-    fn pause_reading(&mut self, index: usize, c: &mut Client) -> Outcome {
+    fn pause_reading(&mut self, index: usize, c: &mut ConnState) -> Alive {
         c.reading = false;
         self.log.event(
             &c.tag,
@@ -534,14 +434,14 @@ impl EventLoop {
     }
 
     #[cold]
-    fn resume_reading(&mut self, index: usize, c: &mut Client) -> Outcome {
+    fn resume_reading(&mut self, index: usize, c: &mut ConnState) -> Alive {
         c.reading = true;
         self.log
             .event(&c.tag, format_args!("back-pressure over: reading again"));
         self.reregister(index, c, Interest::READABLE | Interest::WRITABLE)
     }
 
-    fn reregister(&mut self, index: usize, c: &mut Client, interest: Interest) -> Outcome {
+    fn reregister(&mut self, index: usize, c: &mut ConnState, interest: Interest) -> Alive {
         self.poll
             .registry()
             .reregister(&mut c.stream, Token(index), interest)
@@ -550,17 +450,21 @@ impl EventLoop {
 
     /// When the client must next be looked at: its idle deadline, or its message's, if
     /// sooner.
-    fn deadline(&self, c: &Client) -> Option<Instant> {
-        let idle = self.protocol.limits.idle_timeout.map(|d| c.last_active + d);
+    fn deadline(&self, c: &ConnState) -> Option<Instant> {
+        let idle = self.rules.limits.idle_timeout.map(|d| c.last_active + d);
         let message = c.session.deadline();
         [idle, message].into_iter().flatten().min()
     }
 
     /// Makes sure the client's timer entry is no later than its deadline.
-    fn arm(&mut self, index: usize, c: &mut Client) {
+    fn arm(&mut self, index: usize, c: &mut ConnState) {
         if let Some(at) = self.deadline(c) {
             if c.timer_at.is_none_or(|t| at < t) {
-                self.timers.push(Reverse((at, index, c.tag.id)));
+                self.timers.push(Timer {
+                    at,
+                    index,
+                    id: c.tag.id,
+                });
                 c.timer_at = Some(at);
             }
         }
@@ -570,11 +474,7 @@ impl EventLoop {
     /// The timers that are due: a client whose deadline has really passed is told why and
     /// closed; one that was active since gets its entry back with its new deadline.
     fn fire_timers(&mut self, now: Instant) {
-        while let Some(&Reverse((at, index, id))) = self.timers.peek() {
-            if at > now {
-                break;
-            }
-            self.timers.pop();
+        while let Some(Timer { at, index, id }) = self.timers.pop_due(now) {
             let Some(mut c) = self.clients.get_mut(index).and_then(Option::take) else {
                 continue;
             };
@@ -586,8 +486,8 @@ impl EventLoop {
             c.timer_at = None;
             let outcome = match self.deadline(&c) {
                 Some(deadline) if deadline <= now => {
-                    let ending = c.session.timed_out(&self.protocol, now);
-                    let reason = last_words(&self.protocol, ending, &mut self.out_buf);
+                    let ending = c.session.timed_out(&self.rules, now);
+                    let reason = last_words(&self.rules, ending, &mut self.out_buf);
                     // Last words, best effort; the reason stands either way.
                     let _ = self.send(&mut c, now);
                     Err(reason)
@@ -600,17 +500,17 @@ impl EventLoop {
         // connections under a long idle timeout), keep only the valid ones.
         if self.timers.len() > 2 * self.live + ACCEPTS_PER_TURN {
             let clients = &self.clients;
-            self.timers.retain(|Reverse((at, index, id))| {
-                clients[*index]
+            self.timers.retain(|t| {
+                clients[t.index]
                     .as_ref()
-                    .is_some_and(|c| c.tag.id == *id && c.timer_at == Some(*at))
+                    .is_some_and(|c| c.tag.id == t.id && c.timer_at == Some(t.at))
             });
         }
     }
     // ANCHOR_END: fire_timers
 
     /// The end of a connection: counted, logged, its place and its slots given back.
-    fn close(&mut self, index: usize, mut c: Client, reason: CloseReason) {
+    fn close(&mut self, index: usize, mut c: ConnState, reason: CloseReason) {
         let _ = self.poll.registry().deregister(&mut c.stream);
         let closed = Closed {
             reason,
@@ -635,87 +535,4 @@ impl EventLoop {
         self.stats.released();
         self.peers.release(tag.peer.ip());
     }
-}
-
-/// What came from a client.
-enum Answer {
-    /// `n` bytes, in the shared read buffer.
-    Read(usize),
-    /// The end of its stream.
-    EndOfStream,
-}
-
-// ANCHOR: respond
-/// Runs the session over `input`, framing every reply into `out`. Returns the bytes used,
-/// and why the conversation ended if it did.
-fn respond(
-    p: &Protocol,
-    session: &mut Session,
-    tag: &Tag,
-    input: &[u8],
-    now: Instant,
-    out: &mut Vec<u8>,
-) -> (usize, Option<CloseReason>) {
-    let log = Log::new(p.config.quiet);
-    let mut used = 0;
-    loop {
-        match session.receive(p, &input[used..], now) {
-            Step::NeedMore => return (used, None),
-            Step::Reply {
-                message,
-                reply,
-                consumed,
-            } => {
-                log.message(tag, "message", message);
-                if let Err(e) = frame::encode_parts(p.framing(), &reply, out) {
-                    return (used, Some(CloseReason::ProtocolError(e.to_string())));
-                }
-                used += consumed;
-            }
-            Step::Close(ending) => {
-                if let Some(message) = ending.message {
-                    log.message(tag, "message", message);
-                }
-                return (used, Some(last_words(p, ending, out)));
-            }
-        }
-    }
-}
-// ANCHOR_END: respond
-
-/// The end of a conversation: its last words framed into `out`; returns its reason.
-fn last_words(p: &Protocol, ending: Ending<'_>, out: &mut Vec<u8>) -> CloseReason {
-    if let Some(words) = ending.last_words {
-        let _ = frame::encode(p.framing(), words.as_bytes(), out);
-    }
-    ending.reason
-}
-
-/// Writes as much of `bytes` as the kernel takes now; returns how much.
-fn write_some(stream: &TcpStream, bytes: &[u8], tag: &Tag, trace: bool) -> io::Result<usize> {
-    let mut done = 0;
-    let mut stream = stream;
-    while done < bytes.len() {
-        match stream.write(&bytes[done..]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => {
-                if trace {
-                    output::trace(tag, "write", &bytes[done..done + n]);
-                }
-                done += n;
-            }
-            // The send buffer is full: the rest waits for a writable event.
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(done)
-}
-
-/// Tells a client we cannot serve it: the busy message (a new socket's send buffer always
-/// has room for it), then FIN.
-fn refuse(stream: &TcpStream, busy: &[u8]) {
-    let _ = (&*stream).write(busy);
-    let _ = stream.shutdown(std::net::Shutdown::Write);
 }
