@@ -14,15 +14,14 @@
 //! - [`run_session`]: send messages in lock-step (one, then its reply, then the next); with
 //!   `burst`, write them all before reading anything (the byte-stream lesson);
 //! - [`run_interactive`]: the same, one message per line of stdin;
-//! - [`check`]: play the tutorial's session and verify every byte (grades a server, or a
-//!   class), and with `--attacks` the suite of [`attacks`];
+//! - [`check`]: grade a server, or a class: the tutorial's session, every byte verified
+//!   ([`tutorial`]), and with `--attacks` the suite of [`attacks`];
 //! - [`load`]: many connections, many round trips, latency percentiles.
 
 pub mod attacks;
 pub mod check;
 pub mod load;
-
-pub use check::{run_check, SessionStep};
+pub mod tutorial;
 
 use std::io::{self, BufRead};
 use std::net::SocketAddr;

@@ -14,7 +14,8 @@ use common::frame::{Framing, DEFAULT_MAX_FRAME};
 use common::server::{Background, Limits, Summary};
 use common::testing::{available, run, workspace_root, ServerProcess};
 use tcp_client::load::{self, LoadOptions};
-use tcp_client::{run_check, run_interactive, run_session, tutorial_messages, Options};
+use tcp_client::tutorial::run_check;
+use tcp_client::{run_interactive, run_session, tutorial_messages, Options};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcp-client");
 const LIMIT: Duration = Duration::from_secs(30);

@@ -23,6 +23,8 @@
 //! server that merges two replies into one write passes too. It speaks the framing of
 //! `--framing` (line by default).
 
+mod flood;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread;
@@ -35,6 +37,8 @@ pub use common::grade::{Report, Verdict};
 use common::output::printable;
 
 use crate::{Client, ClientError, Options, EXIT_MESSAGE, EXPECTED_GREETING, EXPECTED_REPLY_PREFIX};
+
+use flood::open_at_once;
 
 /// Concurrent clients in the "many clients" step.
 pub const CONCURRENT_CLIENTS: usize = 50;
@@ -63,7 +67,8 @@ const RETRY_PAUSE: Duration = Duration::from_millis(100);
 /// Why the steps after a failed first one are not tried.
 const GATE: &str = "the server does not pass the tutorial's session";
 
-type Outcome = Result<String, String>;
+/// What a step found: `Ok` with what passed, `Err` with why it failed.
+type Finding = Result<String, String>;
 
 /// One step of the suite: its name, its deadline, whether it loads the machine (a class
 /// graded in parallel takes turns at those), and the attack.
@@ -71,10 +76,10 @@ struct Attack {
     name: &'static str,
     budget: Duration,
     heavy: bool,
-    run: fn(&Options) -> Outcome,
+    run: fn(&Options) -> Finding,
 }
 
-const fn attack(name: &'static str, run: fn(&Options) -> Outcome) -> Attack {
+const fn attack(name: &'static str, run: fn(&Options) -> Finding) -> Attack {
     Attack {
         name,
         budget: STEP,
@@ -268,8 +273,8 @@ fn ended_by_server(opts: &Options, mut stream: &TcpStream) -> Result<String, Str
 
 // ---- the steps ------------------------------------------------------------------------------
 
-fn tutorial_session(opts: &Options) -> Outcome {
-    let steps = crate::run_check(opts).map_err(|e| e.to_string())?;
+fn tutorial_session(opts: &Options) -> Finding {
+    let steps = crate::tutorial::run_check(opts).map_err(|e| e.to_string())?;
     match steps.iter().find(|s| !s.ok) {
         None => Ok("greeting, three replies, close after exit".into()),
         Some(s) => Err(format!(
@@ -279,7 +284,7 @@ fn tutorial_session(opts: &Options) -> Outcome {
     }
 }
 
-fn merged_messages(opts: &Options) -> Outcome {
+fn merged_messages(opts: &Options) -> Finding {
     let mut c = greeted_client(opts)?;
     let all: Vec<u8> = [b"li".as_slice(), b"bo", b"ca"]
         .iter()
@@ -297,7 +302,7 @@ fn merged_messages(opts: &Options) -> Outcome {
     Ok("three messages in one write, three replies".into())
 }
 
-fn split_message(opts: &Options) -> Outcome {
+fn split_message(opts: &Options) -> Finding {
     let mut c = greeted_client(opts)?;
     let bytes = framed(opts, b"hello");
     let (a, b) = bytes.split_at(bytes.len() / 2);
@@ -313,7 +318,7 @@ fn split_message(opts: &Options) -> Outcome {
     Ok("one reply to a message sent in two writes".into())
 }
 
-fn byte_at_a_time(opts: &Options) -> Outcome {
+fn byte_at_a_time(opts: &Options) -> Finding {
     let mut c = greeted_client(opts)?;
     for byte in framed(opts, b"slowly") {
         c.send_bytes(&[byte]).map_err(|e| e.to_string())?;
@@ -328,7 +333,7 @@ fn byte_at_a_time(opts: &Options) -> Outcome {
     Ok("one reply to a message sent a byte at a time".into())
 }
 
-fn oversize_message(opts: &Options) -> Outcome {
+fn oversize_message(opts: &Options) -> Finding {
     let mut c = greeted_client(opts)?;
     let big = vec![b'x'; OVERSIZE];
     let bytes = match opts.framing {
@@ -345,7 +350,7 @@ fn oversize_message(opts: &Options) -> Outcome {
     })
 }
 
-fn garbage(opts: &Options) -> Outcome {
+fn garbage(opts: &Options) -> Finding {
     let mut c = greeted_client(opts)?;
     let mut junk: Vec<u8> = (0..=255u8).rev().collect();
     junk.extend_from_slice(b"\xff\xfe\xc3\x28 not utf-8 \xe2\x82\n");
@@ -357,7 +362,7 @@ fn garbage(opts: &Options) -> Outcome {
     ))
 }
 
-fn eof_mid_message(opts: &Options) -> Outcome {
+fn eof_mid_message(opts: &Options) -> Finding {
     let c = half_a_message(opts)?;
     c.stream()
         .shutdown(Shutdown::Write)
@@ -366,7 +371,7 @@ fn eof_mid_message(opts: &Options) -> Outcome {
     Ok(format!("half a message, then FIN: the server {how}"))
 }
 
-fn reset_mid_message(opts: &Options) -> Outcome {
+fn reset_mid_message(opts: &Options) -> Finding {
     let c = half_a_message(opts)?;
     // Linger 0: close() sends RST instead of FIN.
     let _ = common::net::abort_on_close(c.stream());
@@ -375,7 +380,7 @@ fn reset_mid_message(opts: &Options) -> Outcome {
     Ok("half a message, then RST".into())
 }
 
-fn concurrent_clients(opts: &Options) -> Outcome {
+fn concurrent_clients(opts: &Options) -> Finding {
     let handles: Vec<_> = (0..CONCURRENT_CLIENTS)
         .map(|i| {
             let opts = opts.clone();
@@ -412,14 +417,14 @@ fn concurrent_clients(opts: &Options) -> Outcome {
     }
 }
 
-fn silent_client(opts: &Options) -> Outcome {
+fn silent_client(opts: &Options) -> Finding {
     // Connected, greeted, and then nothing: the server must serve others meanwhile.
     let _silent = greeted_client(opts)?;
     fresh_client(opts).map_err(|why| format!("while one client said nothing: {why}"))?;
     Ok("served another client while one said nothing".into())
 }
 
-fn unread_replies(opts: &Options) -> Outcome {
+fn unread_replies(opts: &Options) -> Finding {
     let c = connect(opts)?;
     // Many messages, no reading: the replies pile up in the server's send buffer and
     // ours until the server's writes block. Others must still be served.
@@ -448,7 +453,7 @@ fn unread_replies(opts: &Options) -> Outcome {
     ))
 }
 
-fn connection_flood(opts: &Options) -> Outcome {
+fn connection_flood(opts: &Options) -> Finding {
     let addr = server_addr(opts)?;
     // All at once, as a flood comes: a connect that the server's full backlog never
     // answers holds up none of the others, and all of them end within one wait.
@@ -518,95 +523,6 @@ fn server_addr(opts: &Options) -> Result<SocketAddr, String> {
         .first()
         .copied()
         .ok_or_else(|| format!("{} has no address", opts.addr))
-}
-
-/// What a flood got: the connections the kernel accepted (held open until dropped), those
-/// refused, those still unanswered when the wait ran out, and the sockets the grader could
-/// not even open (with the first reason: its own limits, not the server's doing).
-struct Flood {
-    held: Vec<mio::net::TcpStream>,
-    refused: usize,
-    unanswered: usize,
-    failed_here: usize,
-    local_error: Option<String>,
-}
-
-/// Opens `n` connections to `addr` at once. Each connect is non-blocking (the SYN goes
-/// out, the call returns), and one `poll` then waits for all of them, at most `within`:
-/// the same event loop as `tcp-server --model poll`, on the client's side.
-fn open_at_once(addr: SocketAddr, n: usize, within: Duration) -> Result<Flood, String> {
-    use mio::{Events, Interest, Poll, Token};
-    let mut poll = Poll::new().map_err(|e| format!("could not start a poll: {e}"))?;
-    let mut pending: Vec<Option<mio::net::TcpStream>> = Vec::with_capacity(n);
-    let mut flood = Flood {
-        held: Vec::with_capacity(n),
-        refused: 0,
-        unanswered: 0,
-        failed_here: 0,
-        local_error: None,
-    };
-    for i in 0..n {
-        let registered = mio::net::TcpStream::connect(addr).and_then(|mut s| {
-            poll.registry()
-                .register(&mut s, Token(i), Interest::WRITABLE)
-                .map(|()| s)
-        });
-        match registered {
-            Ok(s) => pending.push(Some(s)),
-            // Refused at once: that connection is done.
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                flood.refused += 1;
-                pending.push(None);
-            }
-            // Out of sockets or descriptors here: the grader's limit.
-            Err(e) => {
-                flood.failed_here += 1;
-                flood
-                    .local_error
-                    .get_or_insert_with(|| common::net::describe(&e));
-                pending.push(None);
-            }
-        }
-    }
-    let mut waiting = pending.iter().filter(|p| p.is_some()).count();
-    let mut events = Events::with_capacity(n.max(1));
-    let until = Instant::now() + within;
-    while waiting > 0 {
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        match poll.poll(&mut events, Some(left)) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("the flood's poll failed: {e}")),
-        }
-        for event in &events {
-            let Some(slot) = pending.get_mut(event.token().0) else {
-                continue;
-            };
-            let Some(stream) = slot.as_ref() else {
-                continue;
-            };
-            // Writable means the handshake ended: with an error (refused, reset), or with
-            // a connection, which then has a peer.
-            let connected = match stream.take_error() {
-                Ok(None) => match stream.peer_addr() {
-                    Ok(_) => true,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotConnected => continue,
-                    Err(_) => false,
-                },
-                _ => false,
-            };
-            waiting -= 1;
-            match slot.take() {
-                Some(stream) if connected => flood.held.push(stream),
-                _ => flood.refused += 1,
-            }
-        }
-    }
-    flood.unanswered = waiting;
-    Ok(flood)
 }
 
 #[cfg(test)]
