@@ -26,6 +26,7 @@ use std::time::Instant;
 use crate::addr::Endpoint;
 use crate::output::{err_line, out_line};
 
+pub use super::Target;
 use super::{html, Report, Row};
 
 /// Servers graded at once, unless `--jobs` says otherwise: enough to hide the waits of
@@ -46,13 +47,6 @@ pub struct ClassArgs {
     /// per step, the reason on every failed cell), readable offline.
     #[arg(long, value_name = "FILE.html", requires = "check")]
     pub report: Option<PathBuf>,
-}
-
-/// One line of a `--targets` file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    pub name: String,
-    pub addr: Endpoint,
 }
 
 /// Reads a `--targets` file: `NAME ADDR` per line, blank lines and `#` comments skipped.

@@ -27,6 +27,8 @@ pub mod html;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::addr::Endpoint;
+
 /// The longest a whole grading run of one server may take, however the server behaves:
 /// its first connection and every step. (When a class is graded at once, the time a heavy
 /// step waits for its turn is not counted: that waiting is the class's, not the server's.)
@@ -69,6 +71,13 @@ impl Verdict {
     pub fn was_not_tried(&self) -> bool {
         !self.ok && self.detail.starts_with("not tried:")
     }
+}
+
+/// One server of a class: a line of a `--targets` file (see [`class`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub name: String,
+    pub addr: Endpoint,
 }
 
 /// The whole grade of one server.
@@ -138,7 +147,7 @@ pub struct Row {
 
 impl Row {
     /// The row of `target`, from its grade (`Err`: it could not be graded, and why).
-    pub fn new(target: &class::Target, graded: Result<Report, String>, seconds: f64) -> Row {
+    pub fn new(target: &Target, graded: Result<Report, String>, seconds: f64) -> Row {
         let addr = target.addr.to_string();
         match graded {
             Ok(report) => Row {

@@ -114,7 +114,7 @@ impl<T: Send + 'static> Background<T> {
     }
 }
 
-/// A socket bound to "every interface" (0.0.0.0 or [::]) is reached through loopback.
+/// A socket bound to "every interface" (`0.0.0.0` or `[::]`) is reached through loopback.
 fn reachable(mut addr: SocketAddr) -> SocketAddr {
     if addr.ip().is_unspecified() {
         addr.set_ip(match addr {
