@@ -92,23 +92,23 @@ fn io_failure(what: &str, e: &std::io::Error, wait: &Wait) -> String {
 }
 
 /// A connection speaking Upload v1, for the grader.
-struct Session {
+struct GraderConnection {
     wire: Wire,
     waits: Waits,
     timeouts: SocketTimeouts,
 }
 
-impl Session {
-    fn open(to: &Endpoint, waits: Waits) -> Result<Session, String> {
+impl GraderConnection {
+    fn open(to: &Endpoint, waits: Waits) -> Result<GraderConnection, String> {
         let stream = common::grade::connect(to, &waits.wait(), waits.timeout, "upload serve")
             .map_err(|e| e.to_string())?;
-        let mut session = Session {
+        let mut conn = GraderConnection {
             wire: Wire::new(stream, None),
             waits,
             timeouts: SocketTimeouts::default(),
         };
-        match session.reply("greeting")? {
-            Reply::Ready => Ok(session),
+        match conn.reply("greeting")? {
+            Reply::Ready => Ok(conn),
             other => Err(format!("the greeting was \"{other}\", not UPLOAD/1 READY")),
         }
     }
@@ -218,7 +218,7 @@ pub fn run(to: &Endpoint, timeout: Duration) -> Result<Report, String> {
         timeout,
         step: StepDeadline::new(STEP, started),
     };
-    drop(Session::open(to, first_session)?);
+    drop(GraderConnection::open(to, first_session)?);
     let run_id = format!("{:x}", fastrand::u32(..));
     let [first, wrong, vanished, after] = names(&run_id);
     let (first, wrong, vanished, after) = (&first, &wrong, &vanished, &after);
@@ -231,7 +231,7 @@ pub fn run(to: &Endpoint, timeout: Duration) -> Result<Report, String> {
         }),
         step("a normal upload afterwards", timeout, |l| {
             normal_upload(to, l, after).and_then(|detail| {
-                let mut s = Session::open(to, l)?;
+                let mut s = GraderConnection::open(to, l)?;
                 if s.exists(first)? {
                     Ok(format!("{detail}; {first} is still there"))
                 } else {
@@ -257,7 +257,7 @@ pub fn main(
     let grade = |target: &Target| -> Result<Report, String> {
         match protocol {
             crate::Exchange::V1 => run(&target.addr, timeout),
-            crate::Exchange::Tutorial => Ok(run_seed(&target.addr, timeout)),
+            crate::Exchange::Tutorial => Ok(run_tutorial(&target.addr, timeout)),
         }
     };
     let grader = Grader {
@@ -276,7 +276,7 @@ pub fn main(
 fn normal_upload(to: &Endpoint, waits: Waits, name: &str) -> Result<String, String> {
     let bytes = content(name);
     let digest = sha256(&bytes);
-    let mut s = Session::open(to, waits)?;
+    let mut s = GraderConnection::open(to, waits)?;
     match s.upload(name, &bytes, &digest)? {
         Reply::Ok(d) if d == digest => Ok(format!(
             "{name}: {} bytes, OK with the right digest",
@@ -292,7 +292,7 @@ fn normal_upload(to: &Endpoint, waits: Waits, name: &str) -> Result<String, Stri
 }
 
 fn hostile_names(to: &Endpoint, waits: Waits) -> Result<String, String> {
-    let mut s = Session::open(to, waits)?;
+    let mut s = GraderConnection::open(to, waits)?;
     for name in HOSTILE_NAMES {
         match s.put(5, name)? {
             Reply::Err(ErrCode::BadName, _) => {}
@@ -315,12 +315,12 @@ fn wrong_digest(to: &Endpoint, waits: Waits, name: &str) -> Result<String, Strin
     let bytes = content(name);
     let mut wrong = sha256(&bytes);
     wrong[0] ^= 0xff;
-    let mut s = Session::open(to, waits)?;
+    let mut s = GraderConnection::open(to, waits)?;
     match s.upload(name, &bytes, &wrong)? {
         Reply::Err(ErrCode::Checksum, _) => {}
         other => return Err(format!("\"{other}\", not ERR CHECKSUM")),
     }
-    if Session::open(to, waits)?.exists(name)? {
+    if GraderConnection::open(to, waits)?.exists(name)? {
         return Err(format!("ERR CHECKSUM, but {name} was stored all the same"));
     }
     Ok("ERR CHECKSUM, and nothing stored".into())
@@ -328,7 +328,7 @@ fn wrong_digest(to: &Endpoint, waits: Waits, name: &str) -> Result<String, Strin
 
 fn vanishing_sender(to: &Endpoint, waits: Waits, name: &str) -> Result<String, String> {
     let bytes = content(name);
-    let mut s = Session::open(to, waits)?;
+    let mut s = GraderConnection::open(to, waits)?;
     match s.put(bytes.len(), name)? {
         Reply::Go(0) => {}
         other => return Err(format!("\"{other}\", not GO 0")),
@@ -341,7 +341,7 @@ fn vanishing_sender(to: &Endpoint, waits: Waits, name: &str) -> Result<String, S
     // --timeout has passed, or the step's deadline.
     let asked_until = Instant::now() + waits.timeout;
     loop {
-        match Session::open(to, waits)?.exists(name) {
+        match GraderConnection::open(to, waits)?.exists(name) {
             Ok(false) => return Ok(format!("half of {name} sent, then gone: nothing stored")),
             Ok(true) => {
                 return Err(format!(
@@ -361,12 +361,14 @@ fn vanishing_sender(to: &Endpoint, waits: Waits, name: &str) -> Result<String, S
 
 /// `--protocol tutorial`: one upload the tutorial's way, a sender that disconnects early, then
 /// the next sender must be served.
-pub fn run_seed(to: &Endpoint, timeout: Duration) -> Report {
+pub fn run_tutorial(to: &Endpoint, timeout: Duration) -> Report {
     let steps = vec![
-        step("the tutorial's exchange", timeout, |l| seed_upload(to, l)),
+        step("the tutorial's exchange", timeout, |l| {
+            tutorial_upload(to, l)
+        }),
         step("an early disconnect, then the next sender", timeout, |l| {
-            seed_early_disconnect(to, l).and_then(|detail| {
-                seed_upload(to, l)
+            tutorial_early_disconnect(to, l).and_then(|detail| {
+                tutorial_upload(to, l)
                     .map(|_| format!("{detail}; the next sender was served"))
                     .map_err(|why| format!("{detail}; the next sender: {why}"))
             })
@@ -375,8 +377,8 @@ pub fn run_seed(to: &Endpoint, timeout: Duration) -> Report {
     Report::new(to.to_string(), run_steps(steps, None, RUN_LIMIT))
 }
 
-fn seed_upload(to: &Endpoint, waits: Waits) -> Result<String, String> {
-    let bytes = content("seed");
+fn tutorial_upload(to: &Endpoint, waits: Waits) -> Result<String, String> {
+    let bytes = content("tutorial");
     let wait = waits.wait();
     let stream = crate::client::tutorial::start(to, bytes.len() as u64, &wait, &mut |_| {})
         .map_err(|e| match &e {
@@ -404,8 +406,8 @@ fn write_within(stream: &TcpStream, bytes: &[u8], wait: &Wait) -> Result<(), Str
     .map_err(|e| io_failure("could not send the file", &e, wait))
 }
 
-fn seed_early_disconnect(to: &Endpoint, waits: Waits) -> Result<String, String> {
-    let bytes = content("seed-early");
+fn tutorial_early_disconnect(to: &Endpoint, waits: Waits) -> Result<String, String> {
+    let bytes = content("tutorial-early");
     let wait = waits.wait();
     let stream: TcpStream =
         crate::client::tutorial::start(to, bytes.len() as u64, &wait, &mut |_| {})

@@ -204,9 +204,8 @@ const WRITEBACK_STACK: usize = 64 * 1024;
 /// reads it again, so `posix_fadvise(DONTNEED)` lets the kernel drop it ("drop-behind").
 /// A 100 GiB upload then occupies about two [`WRITEBACK_EVERY`] of the cache instead of
 /// pushing every other program's cached files out of memory, and the pages it gives back
-/// are reused for the next part. (On the benchmark's virtual machine, writing into a
-/// gigabyte of never-reused pages sometimes cost up to three times the CPU time: see the
-/// performance chapter.)
+/// are reused for the next part. (What that does to an upload's speed is measured in the
+/// book's performance chapter.)
 ///
 /// An error of a background `fdatasync` must not be lost: the kernel reports a write-back
 /// error to each open file once, so the final `fsync` on the same file might not see it

@@ -16,9 +16,9 @@
 //! the other's answer before it sends again, so there is never more than one message in
 //! flight. There is no name (the server always writes `recv_yan.jpg`) and no checksum.
 //!
-//! `upload serve --protocol tutorial` and `upload send --protocol tutorial` (alias `seed`) speak exactly this, so
-//! they interoperate with the tutorial's programs, and fix what can be fixed without
-//! changing a byte on the wire: `write_all` instead of `send`, end of stream detected (the
+//! `upload serve --protocol tutorial` and `upload send --protocol tutorial` (alias `seed`)
+//! speak exactly this, so they interoperate with the tutorial's programs, and fix what can
+//! be fixed without changing a byte on the wire: `write_all` instead of `send`, end of stream detected (the
 //! tutorial's server loops forever when a client leaves early), a timeout, `--max-size`,
 //! the partial file, and no overwriting: `recv_yan.jpg`, then `recv_yan-1.jpg`, ...
 

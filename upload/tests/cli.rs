@@ -329,7 +329,7 @@ fn the_tutorials_exchange_is_named_tutorial_and_seed_still_works() {
 }
 
 #[test]
-fn the_seed_server_survives_a_client_that_leaves_early_and_one_that_sends_no_size() {
+fn the_tutorial_server_survives_a_client_that_leaves_early_and_one_that_sends_no_size() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("in");
     let server = serve(&dir, &["--protocol", "seed"]);

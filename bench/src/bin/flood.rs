@@ -69,19 +69,19 @@ fn main() {
                     let outcome = attempt(args.addr);
                     let mut r = report.lock().unwrap_or_else(|p| p.into_inner());
                     match outcome {
-                        Outcome::Greeted(s) => {
+                        Reception::Greeted(s) => {
                             r.greeted += 1;
                             held.lock().unwrap_or_else(|p| p.into_inner()).push(s);
                         }
-                        Outcome::Busy => r.refused_busy_message += 1,
-                        Outcome::Silent => r.closed_silently += 1,
-                        Outcome::ConnectFailed(e) => {
+                        Reception::Busy => r.refused_busy_message += 1,
+                        Reception::Silent => r.closed_silently += 1,
+                        Reception::ConnectFailed(e) => {
                             r.connect_failed += 1;
                             if r.error_examples.len() < 5 {
                                 r.error_examples.push(e);
                             }
                         }
-                        Outcome::Other(e) => {
+                        Reception::Other(e) => {
                             r.other_errors += 1;
                             if r.error_examples.len() < 5 {
                                 r.error_examples.push(e);
@@ -110,7 +110,7 @@ fn main() {
     println!("{}", serde_json::to_string(&*r).unwrap_or_default());
 }
 
-enum Outcome {
+enum Reception {
     Greeted(TcpStream),
     Busy,
     Silent,
@@ -118,17 +118,19 @@ enum Outcome {
     Other(String),
 }
 
-fn attempt(addr: SocketAddr) -> Outcome {
+fn attempt(addr: SocketAddr) -> Reception {
     let mut s = match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
         Ok(s) => s,
-        Err(e) => return Outcome::ConnectFailed(e.to_string()),
+        Err(e) => return Reception::ConnectFailed(e.to_string()),
     };
     let _ = s.set_read_timeout(Some(READ_TIMEOUT));
     match read_line(&mut s) {
-        Ok(Some(l)) if l == b"Hello!" => Outcome::Greeted(s),
-        Ok(Some(l)) if l == b"error: server busy" => Outcome::Busy,
-        Ok(None) => Outcome::Silent,
-        Ok(Some(l)) => Outcome::Other(format!("unexpected line {:?}", String::from_utf8_lossy(&l))),
-        Err(e) => Outcome::Other(e.to_string()),
+        Ok(Some(l)) if l == b"Hello!" => Reception::Greeted(s),
+        Ok(Some(l)) if l == b"error: server busy" => Reception::Busy,
+        Ok(None) => Reception::Silent,
+        Ok(Some(l)) => {
+            Reception::Other(format!("unexpected line {:?}", String::from_utf8_lossy(&l)))
+        }
+        Err(e) => Reception::Other(e.to_string()),
     }
 }

@@ -97,7 +97,7 @@ struct Report {
     error_examples: Vec<String>,
 }
 
-struct Outcome {
+struct ClientRun {
     round_trips: u64,
     latency: Histogram<u64>,
     error: Option<String>,
@@ -118,8 +118,8 @@ fn connect(args: &Args) -> std::io::Result<TcpStream> {
     Ok(s)
 }
 
-fn worker(mut s: TcpStream, message: &[u8], reply_bytes: usize, count: u64) -> Outcome {
-    let mut out = Outcome {
+fn worker(mut s: TcpStream, message: &[u8], reply_bytes: usize, count: u64) -> ClientRun {
+    let mut out = ClientRun {
         round_trips: 0,
         latency: histogram(),
         error: None,

@@ -236,23 +236,23 @@ impl Pacer {
 }
 
 /// One open connection to an Upload v1 server.
-struct Session {
+struct ServerConnection {
     wire: Wire,
 }
 
-impl Session {
-    fn open(options: &Options) -> Result<Session, SendError> {
+impl ServerConnection {
+    fn open(options: &Options) -> Result<ServerConnection, SendError> {
         let stream = net::connect(&options.to, options.timeout, SERVER_NAME)?;
         stream
             .set_read_timeout(Some(options.timeout))
             .and_then(|()| stream.set_write_timeout(Some(options.timeout)))
             .map_err(SendError::Connection)?;
         let trace = options.trace.then(|| options.to.to_string());
-        let mut session = Session {
+        let mut conn = ServerConnection {
             wire: Wire::new(stream, trace),
         };
-        match session.reply()? {
-            Reply::Ready => Ok(session),
+        match conn.reply()? {
+            Reply::Ready => Ok(conn),
             Reply::Err(code, text) => Err(SendError::Refused(code, text)),
             other => Err(SendError::Protocol(format!(
                 "expected {:?}, got {other}",
@@ -343,7 +343,7 @@ trait Sink {
     fn listen(&mut self) -> Result<(), SendError>;
 }
 
-impl Sink for Session {
+impl Sink for ServerConnection {
     fn send(&mut self, bytes: &[u8]) -> Result<(), SendError> {
         self.wire.write_data(bytes).map_err(|e| self.reason_for(e))
     }
@@ -437,10 +437,10 @@ pub fn send_files(files: &[PathBuf], options: &Options, progress: &Progress) -> 
     } else {
         Bar::none()
     };
-    let mut session: Option<Session> = None;
+    let mut conn: Option<ServerConnection> = None;
     for (i, path) in files.iter().enumerate() {
         total.set_message(format!("file {} of {}", i + 1, files.len()));
-        let result = send_one(path, options, progress, &total, &mut session);
+        let result = send_one(path, options, progress, &total, &mut conn);
         match &result {
             Ok(sent) => {
                 // sha256sum's format: digest, two spaces, the path. `sha256sum -c` reads it.
@@ -474,7 +474,7 @@ pub fn send_files(files: &[PathBuf], options: &Options, progress: &Progress) -> 
         // A connection that failed cannot be trusted; a refused file leaves it usable.
         if let Err(e) = &result {
             if !e.connection_usable() {
-                session = None;
+                conn = None;
             }
             // No server to talk to: the remaining files would fail the same way.
             if let SendError::Connect(_) = e {
@@ -491,21 +491,21 @@ pub fn send_files(files: &[PathBuf], options: &Options, progress: &Progress) -> 
         }
         report.files.push((path.clone(), result));
     }
-    if let Some(session) = session {
-        session.close();
+    if let Some(conn) = conn {
+        conn.close();
     }
     total.clear();
     report
 }
 
-/// Sends one file, over `session` (opened if needed) or, for the tutorial's exchange, over
+/// Sends one file, over `conn` (opened if needed) or, for the tutorial's exchange, over
 /// a connection of its own.
 fn send_one(
     path: &Path,
     options: &Options,
     progress: &Progress,
     total: &Bar,
-    session: &mut Option<Session>,
+    conn: &mut Option<ServerConnection>,
 ) -> Result<Sent, SendError> {
     let (mut file, size, name) = open(path)?;
     let bar = progress.file(&name, size);
@@ -513,9 +513,9 @@ fn send_one(
     let mut pacer = Pacer::new(options.limit_rate);
     let result = match options.protocol {
         Exchange::V1 => {
-            let s = match session {
+            let s = match conn {
                 Some(s) => s,
-                None => session.insert(Session::open(options)?),
+                None => conn.insert(ServerConnection::open(options)?),
             };
             s.put(&mut file, size, &name, &mut pacer, &both)
                 .map(|(digest, elapsed)| Sent {

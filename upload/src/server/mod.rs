@@ -2,7 +2,7 @@
 //!
 //! Each client gets its own thread from the shared accept loop ([`common::server`]), which
 //! brings the connection limit and the idle timeout. On its connection a client may upload
-//! several files, one after another. For each `PUT <size> <name>` ([`v1`]):
+//! several files, one after another. For each `PUT <size> <name>` (`v1.rs`):
 //!
 //! 1. **Check everything before accepting a byte**: the name ([`crate::name`]), the size
 //!    against `--max-size`, that nobody else is uploading that name right now, that no file
@@ -17,9 +17,9 @@
 //! that upload only: its partial file is deleted ([`crate::store::PartFile`]) and the server
 //! goes on with everyone else.
 //!
-//! The files: [`service`] is the state all connections share, `v1` and `tutorial` are the
-//! two exchanges, and `transfer` the steps of one file that they share. This file picks the
-//! exchange for each connection and runs the accept loop.
+//! The files: `service.rs` is the state all connections share, `v1.rs` and `tutorial.rs`
+//! are the two exchanges, and `transfer.rs` the steps of one file that they share. This
+//! file picks the exchange for each connection and runs the accept loop.
 
 mod service;
 mod transfer;

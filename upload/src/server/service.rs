@@ -88,7 +88,7 @@ impl fmt::Display for Uploads {
     }
 }
 
-/// The upload service, as a [`Handler`] for the shared accept loop.
+/// The upload service, as a [`Handler`](common::server::Handler) for the shared accept loop.
 #[derive(Debug)]
 pub struct Service {
     config: Config,
