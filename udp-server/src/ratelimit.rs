@@ -1,4 +1,4 @@
-//! # A rate limit per source: the defense against UDP floods and reflection
+//! # A rate limit per source: a defense against UDP floods and reflection
 //!
 //! A UDP server answers whoever writes to it, and the "whoever" is only the source address
 //! written in the datagram, which anyone can forge. So a server that answers at full rate
