@@ -99,6 +99,21 @@ impl SocketTimeouts {
         Ok(())
     }
 
+    /// Before a read that may wait at most `left` (`None`: for ever): sets the read timeout
+    /// to it, unless the socket has that one already. `Ok(false)` when `left` is zero, the
+    /// time is up, and nothing is set: to the OS a zero timeout would mean "no timeout".
+    pub fn set_read_left(
+        &mut self,
+        stream: &TcpStream,
+        left: Option<Duration>,
+    ) -> io::Result<bool> {
+        if left == Some(Duration::ZERO) {
+            return Ok(false);
+        }
+        self.set_read(stream, left)?;
+        Ok(true)
+    }
+
     /// Sets `stream`'s write timeout to `wait`, unless it has that one already.
     pub fn set_write(&mut self, stream: &TcpStream, wait: Option<Duration>) -> io::Result<()> {
         if self.write != wait {
@@ -670,5 +685,20 @@ mod tests {
             .unwrap();
         let reset = conn.read_message().unwrap_err();
         assert!(reset.is_reset() && !reset.is_timeout(), "{reset:?}");
+    }
+
+    #[test]
+    fn a_read_with_no_time_left_sets_nothing_and_says_so() {
+        let (_client, server) = pair();
+        let mut timeouts = SocketTimeouts::new(None, None);
+        let two = Some(Duration::from_secs(2));
+        assert!(timeouts.set_read_left(&server, two).unwrap());
+        assert_eq!(server.read_timeout().unwrap(), two);
+        assert!(!timeouts
+            .set_read_left(&server, Some(Duration::ZERO))
+            .unwrap());
+        assert_eq!(server.read_timeout().unwrap(), two);
+        assert!(timeouts.set_read_left(&server, None).unwrap());
+        assert_eq!(server.read_timeout().unwrap(), None);
     }
 }

@@ -10,7 +10,7 @@
 //! model's strength. Its cost is a thread per client, however idle (see the lesson "One
 //! thread, many clients", and [`crate::poll`] for the other model).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::conn::{ConnError, Connection, SocketTimeouts, Writer};
 use common::output::{Log, Tag};
@@ -99,11 +99,9 @@ fn read_more(
     timeouts: &mut SocketTimeouts,
     now: Instant,
 ) -> std::io::Result<usize> {
-    let wait = session.read_timeout(p, now);
-    if wait == Some(Duration::ZERO) {
+    if !timeouts.set_read_left(reader.stream(), session.read_timeout(p, now))? {
         return Err(std::io::ErrorKind::TimedOut.into());
     }
-    timeouts.set_read(reader.stream(), wait)?;
     reader.fill()
 }
 

@@ -134,11 +134,10 @@ impl Wire {
             if self.clock.limit().is_some() {
                 let now = Instant::now();
                 self.clock.begin(now);
-                let wait = self.clock.read_timeout(self.idle, now);
-                if wait == Some(Duration::ZERO) {
+                let left = self.clock.read_timeout(self.idle, now);
+                if !self.timeouts.set_read_left(self.reader.get_ref(), left)? {
                     return Err(LineError::Timeout(limit));
                 }
-                self.timeouts.set_read(self.reader.get_ref(), wait)?;
             }
         }
         // The line is complete: the next one has its own clock, and the socket its idle
@@ -271,5 +270,69 @@ mod tests {
             assert!(std::time::Instant::now() < deadline);
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
+    }
+
+    #[test]
+    fn a_trickled_line_runs_out_of_time_though_no_read_waits_long() {
+        let (mut client, server) = pair();
+        let idle = Some(Duration::from_secs(5));
+        server.set_read_timeout(idle).unwrap();
+        let limit = Duration::from_millis(300);
+        let mut wire = Wire::new(server, None).with_message_timeout(Some(limit), idle);
+        // One byte every 50 ms, never a '\n': never idle for long, never a whole line.
+        let writer = std::thread::spawn(move || {
+            for _ in 0..60 {
+                if client.write_all(b"x").is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let started = Instant::now();
+        let got = wire.read_line();
+        let took = started.elapsed();
+        assert!(
+            matches!(got, Err(LineError::Timeout(l)) if l == limit),
+            "{got:?}"
+        );
+        assert!(took >= limit && took < Duration::from_secs(3), "{took:?}");
+        drop(wire);
+        writer.join().unwrap();
+    }
+
+    #[test]
+    fn a_whole_line_gives_the_socket_its_idle_timeout_back() {
+        let (mut client, server) = pair();
+        let idle = Some(Duration::from_secs(5));
+        server.set_read_timeout(idle).unwrap();
+        let limit = Some(Duration::from_secs(2));
+        let mut wire = Wire::new(server, None).with_message_timeout(limit, idle);
+        // Half a line, then the rest: the read in between waits at most what the line has left.
+        client.write_all(b"PU").unwrap();
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            client.write_all(b"T 1 a\n").unwrap();
+            client
+        });
+        assert_eq!(wire.read_line().unwrap(), Some(&b"PUT 1 a\n"[..]));
+        assert_eq!(wire.stream().read_timeout().unwrap(), idle);
+        drop(writer.join().unwrap());
+    }
+
+    #[test]
+    fn without_a_message_timeout_the_socket_keeps_its_own() {
+        let (mut client, server) = pair();
+        let seven = Some(Duration::from_secs(7));
+        server.set_read_timeout(seven).unwrap();
+        let mut wire = Wire::new(server, None).with_message_timeout(None, seven);
+        client.write_all(b"PU").unwrap();
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            client.write_all(b"T 1 a\n").unwrap();
+            client
+        });
+        assert_eq!(wire.read_line().unwrap(), Some(&b"PUT 1 a\n"[..]));
+        assert_eq!(wire.stream().read_timeout().unwrap(), seven);
+        drop(writer.join().unwrap());
     }
 }
