@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::addr::LimitScope;
 
 use crate::faults::{Dice, Faults};
-use crate::ratelimit::{self, RateLimiter, Verdict};
+use crate::ratelimit::{self, RateDecision, RateLimiter};
 
 /// What to do with one datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,9 +68,9 @@ impl Echo {
     /// The rate limit comes first, so that a flood draws no faults: the faults of the
     /// datagrams that are answered depend only on the seed and their order.
     pub fn decide(&mut self, from: SocketAddr, datagram: &[u8], now: Instant) -> Decision<'_> {
-        if let Some(verdict) = self.rate_check(from.ip(), now) {
+        if let Some(decision) = self.rate_check(from.ip(), now) {
             return Decision::Limited {
-                first: verdict == Verdict::DropFirst,
+                first: decision == RateDecision::DropFirst,
             };
         }
         let roll = self.dice.roll();
@@ -90,14 +90,14 @@ impl Echo {
     /// `Some` when the source is over its rate. A flood, or a reflection aimed at a forged
     /// source, gets no more than `--rate-limit` replies a second. This machine's own
     /// clients are a student's measurements: exempt unless `--limit-loopback`.
-    fn rate_check(&mut self, source: IpAddr, now: Instant) -> Option<Verdict> {
+    fn rate_check(&mut self, source: IpAddr, now: Instant) -> Option<RateDecision> {
         let limiter = self.limiter.as_mut()?;
         if !self.scope.covers(source) {
             return None;
         }
         match limiter.check(source, now) {
-            Verdict::Allow => None,
-            verdict => Some(verdict),
+            RateDecision::Allow => None,
+            decision => Some(decision),
         }
     }
 }

@@ -76,7 +76,7 @@ impl Bucket {
 
 /// What [`RateLimiter::check`] decided for one datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum RateDecision {
     /// Answer it.
     Allow,
     /// Drop it; the first drop since the source's bucket was last full (log it).
@@ -114,7 +114,7 @@ impl RateLimiter {
 
     /// The datagram from `source` that arrived at `now`: answer it or drop it?
     // ANCHOR: check
-    pub fn check(&mut self, source: IpAddr, now: Instant) -> Verdict {
+    pub fn check(&mut self, source: IpAddr, now: Instant) -> RateDecision {
         if now.saturating_duration_since(self.last_sweep) >= SWEEP_EVERY {
             self.sweep(now);
         }
@@ -129,12 +129,12 @@ impl RateLimiter {
                 .or_insert_with(|| Bucket::new(burst, now)),
         };
         if bucket.take(rate, burst, now) {
-            Verdict::Allow
+            RateDecision::Allow
         } else if bucket.limited {
-            Verdict::Drop
+            RateDecision::Drop
         } else {
             bucket.limited = true;
-            Verdict::DropFirst
+            RateDecision::DropFirst
         }
     }
     // ANCHOR_END: check
@@ -165,13 +165,13 @@ mod tests {
         let t0 = Instant::now();
         let mut rl = RateLimiter::new(100, 16, t0);
         let allowed = (0..150)
-            .filter(|_| rl.check(ip(1), t0) == Verdict::Allow)
+            .filter(|_| rl.check(ip(1), t0) == RateDecision::Allow)
             .count();
         assert_eq!(allowed, 100, "a burst of one second's worth");
         // Half a second later: 50 more tokens.
         let t1 = t0 + Duration::from_millis(500);
         let allowed = (0..100)
-            .filter(|_| rl.check(ip(1), t1) == Verdict::Allow)
+            .filter(|_| rl.check(ip(1), t1) == RateDecision::Allow)
             .count();
         assert_eq!(allowed, 50);
     }
@@ -207,7 +207,7 @@ mod tests {
             "a flooding source is remembered through the sweep"
         );
         let allowed = (0..20)
-            .filter(|_| rl.check(ip(1), later) == Verdict::Allow)
+            .filter(|_| rl.check(ip(1), later) == RateDecision::Allow)
             .count();
         assert!(allowed < 10, "{allowed} allowed: the flood got a new burst");
     }
@@ -219,7 +219,7 @@ mod tests {
         for _ in 0..1000 {
             rl.check(ip(1), t0);
         }
-        assert_eq!(rl.check(ip(2), t0), Verdict::Allow);
+        assert_eq!(rl.check(ip(2), t0), RateDecision::Allow);
     }
 
     #[test]
@@ -229,7 +229,7 @@ mod tests {
         let mut told = 0;
         for i in 0..5000u64 {
             // 5000/s for one second: a token comes back every 10 ms.
-            if rl.check(ip(1), t0 + Duration::from_micros(i * 200)) == Verdict::DropFirst {
+            if rl.check(ip(1), t0 + Duration::from_micros(i * 200)) == RateDecision::DropFirst {
                 told += 1;
             }
         }
@@ -240,12 +240,12 @@ mod tests {
     fn the_first_drop_of_a_run_is_told_apart() {
         let t0 = Instant::now();
         let mut rl = RateLimiter::new(1, 16, t0);
-        assert_eq!(rl.check(ip(1), t0), Verdict::Allow);
-        assert_eq!(rl.check(ip(1), t0), Verdict::DropFirst);
-        assert_eq!(rl.check(ip(1), t0), Verdict::Drop);
+        assert_eq!(rl.check(ip(1), t0), RateDecision::Allow);
+        assert_eq!(rl.check(ip(1), t0), RateDecision::DropFirst);
+        assert_eq!(rl.check(ip(1), t0), RateDecision::Drop);
         let later = t0 + Duration::from_secs(2);
-        assert_eq!(rl.check(ip(1), later), Verdict::Allow);
-        assert_eq!(rl.check(ip(1), later), Verdict::DropFirst);
+        assert_eq!(rl.check(ip(1), later), RateDecision::Allow);
+        assert_eq!(rl.check(ip(1), later), RateDecision::DropFirst);
     }
 
     #[test]
@@ -255,7 +255,7 @@ mod tests {
         let mut allowed = 0;
         for i in 0..100_000u32 {
             let source = IpAddr::from(i.to_be_bytes());
-            if rl.check(source, t0) == Verdict::Allow {
+            if rl.check(source, t0) == RateDecision::Allow {
                 allowed += 1;
             }
         }

@@ -52,3 +52,38 @@ impl Sender {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn every_copy_is_sent_and_counted_and_a_reply_too_large_is_an_error() {
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let sender = Sender {
+            socket: Arc::new(server),
+            stats: Stats::default(),
+            log: Log::new(true),
+            trace: false,
+        };
+        let tag = Tag {
+            id: 1,
+            peer: client.local_addr().unwrap(),
+        };
+        sender.send(b"Hi!x", 2, &tag);
+        let mut buf = [0u8; 16];
+        for _ in 0..2 {
+            let (n, _) = client.recv_from(&mut buf).unwrap();
+            assert_eq!(&buf[..n], b"Hi!x");
+        }
+        sender.send(&vec![0u8; udp::MAX_DATAGRAM_V4 + 1], 1, &tag);
+        let summary = sender.stats.summary(None, Duration::ZERO);
+        assert_eq!((summary.datagrams_out, summary.bytes_out), (2, 8));
+        assert_eq!(summary.send_errors, 1);
+    }
+}

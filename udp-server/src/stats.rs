@@ -46,8 +46,9 @@ impl Stats {
         }
     }
 
-    /// Adds one to a counter. Relaxed: the counts are read only at the end, after the
-    /// threads that add to them have stopped.
+    /// Adds `n` to a counter. Relaxed: a count is only ever added to, and read for the
+    /// summary after the receive loop and the delay thread have stopped. (With `--handler
+    /// thread` a reply still on its thread then may or may not be counted yet.)
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
@@ -106,5 +107,33 @@ impl std::fmt::Display for Summary {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_is_the_counts_and_says_what_it_cannot_know() {
+        let stats = Stats::default();
+        Stats::add(&stats.datagrams_in, 3);
+        Stats::add(&stats.injected_drops, 1);
+        let summary = stats.summary(None, Duration::from_millis(1500));
+        assert_eq!((summary.datagrams_in, summary.injected_drops), (3, 1));
+        let line = summary.to_string();
+        assert!(line.starts_with("summary: 3 datagrams in"), "{line}");
+        assert!(line.contains("injected: 1 drops"), "{line}");
+        assert!(
+            line.contains(&format!("kernel drops: {}", os::NOT_AVAILABLE)),
+            "{line}"
+        );
+        assert!(!line.contains("ICMP"), "{line}");
+        Stats::add(&stats.unreachable, 2);
+        let line = stats.summary(Some(0), Duration::ZERO).to_string();
+        assert!(
+            line.contains("kernel drops: 0; 2 replies found nobody listening (ICMP)"),
+            "{line}"
+        );
     }
 }

@@ -284,9 +284,9 @@ mod tests {
     use std::io::Read;
 
     /// Replies with the bytes it reads until the client closes.
-    struct Echo;
+    struct EchoHandler;
 
-    impl Handler for Echo {
+    impl Handler for EchoHandler {
         fn handle(&self, conn: Accepted, _: &Limits) -> Closed {
             let mut stream = conn.stream;
             let mut buf = [0u8; 64];
@@ -331,7 +331,9 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let shutdown = Shutdown::new(&listener).unwrap();
         let s = shutdown.clone();
-        let h = thread::spawn(move || serve(listener, limits, Arc::new(Echo), Log::new(true), &s));
+        let h = thread::spawn(move || {
+            serve(listener, limits, Arc::new(EchoHandler), Log::new(true), &s)
+        });
         (addr, shutdown, h)
     }
 
@@ -419,7 +421,7 @@ mod tests {
             serve(
                 listener,
                 Limits::default(),
-                Arc::new(Echo),
+                Arc::new(EchoHandler),
                 Log::new(true),
                 &s,
             )
