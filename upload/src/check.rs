@@ -211,14 +211,14 @@ fn step<'a>(
 /// server's promises, and each is short. Only a server that does not even greet (nothing
 /// listens, or it is no upload server) is an `Err`: it cannot be graded at all.
 pub fn run(to: &Endpoint, timeout: Duration) -> Result<Report, String> {
-    // One session first: "nothing greets there" is one clear error, not five failures.
+    // One connection first: "nothing greets there" is one clear error, not five failures.
     // It counts against the run's minute, as the steps do.
     let started = Instant::now();
-    let first_session = Waits {
+    let first_connection = Waits {
         timeout,
         step: StepDeadline::new(STEP, started),
     };
-    drop(GraderConnection::open(to, first_session)?);
+    drop(GraderConnection::open(to, first_connection)?);
     let run_id = format!("{:x}", fastrand::u32(..));
     let [first, wrong, vanished, after] = names(&run_id);
     let (first, wrong, vanished, after) = (&first, &wrong, &vanished, &after);
@@ -244,18 +244,18 @@ pub fn run(to: &Endpoint, timeout: Duration) -> Result<Report, String> {
     Ok(Report::new(to.to_string(), run_steps(steps, None, limit)))
 }
 
-/// `upload send --check`, against `to` or the `--targets` of `class`, in `protocol`:
+/// `upload send --check`, against `to` or the `--targets` of `class`, in `exchange`:
 /// prints the verdicts (or JSON) and writes `--report`. `Ok(true)` when every server
 /// passed; `Err` a message for a usage error (a bad targets file).
 pub fn main(
     to: &Endpoint,
-    protocol: crate::Exchange,
+    exchange: crate::Exchange,
     timeout: Duration,
     class: &ClassArgs,
     json: bool,
 ) -> Result<bool, class::CheckError> {
     let grade = |target: &Target| -> Result<Report, String> {
-        match protocol {
+        match exchange {
             crate::Exchange::V1 => run(&target.addr, timeout),
             crate::Exchange::Tutorial => Ok(run_tutorial(&target.addr, timeout)),
         }
@@ -264,7 +264,7 @@ pub fn main(
         program: "upload",
         version: env!("CARGO_PKG_VERSION"),
         what: "check",
-        command: match protocol {
+        command: match exchange {
             crate::Exchange::V1 => "upload send --check".into(),
             crate::Exchange::Tutorial => "upload send --check --protocol tutorial".into(),
         },
@@ -378,7 +378,7 @@ pub fn run_tutorial(to: &Endpoint, timeout: Duration) -> Report {
 }
 
 fn tutorial_upload(to: &Endpoint, waits: Waits) -> Result<String, String> {
-    let bytes = content("tutorial");
+    let bytes = content("seed");
     let wait = waits.wait();
     let stream = crate::client::tutorial::start(to, bytes.len() as u64, &wait, &mut |_| {})
         .map_err(|e| match &e {
@@ -407,7 +407,7 @@ fn write_within(stream: &TcpStream, bytes: &[u8], wait: &Wait) -> Result<(), Str
 }
 
 fn tutorial_early_disconnect(to: &Endpoint, waits: Waits) -> Result<String, String> {
-    let bytes = content("tutorial-early");
+    let bytes = content("seed-early");
     let wait = waits.wait();
     let stream: TcpStream =
         crate::client::tutorial::start(to, bytes.len() as u64, &wait, &mut |_| {})

@@ -157,7 +157,7 @@ fn main() -> ExitCode {
             config.overwrite = a.overwrite;
             config.max_size = a.max_size;
             config.keep_free = a.keep_free;
-            config.protocol = a.protocol;
+            config.exchange = a.protocol;
             config.quiet = a.show.quiet;
             config.trace = a.show.trace;
             upload::run::serve_main(upload::run::ServeOptions {
@@ -189,7 +189,7 @@ fn main() -> ExitCode {
         }
         Command::Send(a) => {
             let mut options = upload::client::Options::new(a.to);
-            options.protocol = a.protocol;
+            options.exchange = a.protocol;
             options.timeout = a.timeout;
             options.limit_rate = a.limit_rate.filter(|&r| r > 0);
             options.quiet = a.show.quiet;

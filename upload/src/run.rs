@@ -55,7 +55,7 @@ pub fn serve_main(options: ServeOptions) -> ExitCode {
         "{} upload serve listening on {local} (protocol {}, folder {}, max size {}, {}, \
          {}); Ctrl-C stops it",
         output::timestamp(),
-        match config.protocol {
+        match config.exchange {
             Exchange::V1 => "upload/1",
             Exchange::Tutorial => "tutorial",
         },

@@ -17,11 +17,11 @@
 //! flight. There is no name (the server always writes `recv_yan.jpg`) and no checksum.
 //!
 //! `upload serve --protocol tutorial` and `upload send --protocol tutorial` (alias `seed`)
-//! speak exactly this, so they interoperate with the tutorial's programs, and fix what can
-//! be fixed without changing a byte on the wire: `write_all` instead of `send`, end of stream detected (the
-//! tutorial's server loops forever when a client leaves early), a timeout, `--max-size`,
-//! the partial file, and no overwriting: `recv_yan.jpg`, then `recv_yan-1.jpg`, ...
-
+//! speak exactly this, so they interoperate with the tutorial's programs. They fix what can
+//! be fixed without changing a byte on the wire: `write_all` instead of `send`, end of
+//! stream detected (the tutorial's server loops forever when a client leaves early), a
+//! timeout, `--max-size`, the partial file, and no overwriting: `recv_yan.jpg`, then
+//! `recv_yan-1.jpg`, ...
 //!
 //! This file holds what both sides share: the messages and how one is read. The server's
 //! side is [`crate::server`]'s `tutorial` module, the client's is [`crate::client`]'s.

@@ -13,6 +13,9 @@
 //! While it sends, the client keeps an ear open: a server that runs out of disk mid-file
 //! says `ERR NO_SPACE` at once, and the client stops sending instead of pushing the rest of
 //! a large file into a connection nobody is reading ([`Wire::has_pending_input`]).
+//!
+//! The files: this one is Upload v1's client; [`tutorial`] is the client's side of the
+//! tutorial's exchange (`--protocol tutorial`), one file per connection.
 
 pub mod tutorial;
 
@@ -47,7 +50,7 @@ const SERVER_NAME: &str = "upload serve";
 #[derive(Debug, Clone)]
 pub struct Options {
     pub to: Endpoint,
-    pub protocol: Exchange,
+    pub exchange: Exchange,
     /// Time allowed to connect, and for each reply or write.
     pub timeout: Duration,
     /// Send at most this many bytes per second (to watch the bars on a fast network).
@@ -62,7 +65,7 @@ impl Options {
     pub fn new(to: Endpoint) -> Options {
         Options {
             to,
-            protocol: Exchange::V1,
+            exchange: Exchange::V1,
             timeout: DEFAULT_TIMEOUT,
             limit_rate: None,
             quiet: false,
@@ -149,17 +152,17 @@ impl SendError {
 
 /// The outcome of `upload send`: one entry per file, in order.
 #[derive(Debug, Default)]
-pub struct Report {
+pub struct SendReport {
     pub files: Vec<(PathBuf, Result<Sent, SendError>)>,
 }
 
-impl Report {
+impl SendReport {
     pub fn all_sent(&self) -> bool {
         self.files.iter().all(|(_, r)| r.is_ok())
     }
 }
 
-impl fmt::Display for Report {
+impl fmt::Display for SendReport {
     /// `sent 2 of 3 files (1.0 MiB); not sent: big.iso (ERR TOO_LARGE)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sent: Vec<&Sent> = self
@@ -422,9 +425,9 @@ fn open(path: &Path) -> Result<(File, u64, String), SendError> {
 
 /// Sends `files`, printing as it goes: a `sha256sum` line on stdout per file that arrived,
 /// one line per file on stderr when there are no bars, one line per failure.
-pub fn send_files(files: &[PathBuf], options: &Options, progress: &Progress) -> Report {
+pub fn send_files(files: &[PathBuf], options: &Options, progress: &Progress) -> SendReport {
     let log = Log::stderr(options.quiet);
-    let mut report = Report::default();
+    let mut report = SendReport::default();
     // Sizes first, for the total bar; unreadable files fail when their turn comes.
     let total_size: u64 = files
         .iter()
@@ -511,7 +514,7 @@ fn send_one(
     let bar = progress.file(&name, size);
     let both = Bar::pair(&bar, total);
     let mut pacer = Pacer::new(options.limit_rate);
-    let result = match options.protocol {
+    let result = match options.exchange {
         Exchange::V1 => {
             let s = match conn {
                 Some(s) => s,

@@ -49,12 +49,12 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What [`serve`] returns: the connections and the uploads.
 #[derive(Debug, Clone)]
-pub struct Report {
+pub struct ServeReport {
     pub connections: Summary,
     pub uploads: Uploads,
 }
 
-impl fmt::Display for Report {
+impl fmt::Display for ServeReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}; {}", self.connections, self.uploads)
     }
@@ -63,7 +63,7 @@ impl fmt::Display for Report {
 impl Handler for Service {
     fn handle(&self, accepted: Accepted, limits: &Limits) -> Closed {
         let Accepted { stream, tag } = accepted;
-        match self.config().protocol {
+        match self.config().exchange {
             Exchange::V1 => {
                 let trace = self.config().trace.then(|| tag.to_string());
                 let mut wire = Wire::new(stream, trace)
@@ -80,7 +80,7 @@ impl Handler for Service {
     }
 
     fn busy_message(&self) -> Vec<u8> {
-        match self.config().protocol {
+        match self.config().exchange {
             Exchange::V1 => Reply::Err(
                 ErrCode::Busy,
                 "the server is serving as many clients as it may (--max-connections); try again later"
@@ -120,11 +120,11 @@ pub fn serve(
     limits: Limits,
     progress: Progress,
     shutdown: &Shutdown,
-) -> Report {
+) -> ServeReport {
     let log = Log::new(config.quiet);
     let service = Arc::new(Service::new(config, progress));
     let connections = server::serve(listener, limits, Arc::clone(&service), log, shutdown);
-    Report {
+    ServeReport {
         connections,
         uploads: service.uploads(),
     }
@@ -136,7 +136,7 @@ pub fn spawn(
     listener: std::net::TcpListener,
     config: Config,
     limits: Limits,
-) -> io::Result<Background<Report>> {
+) -> io::Result<Background<ServeReport>> {
     let addr = listener.local_addr()?;
     let shutdown = Shutdown::new(&listener)?;
     Background::spawn(addr, shutdown, move |s| {

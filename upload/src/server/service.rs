@@ -33,7 +33,7 @@ pub struct Config {
     /// Free space to leave on the disk: an upload that would eat into it gets `ERR NO_SPACE`.
     pub keep_free: u64,
     /// Upload v1, or the tutorial's exchange.
-    pub protocol: Exchange,
+    pub exchange: Exchange,
     /// No line per connection and upload.
     pub quiet: bool,
     /// Dump control lines (not file data) as hex and text.
@@ -47,7 +47,7 @@ impl Config {
             overwrite: false,
             max_size: DEFAULT_MAX_SIZE,
             keep_free: DEFAULT_KEEP_FREE,
-            protocol: Exchange::V1,
+            exchange: Exchange::V1,
             quiet: false,
             trace: false,
         }

@@ -24,7 +24,7 @@ use crate::store::{PartFile, WRITEBACK_EVERY};
 use super::service::Service;
 
 /// Why a file was refused before its go-ahead: the code v1 answers with, and the reason.
-pub(super) struct Refusal {
+pub(super) struct FileRefusal {
     pub code: ErrCode,
     pub text: String,
 }
@@ -47,20 +47,21 @@ impl<'a> Transfer<'a> {
         name: &str,
         unique: &str,
         size: u64,
-    ) -> Result<Transfer<'a>, Refusal> {
+    ) -> Result<Transfer<'a>, FileRefusal> {
         if let Some(text) = service.short_of_space(size) {
-            return Err(Refusal {
+            return Err(FileRefusal {
                 code: ErrCode::NoSpace,
                 text,
             });
         }
-        let part = PartFile::create(&service.config().dir, name, unique).map_err(|e| Refusal {
-            code: ErrCode::Internal,
-            text: format!("could not create a file in the upload folder: {e}"),
-        })?;
+        let part =
+            PartFile::create(&service.config().dir, name, unique).map_err(|e| FileRefusal {
+                code: ErrCode::Internal,
+                text: format!("could not create a file in the upload folder: {e}"),
+            })?;
         part.reserve(size).map_err(|e| {
             let (code, text) = write_error(&e);
-            Refusal { code, text }
+            FileRefusal { code, text }
         })?;
         Ok(Transfer {
             service,

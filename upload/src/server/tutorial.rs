@@ -19,7 +19,7 @@ use crate::tutorial::{
 };
 
 use super::service::Service;
-use super::transfer::{DataFailure, Refusal, Transfer};
+use super::transfer::{DataFailure, FileRefusal, Transfer};
 
 /// How many numbered names (`recv_yan-1.jpg`, ...) to try before giving up.
 const MAX_NUMBERED_NAMES: u32 = 10_000;
@@ -80,7 +80,7 @@ fn converse(
     let unique = format!("{}-{}", std::process::id(), tag.id);
     let mut transfer = match Transfer::open(service, tag, STORE_AS, &unique, size) {
         Ok(transfer) => transfer,
-        Err(Refusal { code, text }) => {
+        Err(FileRefusal { code, text }) => {
             service.count_refused();
             return CloseReason::Error(match code {
                 ErrCode::NoSpace => format!("no space: {text}"),

@@ -1,15 +1,9 @@
 //! # Upload v1, the server's side: requests in lines, several files per connection
 //!
-//! The protocol is `docs/src/protocol-upload.md`; the lines are [`crate::protocol`]'s, read
-//! and written through [`Wire`]. For each `PUT <size> <name>` ([`Service::put`]):
-//!
-//! 1. everything is checked before a byte is accepted: the name, `--max-size`, that nobody
-//!    is uploading that name right now, that no file has it (unless `--overwrite`), and then
-//!    [`Transfer::open`]'s free space and partial file. Each refusal is one `ERR` line, and
-//!    the connection stays usable;
-//! 2. `GO 0`, then the bytes ([`Transfer::receive`]);
-//! 3. the client's `SHA256` line, compared with ours; then the file is moved into place and
-//!    the answer is `OK`.
+//! The steps of a `PUT`, in the order the [`server`](super) module's docs give them: the
+//! checks (then [`Transfer::open`]), `GO 0`, the bytes ([`Transfer::receive`]), the
+//! digest compared, the file in place, `OK`. The lines are [`crate::protocol`]'s, read
+//! and written through [`Wire`]; the protocol is `docs/src/protocol-upload.md`.
 
 use std::io;
 use std::net::TcpStream;
@@ -25,7 +19,7 @@ use crate::store::CommitError;
 use crate::wire::{LineError, Wire};
 
 use super::service::Service;
-use super::transfer::{write_error, DataFailure, Refusal, Transfer};
+use super::transfer::{write_error, DataFailure, FileRefusal, Transfer};
 
 /// After an error in the middle of a file, how long the server keeps reading (and throwing
 /// away) what the client is still sending, so that the client is not reset before it has
@@ -160,7 +154,7 @@ impl Service {
         }
         let mut transfer = match Transfer::open(self, tag, name, unique, size) {
             Ok(transfer) => transfer,
-            Err(Refusal { code, text }) => return self.refused(code, text),
+            Err(FileRefusal { code, text }) => return self.refused(code, text),
         };
         if let Err(e) = wire.write_line(&Reply::Go(0).to_line()) {
             return self.failed(None, Next::Close(CloseReason::from_io(&e)));

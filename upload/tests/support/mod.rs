@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::server::{Background, Limits};
 use sha2::{Digest, Sha256};
-use upload::server::{self, Config, Report};
+use upload::server::{self, Config, ServeReport};
 
 /// How long a test waits for any one reply.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -19,7 +19,7 @@ pub const REPLY_TIMEOUT: Duration = Duration::from_secs(20);
 /// files, so "nothing outside the folder" can be checked.
 pub struct TestServer {
     pub root: tempfile::TempDir,
-    pub server: Option<Background<Report>>,
+    pub server: Option<Background<ServeReport>>,
 }
 
 impl TestServer {
@@ -51,7 +51,7 @@ impl TestServer {
         names(&self.dir())
     }
 
-    pub fn stop(mut self) -> Report {
+    pub fn stop(mut self) -> ServeReport {
         self.server.take().unwrap().stop().unwrap()
     }
 }
