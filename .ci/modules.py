@@ -7,7 +7,8 @@ Naming an item of the crate root (`crate::Config`) is a dependency on the root, 
 that uses its children must not define what they use: such items live in a module of
 their own (tcp-server's `config`, upload's `Exchange` in a root that uses nothing).
 Declaring `mod child;` is not a dependency. The reading is by pattern, not by the
-compiler: it may see an edge that is not there, never miss a `crate::` or `super::` path.
+compiler: it may see an edge that is not there, and it reads one level of `{...}` in a
+`use` (nested groups are not read; the workspace has none).
 
     python3 .ci/modules.py CRATE_DIR...   # prints each circle and its edges; exit 1 if any
     python3 .ci/modules.py --self-test    # shows that a circle is found, and a tree passes

@@ -22,6 +22,9 @@
 //! ([`common::conn`]), so a server that writes each reply one byte at a time passes, and a
 //! server that merges two replies into one write passes too. It speaks the framing of
 //! `--framing` (line by default).
+//!
+//! The files: this one is the suite, step by step; `flood.rs` opens the flood's
+//! connections all at once.
 
 mod flood;
 

@@ -21,10 +21,8 @@
 //! - **one output buffer**: replies are framed there and written straight from it; only
 //!   what the kernel did not take waits in the client's own buffer.
 //! - **a timer heap** for `--idle-timeout` and `--message-timeout`: the loop sleeps until
-//!   the earliest deadline, never scanning every client on a tick. A client has one entry;
-//!   activity only moves its deadline later, so the entry is checked when it comes due
-//!   and put back with the new time (deadlines that move *earlier*, when a message begins,
-//!   get a new entry; the old one is recognised as stale and skipped).
+//!   the earliest deadline, never scanning every client on a tick (`timers.rs` says how
+//!   an entry that has moved is told from a due one).
 //! - **back-pressure**: a client that sends requests and never reads the replies would make
 //!   its replies pile up here. Once more than [`OUTPUT_HIGH_WATER`] bytes wait, the loop
 //!   stops reading from it (the kernel's buffers fill, and the client's writes block
