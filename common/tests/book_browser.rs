@@ -202,6 +202,7 @@ fn the_page_check_finds_every_fault_it_looks_for() {
         "literal Markdown (a backtick) in the prose",
         "literal Markdown ([text]() in the prose",
         "literal Markdown (_ against a Chinese character) in the prose",
+        "English in the Chinese edition: <summary> \"Answer key",
     ] {
         assert!(
             found.contains(fault),
@@ -218,6 +219,7 @@ fn the_page_check_finds_every_fault_it_looks_for() {
         &itself,
         "**code**",
         "a_b",
+        "参考答案",
     ] {
         assert!(!found.contains(fine), "reported, but fine: {fine}\n{found}");
     }
@@ -352,6 +354,8 @@ const FAULTS: &str = r#"<!DOCTYPE html>
 <p>**监听队列（backlog）。**内核自己完成握手。</p>
 <p>一个 __粗体__ 和一个 `反引号，还有 [链接](framing.md) 和连接_另一个_服务器。</p>
 <p>这是 <strong>粗体</strong>，<code>**code**</code> 和 <code>a_b</code> 都不算。</p>
+<details><summary>Answer key</summary><p>答案。</p></details>
+<details><summary><p>参考答案</p></summary><p>答案。</p></details>
 <p><img src="missing.png" alt="图"></p>
 <p><a href="faults.html">本页</a> <a href="nowhere.html">不存在的页面</a>
   <a href="faults.html#nowhere">不存在的地方</a> <a href="faults.html#here" id="here">这里</a></p>

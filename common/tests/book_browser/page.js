@@ -167,7 +167,9 @@ if (edition === "zh-CN" && main) {
         }
         const text = ownText(el);
         const words = text.match(/[A-Za-z]{2,}/g) || [];
-        if (words.length >= 3 && !chinese.test(text)) {
+        // A label ("Answer key") is short: one English word is enough to tell.
+        const enough = el.tagName === "SUMMARY" ? 1 : 3;
+        if (words.length >= enough && !chinese.test(text)) {
             english.push(describe(el));
         }
     }
