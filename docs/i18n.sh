@@ -118,6 +118,12 @@ check)
         fi
         ((status == 0)) || echo "i18n: run docs/i18n.sh update, translate, and see docs/src/translating.md" >&2
     done
+    # The style rules of translating.md: the glossary's words, no italics, full-width
+    # parentheses. The self-test first shows that each rule finds its fault.
+    python3 style.py --self-test || status=1
+    for lang in "${LANGUAGES[@]}"; do
+        python3 style.py "po/$lang.po" || status=1
+    done
     # The figures: every piece of them has its Chinese (bench/report.py says which not).
     if ! figures_catalog "$scratch" 2>"$scratch/figures.err"; then
         cat "$scratch/figures.err" >&2
