@@ -96,6 +96,8 @@ mod tests {
     #[test]
     fn a_trickle_runs_out_of_time_though_no_read_waits_long() {
         let mut clock = MessageClock::new(Some(LIMIT));
+        assert_eq!(clock.limit(), Some(LIMIT));
+        assert_eq!(MessageClock::new(None).limit(), None);
         let t0 = Instant::now();
         // One byte every 100 ms: never idle for long, never a whole message.
         let mut now = t0;

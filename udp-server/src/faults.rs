@@ -212,4 +212,39 @@ mod tests {
         assert!("200..10".parse::<Delay>().is_err());
         assert!("ten".parse::<Delay>().is_err());
     }
+
+    #[test]
+    fn the_start_up_line_names_the_faults_or_says_none() {
+        assert_eq!(Faults::none().to_string(), "none");
+        let drop = faults(0.3, 0.0, None, 7);
+        assert_eq!(
+            drop.to_string(),
+            "drop 0.3, duplicate 0, seed 7 (repeat the run with --seed 7)"
+        );
+        assert!(faults(0.0, 0.1, None, 1)
+            .to_string()
+            .starts_with("drop 0, duplicate 0.1"));
+        let delay = faults(0.0, 0.0, Some("10..200"), 1).to_string();
+        assert!(delay.contains(", delay 10..200 ms, seed 1"), "{delay}");
+    }
+
+    /// The generator's own draws below `p`, one per datagram: what a fault of probability
+    /// `p` must give when it is the only one that draws.
+    fn own_draws(seed: u64, p: f64, n: usize) -> Vec<bool> {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        (0..n).map(|_| rng.f64() < p).collect()
+    }
+
+    #[test]
+    fn a_fault_that_cannot_happen_draws_nothing() {
+        // Only --drop: one draw per datagram, so the drops are the generator's own draws,
+        // whatever a zero --duplicate or a fixed --delay would have drawn.
+        let only_drop = rolls(faults(0.5, 0.0, Some("50"), 9), 200);
+        let drops: Vec<bool> = only_drop.iter().map(|r| r.drop).collect();
+        assert_eq!(drops, own_draws(9, 0.5, 200));
+        // Only --duplicate: a zero --drop draws nothing before it.
+        let only_duplicate = rolls(faults(0.0, 0.5, None, 9), 200);
+        let duplicates: Vec<bool> = only_duplicate.iter().map(|r| r.duplicate).collect();
+        assert_eq!(duplicates, own_draws(9, 0.5, 200));
+    }
 }

@@ -70,6 +70,7 @@ mod tests {
                 id: index as u64,
             });
         }
+        assert_eq!(timers.len(), 3);
         assert_eq!(timers.next(), Some(at(10)));
         assert_eq!(timers.pop_due(at(5)), None);
         let due: Vec<usize> = std::iter::from_fn(|| timers.pop_due(at(20)))
