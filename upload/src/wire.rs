@@ -300,20 +300,25 @@ mod tests {
         writer.join().unwrap();
     }
 
+    /// Writes `PU` now and `T 1 a\n` 100 ms later, so that a read sees half a line first.
+    fn half_a_line_then_the_rest(mut client: TcpStream) -> std::thread::JoinHandle<TcpStream> {
+        client.write_all(b"PU").unwrap();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            client.write_all(b"T 1 a\n").unwrap();
+            client
+        })
+    }
+
     #[test]
     fn a_whole_line_gives_the_socket_its_idle_timeout_back() {
-        let (mut client, server) = pair();
+        let (client, server) = pair();
         let idle = Some(Duration::from_secs(5));
         server.set_read_timeout(idle).unwrap();
         let limit = Some(Duration::from_secs(2));
         let mut wire = Wire::new(server, None).with_message_timeout(limit, idle);
         // Half a line, then the rest: the read in between waits at most what the line has left.
-        client.write_all(b"PU").unwrap();
-        let writer = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(100));
-            client.write_all(b"T 1 a\n").unwrap();
-            client
-        });
+        let writer = half_a_line_then_the_rest(client);
         assert_eq!(wire.read_line().unwrap(), Some(&b"PUT 1 a\n"[..]));
         assert_eq!(wire.stream().read_timeout().unwrap(), idle);
         drop(writer.join().unwrap());
@@ -321,16 +326,11 @@ mod tests {
 
     #[test]
     fn without_a_message_timeout_the_socket_keeps_its_own() {
-        let (mut client, server) = pair();
+        let (client, server) = pair();
         let seven = Some(Duration::from_secs(7));
         server.set_read_timeout(seven).unwrap();
         let mut wire = Wire::new(server, None).with_message_timeout(None, seven);
-        client.write_all(b"PU").unwrap();
-        let writer = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(100));
-            client.write_all(b"T 1 a\n").unwrap();
-            client
-        });
+        let writer = half_a_line_then_the_rest(client);
         assert_eq!(wire.read_line().unwrap(), Some(&b"PUT 1 a\n"[..]));
         assert_eq!(wire.stream().read_timeout().unwrap(), seven);
         drop(writer.join().unwrap());

@@ -101,19 +101,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_listening_port_takes_the_flood_and_a_closed_one_refuses_it() {
+    fn the_flood_opens_its_connections_at_once_and_counts_them() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let flood = open_at_once(addr, 20, Duration::from_secs(5)).unwrap();
-        assert_eq!(
-            flood.held.len(),
-            20,
-            "refused {}, unanswered {}",
-            flood.refused,
-            flood.unanswered
-        );
+        // The kernel completes the handshakes; nobody needs to accept.
+        assert_eq!(flood.held.len(), 20);
+        assert_eq!((flood.refused, flood.unanswered), (0, 0));
         drop(listener);
         let flood = open_at_once(addr, 5, Duration::from_secs(5)).unwrap();
-        assert_eq!((flood.held.len(), flood.refused), (0, 5));
+        assert_eq!((flood.held.len(), flood.refused), (0, 5), "nothing listens");
     }
 }
