@@ -241,3 +241,41 @@ mod tests {
         assert!(e.contains("not a pcapng file"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod damaged {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn a_real_capture() -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.pcapng");
+        let mut c = Capture::create(&path).unwrap();
+        let p = crate::packet::tests::tcp_packet("10.99.0.1:1", "10.99.0.2:2", 1, 0, "S", b"");
+        for i in 0..3 {
+            c.record(Duration::from_millis(i), &p, Some("dropped: loss"))
+                .unwrap();
+        }
+        c.finish().unwrap();
+        drop(c);
+        std::fs::read(&path).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        /// A damaged capture (cut short, or with bytes changed) is an error, never a panic.
+        #[test]
+        fn a_damaged_capture_is_an_error_not_a_panic(cut in 0usize..400, flips in proptest::collection::vec((0usize..400, any::<u8>()), 0..6)) {
+            let mut bytes = a_real_capture();
+            for (at, value) in flips {
+                let n = bytes.len();
+                bytes[at % n] = value;
+            }
+            bytes.truncate(cut.min(bytes.len()));
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("d.pcapng");
+            std::fs::write(&path, &bytes).unwrap();
+            let _ = read(&path);
+        }
+    }
+}

@@ -11,7 +11,9 @@
 //! - [`packet`]: the IP and TCP fields the summary and the pictures read;
 //! - [`stats`]: the counts and the summary, retransmissions included;
 //! - [`capture`]: the pcapng file, written and read back;
-//! - [`side`]: the two ends and their addresses.
+//! - [`side`]: the two ends and their addresses;
+//! - [`draw`]: pictures of a capture (a ladder diagram, a time-sequence graph), on every
+//!   system.
 //!
 //! On Linux only (the program's I/O):
 //! - `netns`: the two namespaces and their TUN devices;
@@ -20,6 +22,7 @@
 //! - `run`: `cable run` and `cable hold`; `exec`: `cable exec`.
 
 pub mod capture;
+pub mod draw;
 pub mod link;
 pub mod packet;
 pub mod side;

@@ -72,6 +72,28 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<OsString>,
     },
+    /// Draw a capture in SVG: a ladder diagram of a connection, or a time-sequence graph
+    /// of a transfer (--time-seq). Works on every system.
+    Draw {
+        /// A pcapng file (`--pcap` of `cable run` or `cable hold`).
+        capture: PathBuf,
+        /// The SVG file to write.
+        #[arg(short, long, value_name = "OUT.svg")]
+        output: PathBuf,
+        /// A time-sequence graph instead of a ladder: sequence numbers against time, with
+        /// the acknowledgements and the receive window's edge.
+        #[arg(long)]
+        time_seq: bool,
+        /// The words on the picture: en, zh-CN, or none.
+        #[arg(long, value_enum, default_value = "en")]
+        lang: cable::draw::Lang,
+        /// Which TCP connection of the capture, from 1.
+        #[arg(long, default_value_t = 1, value_parser = positive)]
+        connection: usize,
+        /// At most this many segments on a ladder.
+        #[arg(long, default_value_t = cable::draw::DEFAULT_MAX, value_parser = positive)]
+        max: usize,
+    },
     /// The first process of a side (started by the cable itself).
     #[command(name = "__init", hide = true)]
     Init {
@@ -169,6 +191,12 @@ fn seconds(s: &str) -> Result<Duration, String> {
         )),
     }
 }
+fn positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{s:?}: a whole number from 1")),
+    }
+}
 fn side(s: &str) -> Result<cable::side::Side, String> {
     cable::side::Side::from_name(s)
         .ok_or_else(|| format!("{s:?}: the sides are `left` and `right`"))
@@ -228,6 +256,39 @@ fn main() -> ExitCode {
     dispatch(cli.command)
 }
 
+/// `cable draw`, on every system.
+fn draw(
+    capture: &std::path::Path,
+    output: &std::path::Path,
+    options: &cable::draw::Options,
+) -> ExitCode {
+    match cable::draw::draw_file(capture, output, options) {
+        Ok(line) => {
+            eprintln!("cable: {line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cable: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn draw_options(
+    time_seq: bool,
+    lang: cable::draw::Lang,
+    connection: usize,
+    max: usize,
+) -> cable::draw::Options {
+    cable::draw::Options {
+        time_seq,
+        lang,
+        connection,
+        max,
+        cwnd: Vec::new(),
+    }
+}
+
 #[cfg(target_os = "linux")]
 fn dispatch(command: Command) -> ExitCode {
     match command {
@@ -240,12 +301,38 @@ fn dispatch(command: Command) -> ExitCode {
         Command::Hold { cable } => cable::run::hold(&cable.options()),
         Command::Exec { side, pid, command } => cable::exec::exec(side, pid, command),
         Command::Init { command } => cable::process::init(&command),
+        Command::Draw {
+            capture,
+            output,
+            time_seq,
+            lang,
+            connection,
+            max,
+        } => draw(
+            &capture,
+            &output,
+            &draw_options(time_seq, lang, connection, max),
+        ),
     }
 }
 
 #[cfg(not(target_os = "linux"))]
 fn dispatch(command: Command) -> ExitCode {
-    let _ = command;
+    if let Command::Draw {
+        capture,
+        output,
+        time_seq,
+        lang,
+        connection,
+        max,
+    } = command
+    {
+        return draw(
+            &capture,
+            &output,
+            &draw_options(time_seq, lang, connection, max),
+        );
+    }
     eprintln!(
         "cable: the cable needs Linux (network namespaces and TUN devices). On Windows, run it in WSL2 \
 (wsl --install, then build sockets-lab there); on macOS, in a Linux VM. The book has every capture and picture of its lessons."
