@@ -77,13 +77,19 @@ WORKLOADS = [
      ["upload", "nc", "python", "iperf3"], "{:,.1f}"),
     ("sha256-time", "SHA-256 of the same {file_mib:,} MiB file", "s", False,
      ["upload-sum", "sha256sum", "openssl"], "{:,.3f}"),
+    ("cable-mbps", "the cable, no faults: iperf3's TCP throughput through it", "Mbit/s", True,
+     ["cable", "loopback"], "{:,.0f}"),
+    ("cable-rtt", "the cable, no faults: median round trip of a datagram (udp-client, 1 per ms)", "µs", False,
+     ["cable", "loopback"], "{:,.1f}"),
+    ("cable-added", "the cable, no faults: what it adds to each packet (half the round trips' difference)", "µs", False,
+     ["cable"], "{:,.1f}"),
     ("startup", "start-up: exec to exit of --version", "ms", False,
      ["upload", "tcp-server", "tcp-client", "udp-server", "udp-client", "python", "socat"], "{:,.2f}"),
 ]
 # Workloads whose figure may be 0 for a run that went right.
 ZERO_IS_A_READING = {"tcp-idle-bytes", "tcp-idle-max-bytes"}
 OURS = {"tcp-server", "tcp-server-poll", "udp-server", "udp-server-thread", "upload", "upload-sum",
-        "tcp-client", "udp-client"}
+        "tcp-client", "udp-client", "cable"}
 NAMES = {
     "tcp-server": "tcp-server --quiet",
     "tcp-server-poll": "tcp-server --quiet --model poll",
@@ -103,6 +109,8 @@ NAMES = {
     "openssl": "openssl dgst -sha256",
     "tcp-client": "tcp-client",
     "udp-client": "udp-client",
+    "cable": "cable run (lab-left to lab-right)",
+    "loopback": "loopback, no cable (the kernel alone: ceiling)",
 }
 STARTUP_NAMES = {"python": "python3 -c 'import socket'", "socat": "socat -V"}
 # Ours, but compared with the main program all the same: the tutorial's design, built in Rust.
@@ -139,10 +147,13 @@ TITLES_ZH = {
     "upload-rss-send": "上传：发送方的峰值内存",
     "upload-rss-recv": "上传：接收方的峰值内存",
     "sha256-time": "同一个 {file_mib} MiB 文件的 SHA-256",
+    "cable-mbps": "网线，无故障：iperf3 穿过它的 TCP 吞吐量",
+    "cable-rtt": "网线，无故障：一个数据报往返时间的中位数（udp-client，每毫秒一个）",
+    "cable-added": "网线，无故障：它给每个包增加的时间（两种往返时间之差的一半）",
     "startup": "启动：从 exec 到 --version 退出",
 }
 UNITS_ZH = {"round trips/s": "次往返/秒", "requests/s": "个请求/秒", "MiB": "MiB", "bytes": "字节",
-            "s": "秒", "CPU s": "CPU 秒", "ms": "毫秒"}
+            "s": "秒", "CPU s": "CPU 秒", "ms": "毫秒", "Mbit/s": "Mbit/s", "µs": "微秒"}
 BETTER = {True: ("higher is better", "越高越好"), False: ("lower is better", "越低越好")}
 # Program names that are words, not commands (the others stay as they are).
 NAMES_ZH = {
@@ -154,6 +165,8 @@ NAMES_ZH = {
     "nc, then sync": "nc，然后 sync",
     "cat, then sync: a local copy, no network (the disk alone)": "cat，然后 sync：本地复制，没有网络（只有磁盘）",
     "iperf3, memory to memory (ceiling)": "iperf3，内存到内存（上限）",
+    "cable run (lab-left to lab-right)": "cable run（从 lab-left 到 lab-right）",
+    "loopback, no cable (the kernel alone: ceiling)": "回环，不经网线（只有内核：上限）",
 }
 HEADER = [("workload", "负载"), ("program", "程序"), ("median", "中位数"), ("min–max", "最小–最大"),
           ("ours better by", "我们的领先倍数")]

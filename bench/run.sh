@@ -56,6 +56,12 @@
 #              few cores, CPU seconds / cores is a floor under the time.
 #   [sha256]   SHA-256 of the same 1 GiB file: `upload sum` against sha256sum and
 #              `openssl dgst -sha256` (the hashing ceiling).
+#   [cable]    the cable with no faults (cable run, two namespaces): iperf3's throughput
+#              through it, against iperf3 over loopback (the kernel alone, the ceiling);
+#              and the median round trip of udp-client (one datagram each way every ms)
+#              through it and over loopback: half the difference (a round trip crosses
+#              the cable twice) is what the cable adds to each packet.
+#              Linux only; recorded as not run, and why, where namespaces are refused.
 #   [startup]  exec to exit of each binary's --version, against python3 -c 'import socket'
 #              (what each of the tutorial's programs pays before its first line) and socat -V.
 #
@@ -109,21 +115,23 @@ SWEEP_START=1000 SWEEP_MAX=1024000 STEP_SECONDS=1
 RATE_RUNS=5                          # counted sweeps (each takes 5-20 s)
 FILE_MIB=1024
 STARTUP_EXECS=20                     # execs per start-up run
+CABLE_SECONDS=5 CABLE_PINGS=2000     # iperf3's seconds, and udp-client's round trips (1 per ms)
 case $MODE in
     quick)
         RUNS=3 WARMUP=0 TCP_COUNT=5000 CONNS=(10 100) CONN_COUNTS=(500 100) SOCAT_MAX_CONNS=10
         IDLE=1000 IDLE_MAX=2000 FLOOD=2000 UDP_COUNT=5000 STEP_SECONDS=0.3 RATE_RUNS=1 FILE_MIB=64 STARTUP_EXECS=5
+        CABLE_SECONDS=2 CABLE_PINGS=500
         ;;
     smoke)
         RUNS=1 WARMUP=0 TCP_COUNT=200 CONNS=(10) CONN_COUNTS=(20) SOCAT_MAX_CONNS=10
         IDLE=100 IDLE_MAX=200 FLOOD=300 UDP_COUNT=200 SWEEP_START=500 SWEEP_MAX=500 STEP_SECONDS=0.3 RATE_RUNS=1
-        FILE_MIB=4 STARTUP_EXECS=2
+        FILE_MIB=4 STARTUP_EXECS=2 CABLE_SECONDS=1 CABLE_PINGS=100
         ;;
 esac
 PAYLOAD=16                           # bytes per TCP message, the line end included
 
 echo "building release binaries..." >&2
-cargo build --release --quiet -p tcp-server -p tcp-client -p udp-server -p udp-client -p upload -p bench
+cargo build --release --quiet -p tcp-server -p tcp-client -p udp-server -p udp-client -p upload -p cable -p bench
 source bench/lib.sh
 rm -f "$SAMPLES" "$OUT"/flood-*.json "$OUT"/report.* "$OUT"/tcp-connections.svg
 STARTED=$(date +%s)
@@ -601,6 +609,62 @@ sha256_workload() {
     rm -f "$OUT/sha" "$OUT/sha.out"
 }
 
+# ---- the cable ---------------------------------------------------------------------------
+CABLE_SYSTEMS=(cable loopback)
+# mbit_s < iperf3-JSON: what the receiver got, in Mbit/s.
+mbit_s() { python3 -c "import json,sys; print(json.load(sys.stdin)['end']['sum_received']['bits_per_second'] / 1e6)"; }
+# p50_us < udp-client-JSON: the median round trip, in µs.
+p50_us() { python3 -c "import json,sys; print(json.load(sys.stdin)['rtt_ms']['p50'] * 1000)"; }
+cable_workload() {
+    local why=""
+    if [[ $(uname) != Linux ]]; then
+        why="Linux only"
+    elif ! have iperf3; then
+        why="iperf3 not installed"
+    elif ! "$R/cable" run --start-after 0 --left true --right true >/dev/null 2>"$OUT/cable-probe.out"; then
+        why="the cable cannot run here: $(grep -m1 'cannot' "$OUT/cable-probe.out" || echo refused)"
+    fi
+    if [[ -n $why ]]; then
+        for s in "${CABLE_SYSTEMS[@]}"; do missing cable-mbps "$s" "$why"; missing cable-rtt "$s" "$why"; done
+        return
+    fi
+    local -A rtt
+    for r in $(runs); do
+        for s in $(rotated "$r" "${CABLE_SYSTEMS[@]}"); do
+            local mbps us
+            case $s in
+                cable)
+                    # The servers' own output would mix with the client's JSON on stdout.
+                    mbps=$("$R/cable" run --left 'iperf3 -s -1 -B $LEFT >/dev/null' \
+                        --right "iperf3 -c \$LEFT -t $CABLE_SECONDS -J" 2>/dev/null | mbit_s)
+                    us=$("$R/cable" run --left "$R/udp-server \$LEFT:7777 --quiet >/dev/null" \
+                        --right "$R/udp-client \$LEFT:7777 -q --count $CABLE_PINGS --interval 1 --json" 2>/dev/null | p50_us)
+                    ;;
+                loopback)
+                    local port
+                    port=$(free_port tcp)
+                    start_server iperf3 sh -c "echo 'iperf3 on port $port'; exec iperf3 -s -1 -B 127.0.0.1 -p $port"
+                    wait_listening "$port"
+                    mbps=$(iperf3 -c 127.0.0.1 -p "$port" -t "$CABLE_SECONDS" -J | mbit_s)
+                    stop_server
+                    start_udp udp-server
+                    us=$("$R/udp-client" "$SERVER_ADDR" -q --count "$CABLE_PINGS" --interval 1 --json | p50_us)
+                    stop_server
+                    ;;
+            esac
+            if counted "$r"; then
+                record cable-mbps "$s" "$r" "$mbps"
+                record cable-rtt "$s" "$r" "$us"
+            fi
+            rtt[$s]=$us
+        done
+        # What the cable adds to each packet: a round trip crosses it twice.
+        if counted "$r"; then
+            record cable-added "cable" "$r" "$(python3 -c "import sys; print((float(sys.argv[1]) - float(sys.argv[2])) / 2)" "${rtt[cable]}" "${rtt[loopback]}")"
+        fi
+    done
+}
+
 # ---- start-up ----------------------------------------------------------------------------
 STARTUP_SYSTEMS=(upload tcp-server tcp-client udp-server udp-client python socat)
 startup_workload() {
@@ -639,6 +703,7 @@ if wanted udp; then timed udp udp_workload; fi
 if wanted rate; then timed rate rate_workload; fi
 if wanted upload; then timed upload upload_workload; fi
 if wanted sha256; then timed sha256 sha256_workload; fi
+if wanted cable; then timed cable cable_workload; fi
 if wanted startup; then timed startup startup_workload; fi
 
 cat >"$OUT/meta.json" <<EOF
@@ -647,7 +712,7 @@ cat >"$OUT/meta.json" <<EOF
  "sizes": {"tcp_count": $TCP_COUNT, "payload": $PAYLOAD, "conns": [$(IFS=,; echo "${CONNS[*]}")],
            "conn_counts": [$(IFS=,; echo "${CONN_COUNTS[*]}")], "idle": $IDLE, "idle_max": $IDLE_MAX, "flood": $FLOOD,
            "udp_count": $UDP_COUNT, "step_seconds": $STEP_SECONDS, "file_mib": $FILE_MIB,
-           "startup_execs": $STARTUP_EXECS}}
+           "startup_execs": $STARTUP_EXECS, "cable_seconds": $CABLE_SECONDS, "cable_pings": $CABLE_PINGS}}
 EOF
 report=(python3 bench/report.py "$OUT")
 if ((PUBLISH)); then report+=(--publish docs/src); fi
