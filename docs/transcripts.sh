@@ -112,7 +112,8 @@ for lesson in "${LESSONS[@]}"; do
 done
 
 # Every program's --help, for the reference page.
-for cmd in tcp-server tcp-client udp-server udp-client upload "upload serve" "upload send" "upload sum"; do
+for cmd in tcp-server tcp-client udp-server udp-client upload "upload serve" "upload send" "upload sum" \
+    cable "cable run" "cable hold" "cable exec" "cable draw"; do
     # shellcheck disable=SC2086
     "$ROOT"/target/debug/$cmd --help >"$OUT/help-${cmd// /-}.txt"
     MADE["help-${cmd// /-}.txt"]=1

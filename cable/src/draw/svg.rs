@@ -79,7 +79,11 @@ impl Svg {
 
     /// A cross centred on (x, y).
     pub fn cross(&mut self, x: f64, y: f64, colour: &str) {
-        let r = 6.0;
+        self.cross_of(x, y, 6.0, colour);
+    }
+
+    /// A cross of half-width `r`.
+    pub fn cross_of(&mut self, x: f64, y: f64, r: f64, colour: &str) {
         self.line((x - r, y - r), (x + r, y + r), colour, 2.5, "");
         self.line((x - r, y + r), (x + r, y - r), colour, 2.5, "");
     }
@@ -130,6 +134,22 @@ impl Svg {
             self.body,
             r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="{width}" {extra}/>"#,
             pts.join(" ")
+        );
+    }
+
+    /// Many vertical bars in one path (a time-sequence graph has thousands): `bars` are
+    /// (x, y from, y to).
+    pub fn bars(&mut self, bars: &[(f64, f64, f64)], colour: &str, width: f64) {
+        if bars.is_empty() {
+            return;
+        }
+        let mut d = String::new();
+        for (x, y1, y2) in bars {
+            let _ = write!(d, "M{x:.1} {y1:.1}V{y2:.1}");
+        }
+        let _ = writeln!(
+            self.body,
+            r#"<path d="{d}" stroke="{colour}" stroke-width="{width}" fill="none"/>"#
         );
     }
 

@@ -18,6 +18,8 @@ const PLOT_LEFT: f64 = 96.0;
 const PLOT_RIGHT: f64 = 780.0;
 const PLOT_TOP: f64 = 48.0;
 const PLOT_BOTTOM: f64 = 430.0;
+/// The shortest bar drawn, in pixels.
+const MIN_BAR: f64 = 3.0;
 
 /// One sample of the sender's congestion window: seconds since the connection's first
 /// segment, and cwnd in segments.
@@ -144,28 +146,28 @@ pub fn draw(connection: &Connection, words: &Words, cwnd: &[CwndSample]) -> Stri
 
     s.polyline(&steps(&windows, &x, &y, x(t_max)), svg::WINDOW, 1.2, "");
     s.polyline(&steps(&acks, &x, &y, x(t_max)), svg::ACK, 1.4, "");
+    // One path per colour: a transfer has thousands of segments.
+    let (mut sent, mut again) = (Vec::new(), Vec::new());
     for e in &data {
         let (x0, lo, hi) = (
             x(e.t),
             y(f64::from(e.rel_seq)),
             y(f64::from(e.rel_seq) + f64::from(e.segment.len)),
         );
-        let colour = if e.retransmission {
-            svg::RETRANSMISSION
+        if e.retransmission {
+            again.push((x0, lo, hi))
         } else {
-            svg::INK
-        };
-        s.line(
-            (x0, lo),
-            (x0, hi),
-            colour,
-            if e.retransmission { 2.0 } else { 1.0 },
-            "",
-        );
-        s.line((x0 - 2.0, hi), (x0 + 2.0, hi), colour, 1.0, "");
-        if e.dropped.is_some() {
-            s.cross(x0, hi, svg::DROPPED);
+            sent.push((x0, lo, hi))
         }
+    }
+    s.bars(&sent, svg::INK, 1.5);
+    s.bars(&again, svg::RETRANSMISSION, 2.0);
+    for e in data.iter().filter(|e| e.dropped.is_some()) {
+        s.cross(
+            x(e.t),
+            y(f64::from(e.rel_seq) + f64::from(e.segment.len)),
+            svg::DROPPED,
+        );
     }
     if !cwnd.is_empty() {
         let c_max = cwnd.iter().map(|c| c.1).fold(1.0, f64::max) * 1.15;
@@ -273,7 +275,10 @@ mod tests {
         let c = &connections(&hello())[0];
         let doc = draw(c, Lang::En.words(), &[]);
         // The server sent the most: one data segment, one bar (with its cap).
-        assert!(doc.contains(&format!(r#"stroke="{}" stroke-width="1""#, svg::INK)));
+        assert!(doc.contains(&format!(
+            r#"stroke="{}" stroke-width="1.5" fill="none""#,
+            svg::INK
+        )));
         assert_eq!(
             doc.matches("<polyline").count(),
             2,
