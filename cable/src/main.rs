@@ -33,11 +33,17 @@ struct Cli {
     command: Command,
 }
 
+/// Said under the faults in `cable run --help` and `cable hold --help`.
+const FAULTS_HELP: &str =
+    "Each fault takes one value for both directions, or A:B: A from left to right, \
+B from right to left (--loss 5%:0 loses only what lab-left sends). Values as tc netem writes them.";
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run one command on each side: the left one first, the right one --start-after
     /// later. When the right one ends, the left one gets Ctrl-C. Exit status: the right
     /// command's.
+    #[command(after_help = FAULTS_HELP)]
     Run {
         #[command(flatten)]
         cable: CableArgs,
@@ -55,6 +61,7 @@ enum Command {
     },
     /// Hold the cable until Ctrl-C; run commands on it from other terminals with
     /// `cable exec left|right CMD`.
+    #[command(after_help = FAULTS_HELP)]
     Hold {
         #[command(flatten)]
         cable: CableArgs,

@@ -149,11 +149,9 @@ pub fn draw(connection: &Connection, words: &Words, cwnd: &[CwndSample]) -> Stri
     // One path per colour: a transfer has thousands of segments.
     let (mut sent, mut again) = (Vec::new(), Vec::new());
     for e in &data {
-        let (x0, lo, hi) = (
-            x(e.t),
-            y(f64::from(e.rel_seq)),
-            y(f64::from(e.rel_seq) + f64::from(e.segment.len)),
-        );
+        let (x0, lo) = (x(e.t), y(f64::from(e.rel_seq)));
+        // At least a few pixels tall, so that a segment is seen at any scale.
+        let hi = y(f64::from(e.rel_seq) + f64::from(e.segment.len)).min(lo - MIN_BAR);
         if e.retransmission {
             again.push((x0, lo, hi))
         } else {
