@@ -105,11 +105,12 @@ fn an_upload_through_five_percent_loss_is_verified_and_retransmitted() {
         dir.path().join("summary.json"),
     );
     let left = format!(
-        "upload serve $LEFT:9000 --dir {} --no-progress",
+        // Its lines go to stderr, so that stdout holds only the sender's JSON.
+        "upload serve $LEFT:9000 --dir {} --no-progress >&2",
         store.display()
     );
     let right = format!(
-        "upload send {} --to $LEFT:9000 --no-progress",
+        "upload send {} --to $LEFT:9000 --no-progress --tcp-info --json",
         file.display()
     );
     let (code, out, err) = run(&mut cable(&[
@@ -159,8 +160,21 @@ fn an_upload_through_five_percent_loss_is_verified_and_retransmitted() {
         lost >= dropped.min(1),
         "dropped packets are in the capture, marked"
     );
+    // And the sender's kernel counted them too (--tcp-info, its reading after the OK).
+    let sent: serde_json::Value =
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let last = sent["tcp_info"]
+        .as_array()
+        .and_then(|s| s.last())
+        .cloned()
+        .unwrap_or_default();
+    let from_kernel = last["retransmitted_segments"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{sent}"));
+    assert!(from_kernel > 0, "{sent}");
     common::testing::tell(format_args!(
-        "5% loss, 2 MiB upload: {dropped} of the sender's packets lost, {from_summary} retransmissions (summary), {marked} (capture)"
+        "5% loss, 2 MiB upload: {dropped} of the sender's packets lost; retransmissions: \
+         {from_summary} (the cable's summary), {marked} (the capture), {from_kernel} (--tcp-info)"
     ));
 }
 
@@ -201,6 +215,34 @@ fn a_delay_of_20_ms_each_way_is_a_round_trip_of_40() {
     assert!(
         (25.0..=35.0).contains(&rtt),
         "one way only: RTT {rtt} ms, expected 30 ± 5"
+    );
+    // TCP's own estimate (--tcp-info), after the tutorial's session: its smoothed RTT.
+    let (code, _, err) = run(&mut cable(&[
+        "run",
+        "--delay",
+        "20",
+        "--left",
+        "tcp-server $LEFT:9999 -q",
+        "--right",
+        "tcp-client $LEFT:9999 -q --tcp-info",
+    ]));
+    assert_eq!(code, Some(0), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("tcp-info 10.99.0.1:9999: rtt "))
+        .unwrap_or_else(|| panic!("{err}"));
+    let srtt: f64 = line
+        .split("rtt ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (35.0..=45.0).contains(&srtt),
+        "TCP's smoothed RTT {srtt} ms, expected 40 ± 5: {line}"
     );
 }
 

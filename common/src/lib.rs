@@ -22,6 +22,7 @@
 //! - [`testing`]: for the crates' tests: run a server as a process on port 0.
 //! - [`os`]: the one place where Linux, macOS and Windows differ, each system's way side
 //!   by side (truncated datagrams, `SO_REUSEADDR`, limits, file-system calls).
+//! - [`tcpinfo`]: what the kernel's TCP knows about a connection (RTT, cwnd, retransmissions).
 //! - [`capacity`]: how many connections this process can really hold (open files,
 //!   threads, memory maps), so a server can warn before it promises too much.
 
@@ -36,6 +37,7 @@ pub mod net;
 pub mod os;
 pub mod output;
 pub mod server;
+pub mod tcpinfo;
 pub mod testing;
 pub mod udp;
 

@@ -549,6 +549,152 @@ pub fn is_links_unsupported(e: &io::Error) -> bool {
     is_unsupported(e) || e.kind() == io::ErrorKind::PermissionDenied
 }
 
+/// What the kernel's TCP knows about a connection ([`crate::tcpinfo`]): Linux's
+/// `TCP_INFO`, macOS's `TCP_CONNECTION_INFO`, Windows' `SIO_TCP_INFO` (Windows 10 1703
+/// and later; Wine answers it with an error). socket2 has none of them
+/// (rust-lang/socket2#362). Elsewhere, and where the system refuses, an error that says so:
+/// the caller prints "not available on this system".
+pub fn tcp_info(socket: socket2::SockRef<'_>) -> io::Result<crate::tcpinfo::TcpInfo> {
+    #[cfg(target_os = "linux")]
+    {
+        // The kernel fills as much of the struct as it has, and says how much: a field
+        // past that (delivery_rate came with 4.9, bytes_retrans with 4.19) is missing.
+        let mut info: libc::tcp_info = unsafe_free_zeroed();
+        let len = getsockopt_into(&socket, libc::IPPROTO_TCP, libc::TCP_INFO, &mut info)?;
+        let has = |offset: usize, size: usize| len >= offset + size;
+        let mut out = crate::tcpinfo::TcpInfo::from_linux(
+            info.tcpi_rtt,
+            info.tcpi_rttvar,
+            info.tcpi_rto,
+            info.tcpi_snd_cwnd,
+            info.tcpi_snd_ssthresh,
+            info.tcpi_snd_mss,
+            info.tcpi_unacked,
+            info.tcpi_total_retrans,
+            has(std::mem::offset_of!(libc::tcp_info, tcpi_delivery_rate), 8)
+                .then_some(info.tcpi_delivery_rate),
+        );
+        if has(std::mem::offset_of!(libc::tcp_info, tcpi_bytes_retrans), 8) {
+            out.retransmitted_bytes = Some(info.tcpi_bytes_retrans);
+        }
+        Ok(out)
+    }
+    #[cfg(target_os = "macos")]
+    {
+        let mut info: libc::tcp_connection_info = unsafe_free_zeroed();
+        getsockopt_into(
+            &socket,
+            libc::IPPROTO_TCP,
+            libc::TCP_CONNECTION_INFO,
+            &mut info,
+        )?;
+        Ok(crate::tcpinfo::TcpInfo::from_macos(
+            info.tcpi_srtt,
+            info.tcpi_rttvar,
+            info.tcpi_rto,
+            info.tcpi_snd_cwnd,
+            info.tcpi_snd_ssthresh,
+            info.tcpi_maxseg,
+            info.tcpi_txretransmitbytes,
+        ))
+    }
+    #[cfg(windows)]
+    {
+        let info = windows_tcp_info(&socket)?;
+        Ok(crate::tcpinfo::TcpInfo::from_windows(
+            info.RttUs,
+            info.Mss,
+            info.Cwnd,
+            info.BytesInFlight,
+            info.BytesRetrans,
+        ))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
+    {
+        let _ = socket;
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "no TCP_INFO on this system",
+        ))
+    }
+}
+
+/// A value of a C struct with every byte zero, which is a valid value of the plain-data
+/// structs it is used for (integers only).
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+#[allow(unsafe_code)]
+fn unsafe_free_zeroed<T: Copy>() -> T {
+    // SAFETY: T is one of libc's tcp_info structs: integers and padding only, for which
+    // all-zero bytes are a valid value.
+    unsafe { std::mem::zeroed() }
+}
+
+/// getsockopt into a struct; returns how many bytes the kernel wrote.
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+#[allow(unsafe_code)]
+fn getsockopt_into<T>(
+    socket: &socket2::SockRef<'_>,
+    level: i32,
+    name: i32,
+    value: &mut T,
+) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let mut len = std::mem::size_of::<T>() as libc::socklen_t;
+    // SAFETY: the fd belongs to `socket`, alive for the call; `value` points at a live T
+    // and `len` is its size: the kernel writes at most `len` bytes and says how many.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (value as *mut T).cast(),
+            &mut len,
+        )
+    };
+    if rc == 0 {
+        Ok(len as usize)
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `WSAIoctl(SIO_TCP_INFO)`, version 0 of the struct.
+#[cfg(windows)]
+#[allow(unsafe_code)]
+fn windows_tcp_info(
+    socket: &socket2::SockRef<'_>,
+) -> io::Result<windows_sys::Win32::Networking::WinSock::TCP_INFO_v0> {
+    use std::os::windows::io::AsRawSocket;
+    use windows_sys::Win32::Networking::WinSock::{
+        TCP_INFO_v0, WSAIoctl, SIO_TCP_INFO, SOCKET_ERROR,
+    };
+    let version: u32 = 0;
+    // SAFETY: TCP_INFO_v0 is plain data (integers and a bool), valid all-zero.
+    let mut info: TCP_INFO_v0 = unsafe { std::mem::zeroed() };
+    let mut returned: u32 = 0;
+    // SAFETY: the handle belongs to `socket`, alive for the call; the in-buffer is a live
+    // u32 and the out-buffer a live TCP_INFO_v0, each passed with its size; no overlapped
+    // I/O, so the call completes before it returns.
+    let rc = unsafe {
+        WSAIoctl(
+            socket.as_raw_socket() as usize,
+            SIO_TCP_INFO,
+            (&version as *const u32).cast(),
+            std::mem::size_of::<u32>() as u32,
+            (&mut info as *mut TCP_INFO_v0).cast(),
+            std::mem::size_of::<TCP_INFO_v0>() as u32,
+            &mut returned,
+            std::ptr::null_mut(),
+            None,
+        )
+    };
+    if rc == SOCKET_ERROR {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(info)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

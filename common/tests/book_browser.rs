@@ -408,7 +408,9 @@ fn judge(book: &Path, lang: &str, page: &str, report: &Value) -> Vec<String> {
     for link in report["links"].as_array().cloned().unwrap_or_default() {
         let href = link["href"].as_str().unwrap_or_default();
         let fragment = link["fragment"].as_str().unwrap_or_default();
-        match file_of(href).and_then(|path| std::fs::read_to_string(path).ok()) {
+        // Any file counts (a capture, a picture): read as bytes, looked into as text.
+        let target = file_of(href).and_then(|path| std::fs::read(path).ok());
+        match target.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()) {
             None => problems.push(format!("link to a page that does not exist: {href}")),
             // A heading's id is made from its text, so it differs between the editions
             // unless the heading gives one ({#id}).

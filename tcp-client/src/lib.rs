@@ -64,6 +64,9 @@ pub struct Options {
     /// Inside a grader's step: every wait (connect, reply, write) ends by then, whatever
     /// its own limit (`None` outside a grader).
     pub deadline: Option<StepDeadline>,
+    /// Print what the kernel's TCP knows about the connection (RTT, cwnd, retransmissions)
+    /// once the last reply is in (`--tcp-info`).
+    pub tcp_info: bool,
 }
 
 /// Why a client run failed. Each one is one line that says what to try.
@@ -138,6 +141,8 @@ pub struct Client {
     deadline: Option<StepDeadline>,
     /// The socket's read and write timeouts now, so they are set only when they change.
     timeouts: SocketTimeouts,
+    /// `--tcp-info`: print the kernel's numbers before closing.
+    tcp_info: bool,
 }
 
 impl Client {
@@ -198,6 +203,7 @@ impl Client {
             peer,
             log: Log::stderr(opts.quiet),
             timeout,
+            tcp_info: opts.tcp_info,
             deadline: opts.deadline,
             timeouts,
         };
@@ -328,6 +334,10 @@ impl Client {
     /// Says "no more messages" (FIN), then reads what the server still sends until it
     /// closes. Returns those messages.
     pub fn finish(&mut self) -> Result<Vec<Vec<u8>>, ClientError> {
+        if self.tcp_info {
+            // Before the FIN: the connection's numbers as the session left them.
+            print_tcp_info(self.conn.stream(), self.peer);
+        }
         let _ = self.conn.shutdown_write();
         let mut rest = Vec::new();
         while let Some(msg) = self.recv("end of stream from the server")? {
@@ -340,6 +350,17 @@ impl Client {
             self.conn.bytes_in()
         ));
         Ok(rest)
+    }
+}
+
+/// `tcp-info 10.99.0.1:9999: rtt 40.21 ms (var 1.30 ms), ...` on stderr, or why not.
+pub fn print_tcp_info(stream: &std::net::TcpStream, peer: SocketAddr) {
+    match common::os::tcp_info(socket2::SockRef::from(stream)) {
+        Ok(info) => output::err_line(format_args!("tcp-info {peer}: {info}")),
+        Err(e) => output::err_line(format_args!(
+            "tcp-info {peer}: {} ({e})",
+            common::tcpinfo::NOT_AVAILABLE
+        )),
     }
 }
 

@@ -72,6 +72,12 @@ struct Args {
     /// No event lines on stderr; replies and results are still printed.
     #[arg(short, long)]
     quiet: bool,
+    /// After the last reply, print what the kernel's TCP knows about the connection:
+    /// smoothed RTT and its variance, RTO, cwnd, ssthresh, MSS, bytes in flight,
+    /// retransmissions, delivery rate (Linux TCP_INFO, macOS TCP_CONNECTION_INFO, Windows
+    /// SIO_TCP_INFO; what a system lacks is said so).
+    #[arg(long, conflicts_with_all = ["connections", "check"])]
+    tcp_info: bool,
     /// Load mode: this many connections at once...
     #[arg(long, value_name = "N", requires = "count", value_parser = parse_positive, conflicts_with_all = ["messages", "interactive", "check", "burst"])]
     connections: Option<usize>,
@@ -109,6 +115,7 @@ fn main() -> ExitCode {
         trace: args.trace,
         quiet: args.quiet,
         deadline: None,
+        tcp_info: args.tcp_info,
     };
     // Load mode and the grader's flood open many sockets at once: lift the soft limit on
     // open files (often 1024) to the hard one, as servers do.

@@ -43,6 +43,7 @@ fn options(addr: SocketAddr, framing: Framing) -> Options {
         trace: false,
         quiet: true,
         deadline: None,
+        tcp_info: false,
     }
 }
 
@@ -322,6 +323,43 @@ fn a_busy_reply_is_reported_as_a_refusal_in_every_mode() {
 
 fn client(args: &[&str]) -> (Option<i32>, String, String) {
     run(Command::new(BIN).args(args), LIMIT)
+}
+
+#[test]
+fn tcp_info_is_printed_after_the_last_reply() {
+    let s = server(Framing::Line);
+    let (code, out, err) = client(&[&s.addr.to_string(), "-q", "--tcp-info"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        out, "Hello!\nhello,li\nhello,bo\nhello,ca\n",
+        "the replies are unchanged"
+    );
+    let line = err
+        .lines()
+        .find(|l| l.starts_with(&format!("tcp-info {}: ", s.addr)))
+        .unwrap_or_else(|| panic!("{err}"));
+    if cfg!(any(target_os = "linux", target_os = "macos")) {
+        assert!(
+            line.contains(": rtt ") && line.contains(" cwnd ") && line.contains(" mss "),
+            "{line}"
+        );
+    } else {
+        // Windows answers SIO_TCP_INFO from 10 1703 on; Wine does not.
+        assert!(
+            line.contains(": rtt ") || line.contains("not available on this system"),
+            "{line}"
+        );
+    }
+    let (code, _, err) = client(&[
+        &s.addr.to_string(),
+        "--tcp-info",
+        "--connections",
+        "2",
+        "--count",
+        "1",
+    ]);
+    assert_eq!(code, Some(2), "not with load mode: {err}");
+    s.stop().unwrap();
 }
 
 #[test]

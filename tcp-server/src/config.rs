@@ -59,6 +59,9 @@ pub struct Config {
     pub trace: bool,
     /// No line per connection or message.
     pub quiet: bool,
+    /// Add the kernel's numbers for the connection (RTT, cwnd, retransmissions) to each
+    /// close line.
+    pub tcp_info: bool,
 }
 
 impl Default for Config {
@@ -71,6 +74,7 @@ impl Default for Config {
             reply_prefix: DEFAULT_REPLY_PREFIX.into(),
             trace: false,
             quiet: false,
+            tcp_info: false,
         }
     }
 }

@@ -86,6 +86,11 @@ struct Args {
     /// Print no line per connection or message (for benchmarks); warnings and the summary stay.
     #[arg(long, short)]
     quiet: bool,
+    /// Add to each close line what the kernel's TCP knew about the connection: smoothed
+    /// RTT and variance, RTO, cwnd, ssthresh, MSS, bytes in flight, retransmissions,
+    /// delivery rate (what a system lacks is said so).
+    #[arg(long, conflicts_with = "quiet")]
+    tcp_info: bool,
 }
 
 fn main() -> ExitCode {
@@ -112,6 +117,7 @@ fn main() -> ExitCode {
             reply_prefix: args.reply_prefix.into_bytes(),
             trace: args.trace,
             quiet: args.quiet,
+            tcp_info: args.tcp_info,
         },
     };
     tcp_server::main(options)

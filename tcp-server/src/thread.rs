@@ -131,11 +131,8 @@ impl Handler for Hello {
         let trace = config.trace.then(|| tag.to_string());
         let mut conn = Connection::new(stream, config.framing, config.max_frame, trace);
         let reason = self.converse(&mut conn, &tag);
-        Closed {
-            reason,
-            bytes_in: conn.bytes_in(),
-            bytes_out: conn.bytes_out(),
-        }
+        Closed::new(reason, conn.bytes_in(), conn.bytes_out())
+            .with_tcp_info(config.tcp_info, socket2::SockRef::from(conn.stream()))
     }
 
     fn busy_message(&self) -> Vec<u8> {

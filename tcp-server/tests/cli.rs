@@ -88,6 +88,37 @@ fn logs_the_four_tuple_each_message_and_the_close_reason(model: Model) {
     );
 }
 
+/// `--tcp-info` adds the kernel's numbers to the close line: real ones on Linux and
+/// macOS (an MSS, a round-trip time), and where the system has none, it says so.
+fn tcp_info_goes_on_the_close_line(model: Model) {
+    let s = server(model, &["--tcp-info"]);
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    c.write_all(b"li\nexit\n").unwrap();
+    c.set_read_timeout(Some(LIMIT)).unwrap();
+    c.read_to_end(&mut Vec::new()).unwrap();
+    let closed = s.wait_for_stdout("closed:", LIMIT);
+    let info = closed
+        .split("; tcp-info: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{closed}"));
+    if cfg!(any(target_os = "linux", target_os = "macos")) {
+        assert!(
+            info.starts_with("rtt ") && info.contains("ms (var ") && info.contains("mss "),
+            "{closed}"
+        );
+        assert!(
+            info.contains("retransmitted 0 segments"),
+            "nothing lost on loopback: {closed}"
+        );
+    } else {
+        // Windows answers SIO_TCP_INFO from 10 1703 on; Wine does not.
+        assert!(
+            info.starts_with("rtt ") || info.starts_with("not available on this system"),
+            "{closed}"
+        );
+    }
+}
+
 fn ctrl_c_prints_a_summary_and_exits_0(model: Model) {
     let mut s = server(model, &[]);
     let mut c = TcpStream::connect(s.addr).unwrap();
@@ -413,6 +444,7 @@ mod models;
 both_models!(
     start_up_line_says_where_and_how,
     logs_the_four_tuple_each_message_and_the_close_reason,
+    tcp_info_goes_on_the_close_line,
     #[cfg_attr(
         windows,
         ignore = "sends Ctrl-C with kill -INT; the Windows builds' Ctrl-C is checked by .ci/wine.sh"

@@ -130,8 +130,18 @@ struct SendArgs {
     #[arg(long, conflicts_with = "files")]
     check: bool,
     /// With --check: the report as one JSON object (one per server with --targets).
-    #[arg(long, requires = "check")]
+    /// Without: one JSON object per file sent, on stdout in place of its sha256sum line
+    /// (with the --tcp-info readings).
+    #[arg(long)]
     json: bool,
+    /// While each file goes out, and at its end, print what the kernel's TCP knows about
+    /// the connection: smoothed RTT and variance, RTO, cwnd, ssthresh, MSS, bytes in
+    /// flight, retransmissions, delivery rate (what a system lacks is said so).
+    #[arg(long, conflicts_with = "check")]
+    tcp_info: bool,
+    /// How often --tcp-info reads them during a file, in milliseconds.
+    #[arg(long, value_name = "MS", default_value = "500", requires = "tcp_info", value_parser = clap::value_parser!(u64).range(1..))]
+    tcp_info_interval: u64,
     #[command(flatten)]
     class: ClassArgs,
     /// The server: HOST:PORT, [IPv6]:PORT or a bare PORT.
@@ -194,6 +204,10 @@ fn main() -> ExitCode {
             options.limit_rate = a.limit_rate.filter(|&r| r > 0);
             options.quiet = a.show.quiet;
             options.trace = a.show.trace;
+            options.tcp_info = a
+                .tcp_info
+                .then(|| Duration::from_millis(a.tcp_info_interval));
+            options.json = a.json;
             upload::run::send_main(&a.files, &options, a.show.bars())
         }
         Command::Sum { files } => upload::run::sum_main(&files),

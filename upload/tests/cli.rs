@@ -89,6 +89,63 @@ fn a_sent_file_prints_a_sha256sum_line_and_a_plain_line_per_file() {
 }
 
 #[test]
+fn tcp_info_is_read_during_each_file_and_at_its_end() {
+    let root = tempfile::tempdir().unwrap();
+    // Paced to 2 MB/s for half a second, so that readings fall during the file.
+    let a = random_file(root.path(), "a.bin", 1_000_000);
+    let server = serve(&root.path().join("in"), &[]);
+    let pace = [
+        "--limit-rate",
+        "2M",
+        "--tcp-info",
+        "--tcp-info-interval",
+        "100",
+    ];
+    let (code, out, err) = send(&server, &[&a], &pace);
+    assert_eq!(code, Some(0), "{err}");
+    let during = err
+        .lines()
+        .filter(|l| l.contains("tcp-info +") && l.contains("(during the file)"))
+        .count();
+    let end: Vec<&str> = err.lines().filter(|l| l.contains("(at the end)")).collect();
+    assert!(during >= 2, "a reading every 100 ms of about 500: {err}");
+    assert_eq!(end.len(), 1, "{err}");
+    let real = cfg!(any(target_os = "linux", target_os = "macos"));
+    assert!(
+        end[0].contains(": rtt ") || (!real && end[0].contains("not available on this system")),
+        "{}",
+        end[0]
+    );
+    assert!(
+        out.starts_with(&sha256_hex(&fs::read(&a).unwrap())),
+        "the sha256sum line stays: {out}"
+    );
+    // --json: one object per file on stdout instead, with the readings in it.
+    let b = random_file(root.path(), "b.bin", 300_000);
+    let (code, out, err) = send(&server, &[&b], &["--tcp-info", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value =
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(v["sha256"], sha256_hex(&fs::read(&b).unwrap()));
+    assert_eq!(v["size"], 300_000);
+    assert_eq!(v["verified"], true);
+    let samples = v["tcp_info"].as_array().unwrap();
+    assert_eq!(samples.last().unwrap()["last"], true, "{v}");
+    if real {
+        assert!(samples.last().unwrap()["mss"].as_u64().unwrap() > 0, "{v}");
+        assert_eq!(
+            samples.last().unwrap()["retransmitted_segments"],
+            0,
+            "nothing lost on loopback: {v}"
+        );
+    }
+    assert!(
+        !err.contains("tcp-info +"),
+        "with --json the readings are not printed: {err}"
+    );
+}
+
+#[test]
 fn sum_prints_what_sha256sum_prints_and_fails_on_a_missing_file() {
     let root = tempfile::tempdir().unwrap();
     let a = random_file(root.path(), "a.bin", 600_000);

@@ -79,6 +79,29 @@ pub struct Closed {
     pub reason: CloseReason,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// The kernel's numbers for the connection as it ended (`--tcp-info`), or why they
+    /// are not available; `None` when not asked for.
+    pub tcp_info: Option<Result<crate::tcpinfo::TcpInfo, String>>,
+}
+
+impl Closed {
+    /// How it ended, without the kernel's numbers.
+    pub fn new(reason: CloseReason, bytes_in: u64, bytes_out: u64) -> Closed {
+        Closed {
+            reason,
+            bytes_in,
+            bytes_out,
+            tcp_info: None,
+        }
+    }
+
+    /// Adds the kernel's numbers for `socket` (when `wanted`), read now.
+    pub fn with_tcp_info(mut self, wanted: bool, socket: socket2::SockRef<'_>) -> Closed {
+        if wanted {
+            self.tcp_info = Some(crate::os::tcp_info(socket).map_err(|e| e.to_string()));
+        }
+        self
+    }
 }
 
 /// The close line: why, after how long, the bytes, and how many stay active.
@@ -86,11 +109,16 @@ pub fn log_closed(log: &Log, tag: &Tag, closed: &Closed, elapsed: Duration, stil
     log.event(
         tag,
         format_args!(
-            "closed: {} after {:.3} s, {} bytes in, {} bytes out ({still_active} active)",
+            "closed: {} after {:.3} s, {} bytes in, {} bytes out ({still_active} active){}",
             closed.reason,
             elapsed.as_secs_f64(),
             closed.bytes_in,
-            closed.bytes_out
+            closed.bytes_out,
+            match &closed.tcp_info {
+                None => String::new(),
+                Some(Ok(info)) => format!("; tcp-info: {info}"),
+                Some(Err(e)) => format!("; tcp-info: {} ({e})", crate::tcpinfo::NOT_AVAILABLE),
+            }
         ),
     );
 }

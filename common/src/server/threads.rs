@@ -293,31 +293,15 @@ mod tests {
             let mut total = 0;
             loop {
                 match stream.read(&mut buf) {
-                    Ok(0) => {
-                        return Closed {
-                            reason: CloseReason::EndOfStream,
-                            bytes_in: total,
-                            bytes_out: total,
-                        }
-                    }
+                    Ok(0) => return Closed::new(CloseReason::EndOfStream, total, total),
                     Ok(n) => {
                         total += n as u64;
                         if stream.write_all(&buf[..n]).is_err() {
-                            return Closed {
-                                reason: CloseReason::Reset,
-                                bytes_in: total,
-                                bytes_out: total,
-                            };
+                            return Closed::new(CloseReason::Reset, total, total);
                         }
                     }
                     // A timeout is EAGAIN on Unix, WSAETIMEDOUT on Windows: from_io knows both.
-                    Err(e) => {
-                        return Closed {
-                            reason: CloseReason::from_io(&e),
-                            bytes_in: total,
-                            bytes_out: total,
-                        }
-                    }
+                    Err(e) => return Closed::new(CloseReason::from_io(&e), total, total),
                 }
             }
         }

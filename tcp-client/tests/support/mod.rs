@@ -29,6 +29,7 @@ pub fn options(addr: SocketAddr) -> Options {
         trace: false,
         quiet: true,
         deadline: None,
+        tcp_info: false,
     }
 }
 

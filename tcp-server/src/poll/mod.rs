@@ -510,11 +510,10 @@ impl EventLoop {
     /// The end of a connection: counted, logged, its place and its slots given back.
     fn close(&mut self, index: usize, mut c: ConnState, reason: CloseReason) {
         let _ = self.poll.registry().deregister(&mut c.stream);
-        let closed = Closed {
-            reason,
-            bytes_in: c.bytes_in,
-            bytes_out: c.bytes_out,
-        };
+        let closed = Closed::new(reason, c.bytes_in, c.bytes_out).with_tcp_info(
+            self.rules.config.tcp_info,
+            socket2::SockRef::from(&c.stream),
+        );
         self.stats.closed(&closed);
         drop(c.stream);
         self.free.push(index);

@@ -17,6 +17,7 @@
 //! The files: this one is Upload v1's client; [`tutorial`] is the client's side of the
 //! tutorial's exchange (`--protocol tutorial`), one file per connection.
 
+pub mod sampling;
 pub mod tutorial;
 
 use std::fmt;
@@ -36,6 +37,7 @@ use crate::progress::{Bar, Progress};
 use crate::protocol::{digest_hex, Digest, ErrCode, Reply, Request};
 use crate::wire::{LineError, Wire};
 use crate::{rate, Exchange};
+use sampling::Sampler;
 
 use tutorial::TutorialError;
 
@@ -59,6 +61,11 @@ pub struct Options {
     pub quiet: bool,
     /// Dump control lines as hex and text.
     pub trace: bool,
+    /// `--tcp-info`: read the kernel's TCP numbers this often while a file goes out, and
+    /// at its end (`None`: not at all).
+    pub tcp_info: Option<Duration>,
+    /// `--json`: one JSON object per file on stdout, in place of the sha256sum line.
+    pub json: bool,
 }
 
 impl Options {
@@ -70,6 +77,8 @@ impl Options {
             limit_rate: None,
             quiet: false,
             trace: false,
+            tcp_info: None,
+            json: false,
         }
     }
 }
@@ -82,6 +91,24 @@ pub struct Sent {
     pub elapsed: Duration,
     /// The server compared digests (always, except with the tutorial's exchange).
     pub verified: bool,
+    /// `--tcp-info`: the kernel's numbers during the file and at its end.
+    pub tcp_info: Vec<sampling::Sample>,
+}
+
+impl Sent {
+    /// `--json`: the file, its size, digest, time, whether the server verified it, and
+    /// the `--tcp-info` readings.
+    pub fn json(&self, path: &Path) -> String {
+        serde_json::json!({
+            "file": path.display().to_string(),
+            "size": self.size,
+            "sha256": digest_hex(&self.digest),
+            "seconds": self.elapsed.as_secs_f64(),
+            "verified": self.verified,
+            "tcp_info": self.tcp_info,
+        })
+        .to_string()
+    }
 }
 
 /// Why a file did not arrive.
@@ -298,6 +325,7 @@ impl ServerConnection {
         name: &str,
         pacer: &mut Pacer,
         bar: &Bar,
+        sampler: &mut Sampler,
     ) -> Result<(Digest, Duration), SendError> {
         let put = Request::Put {
             size,
@@ -318,12 +346,15 @@ impl ServerConnection {
         }
 
         let started = Instant::now();
-        let digest = send_body(self, file, size, pacer, bar)?;
+        let digest = send_body(self, file, size, pacer, bar, sampler)?;
         self.wire
             .write_line(&Request::Sha256(digest).to_line())
             .map_err(|e| self.reason_for(e))?;
         match self.reply()? {
-            Reply::Ok(theirs) if theirs == digest => Ok((digest, started.elapsed())),
+            Reply::Ok(theirs) if theirs == digest => {
+                sampler.finish(self.wire.stream());
+                Ok((digest, started.elapsed()))
+            }
             Reply::Ok(theirs) => Err(SendError::Mismatch {
                 ours: digest_hex(&digest),
                 theirs: digest_hex(&theirs),
@@ -344,6 +375,8 @@ trait Sink {
     fn send(&mut self, bytes: &[u8]) -> Result<(), SendError>;
     /// Called every [`LISTEN_EVERY`] bytes: an error if the server has spoken up.
     fn listen(&mut self) -> Result<(), SendError>;
+    /// The connection, for `--tcp-info`.
+    fn stream(&self) -> &TcpStream;
 }
 
 impl Sink for ServerConnection {
@@ -361,6 +394,10 @@ impl Sink for ServerConnection {
             other => SendError::Protocol(format!("unexpected {other} during the file")),
         })
     }
+
+    fn stream(&self) -> &TcpStream {
+        self.wire.stream()
+    }
 }
 
 /// The tutorial's exchange: the server says nothing until the last byte.
@@ -372,6 +409,10 @@ impl Sink for &TcpStream {
     fn listen(&mut self) -> Result<(), SendError> {
         Ok(())
     }
+
+    fn stream(&self) -> &TcpStream {
+        self
+    }
 }
 
 /// Sends exactly `size` bytes of `file` to `sink`, hashed on the pipeline's thread while
@@ -382,8 +423,10 @@ fn send_body(
     size: u64,
     pacer: &mut Pacer,
     bar: &Bar,
+    sampler: &mut Sampler,
 ) -> Result<Digest, SendError> {
     let mut pipeline = Pipeline::start().map_err(SendError::Open)?;
+    sampler.start();
     let mut sent: u64 = 0;
     let mut next_listen = LISTEN_EVERY;
     while sent < size {
@@ -399,6 +442,7 @@ fn send_body(
         pipeline.hash(buf, n).map_err(SendError::Open)?;
         sent += n as u64;
         bar.inc(n as u64);
+        sampler.tick(sink.stream());
         if sent >= next_listen {
             next_listen = sent + LISTEN_EVERY;
             sink.listen()?;
@@ -445,6 +489,7 @@ pub fn send_files(files: &[PathBuf], options: &Options, progress: &Progress) -> 
         total.set_message(format!("file {} of {}", i + 1, files.len()));
         let result = send_one(path, options, progress, &total, &mut conn);
         match &result {
+            Ok(sent) if options.json => output::out_line(format_args!("{}", sent.json(path))),
             Ok(sent) => {
                 // sha256sum's format: digest, two spaces, the path. `sha256sum -c` reads it.
                 output::out_line(format_args!(
@@ -514,18 +559,20 @@ fn send_one(
     let bar = progress.file(&name, size);
     let both = Bar::pair(&bar, total);
     let mut pacer = Pacer::new(options.limit_rate);
+    let mut sampler = Sampler::new(options.tcp_info, options.json);
     let result = match options.exchange {
         Exchange::V1 => {
             let s = match conn {
                 Some(s) => s,
                 None => conn.insert(ServerConnection::open(options)?),
             };
-            s.put(&mut file, size, &name, &mut pacer, &both)
+            s.put(&mut file, size, &name, &mut pacer, &both, &mut sampler)
                 .map(|(digest, elapsed)| Sent {
                     size,
                     digest,
                     elapsed,
                     verified: true,
+                    tcp_info: std::mem::take(&mut sampler.samples),
                 })
         }
         Exchange::Tutorial => {
@@ -534,13 +581,22 @@ fn send_one(
             let wait = Wait::new(Some(options.timeout), "--timeout", None);
             let stream = tutorial::start(&options.to, size, &wait, &mut say)?;
             let started = Instant::now();
-            let digest = send_body(&mut &stream, &mut file, size, &mut pacer, &both)?;
+            let digest = send_body(
+                &mut &stream,
+                &mut file,
+                size,
+                &mut pacer,
+                &both,
+                &mut sampler,
+            )?;
             tutorial::finish(&stream, &wait, &mut say)?;
+            sampler.finish(&stream);
             Ok(Sent {
                 size,
                 digest,
                 elapsed: started.elapsed(),
                 verified: false,
+                tcp_info: sampler.samples,
             })
         }
     };

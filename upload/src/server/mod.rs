@@ -69,11 +69,7 @@ impl Handler for Service {
                 let mut wire = Wire::new(stream, trace)
                     .with_message_timeout(limits.message_timeout, limits.idle_timeout);
                 let reason = self.converse(&mut wire, &tag);
-                Closed {
-                    reason,
-                    bytes_in: wire.bytes_in,
-                    bytes_out: wire.bytes_out,
-                }
+                Closed::new(reason, wire.bytes_in, wire.bytes_out)
             }
             Exchange::Tutorial => tutorial::serve_one(self, stream, &tag),
         }

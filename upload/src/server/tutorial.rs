@@ -29,11 +29,7 @@ pub(super) fn serve_one(service: &Service, stream: TcpStream, tag: &Tag) -> Clos
     let mut bytes_in = 0u64;
     let mut bytes_out = 0u64;
     let reason = converse(service, &stream, tag, &mut bytes_in, &mut bytes_out);
-    Closed {
-        reason,
-        bytes_in,
-        bytes_out,
-    }
+    Closed::new(reason, bytes_in, bytes_out)
 }
 
 fn converse(
