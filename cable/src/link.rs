@@ -42,6 +42,9 @@ pub struct Faults {
     pub duplicate: f64,
     /// The share of packets with one bit flipped.
     pub corrupt: f64,
+    /// Drop this many of the first TCP SYNs (a SYN or a SYN-ACK): the retransmission
+    /// timer of a handshake, seen on purpose.
+    pub drop_syn: u32,
 }
 
 /// The queue of a bottleneck when `--queue` is not given: 100 packets, 120 ms at 10 Mbit/s.
@@ -65,6 +68,7 @@ impl Faults {
         reorder: 0.0,
         duplicate: 0.0,
         corrupt: 0.0,
+        drop_syn: 0,
     };
 
     /// True when no packet can meet any fault: the cable then forwards each packet as it
@@ -76,6 +80,7 @@ impl Faults {
             && self.rate.is_none()
             && self.duplicate == 0.0
             && self.corrupt == 0.0
+            && self.drop_syn == 0
     }
 
     /// One line for the start-up banner: `delay 20ms ±5ms, loss 5%, rate 10mbit (queue 100)`.
@@ -110,6 +115,9 @@ impl Faults {
             if p > 0.0 {
                 parts.push(format!("{name} {}", pct(p)));
             }
+        }
+        if self.drop_syn > 0 {
+            parts.push(format!("the first {} SYNs dropped", self.drop_syn));
         }
         if parts.is_empty() {
             "no faults".to_string()
@@ -155,14 +163,17 @@ pub enum DropReason {
     QueueFull,
     /// More than [`MAX_HELD`] packets were already waiting.
     DelayLineFull,
+    /// One of the first SYNs (`--drop-syn`).
+    Syn,
 }
 
 impl DropReason {
     /// Every reason, in the order of the summary.
-    pub const ALL: [DropReason; 3] = [
+    pub const ALL: [DropReason; 4] = [
         DropReason::Loss,
         DropReason::QueueFull,
         DropReason::DelayLineFull,
+        DropReason::Syn,
     ];
 
     /// The name in the summary and in the capture's comments (`dropped: loss`).
@@ -171,6 +182,7 @@ impl DropReason {
             DropReason::Loss => "loss",
             DropReason::QueueFull => "queue full",
             DropReason::DelayLineFull => "delay line full",
+            DropReason::Syn => "one of the first SYNs",
         }
     }
 }
@@ -230,6 +242,8 @@ pub struct Link {
     last_due: Duration,
     waiting: BinaryHeap<Waiting>,
     order: u64,
+    /// SYNs dropped so far by `drop_syn`.
+    syns_dropped: u32,
 }
 
 impl Link {
@@ -243,6 +257,7 @@ impl Link {
             last_due: Duration::ZERO,
             waiting: BinaryHeap::new(),
             order: 0,
+            syns_dropped: 0,
         }
     }
 
@@ -255,6 +270,10 @@ impl Link {
     pub fn offer(&mut self, now: Duration, packet: &[u8]) -> Fate {
         if self.faults.is_clean() {
             return Fate::Pass;
+        }
+        if self.syns_dropped < self.faults.drop_syn && is_syn(packet) {
+            self.syns_dropped += 1;
+            return Fate::Dropped(DropReason::Syn);
         }
         if self.lost() {
             return Fate::Dropped(DropReason::Loss);
@@ -389,6 +408,11 @@ impl Link {
         let at = self.rng.usize(header..data.len());
         data[at] ^= 1 << self.rng.u8(0..8);
     }
+}
+
+/// A TCP segment with the SYN flag (a SYN or a SYN-ACK).
+fn is_syn(packet: &[u8]) -> bool {
+    matches!(crate::packet::parse(packet), crate::packet::Kind::Tcp(s) if s.flags.syn)
 }
 
 /// The length of the IP header at the start of `packet` (IPv4's IHL, 40 for IPv6), or 0.
@@ -615,6 +639,33 @@ mod tests {
             first_changed >= 20,
             "the IP header (20 bytes) is kept: changed at {first_changed}"
         );
+    }
+
+    #[test]
+    fn the_first_syns_are_dropped_and_nothing_else() {
+        use crate::packet::tests::tcp_packet;
+        let mut link = Link::new(faults(|f| f.drop_syn = 2), 1);
+        let syn = tcp_packet("10.99.0.2:40000", "10.99.0.1:9999", 1, 0, "S", b"");
+        let data = tcp_packet("10.99.0.2:40000", "10.99.0.1:9999", 2, 1, "PA", b"x");
+        assert_eq!(
+            link.offer(Duration::ZERO, &data),
+            Fate::Pass,
+            "data is not a SYN"
+        );
+        assert_eq!(
+            link.offer(Duration::ZERO, &syn),
+            Fate::Dropped(DropReason::Syn)
+        );
+        assert_eq!(link.offer(MS * 1000, &syn), Fate::Dropped(DropReason::Syn));
+        assert_eq!(
+            link.offer(MS * 3000, &syn),
+            Fate::Pass,
+            "the third one gets through"
+        );
+        assert_eq!(link.offer(MS * 3001, &syn), Fate::Pass);
+        assert!(faults(|f| f.drop_syn = 2)
+            .describe()
+            .contains("the first 2 SYNs dropped"));
     }
 
     #[test]

@@ -81,32 +81,39 @@ enum Command {
     },
     /// Draw a capture in SVG: a ladder diagram of a connection, or a time-sequence graph
     /// of a transfer (--time-seq). Works on every system.
-    Draw {
-        /// A pcapng file (`--pcap` of `cable run` or `cable hold`).
-        capture: PathBuf,
-        /// The SVG file to write.
-        #[arg(short, long, value_name = "OUT.svg")]
-        output: PathBuf,
-        /// A time-sequence graph instead of a ladder: sequence numbers against time, with
-        /// the acknowledgements and the receive window's edge.
-        #[arg(long)]
-        time_seq: bool,
-        /// The words on the picture: en, zh-CN, or none.
-        #[arg(long, value_enum, default_value = "en")]
-        lang: cable::draw::Lang,
-        /// Which TCP connection of the capture, from 1.
-        #[arg(long, default_value_t = 1, value_parser = positive)]
-        connection: usize,
-        /// At most this many segments on a ladder.
-        #[arg(long, default_value_t = cable::draw::DEFAULT_MAX, value_parser = positive)]
-        max: usize,
-    },
+    Draw(DrawArgs),
     /// The first process of a side (started by the cable itself).
     #[command(name = "__init", hide = true)]
     Init {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<OsString>,
     },
+}
+
+#[derive(Debug, Args)]
+struct DrawArgs {
+    /// A pcapng file (`--pcap` of `cable run` or `cable hold`).
+    capture: PathBuf,
+    /// The SVG file to write.
+    #[arg(short, long, value_name = "OUT.svg")]
+    output: PathBuf,
+    /// A time-sequence graph instead of a ladder: sequence numbers against time, with
+    /// the acknowledgements and the receive window's edge.
+    #[arg(long)]
+    time_seq: bool,
+    /// The words on the picture: en, zh-CN, or none.
+    #[arg(long, value_enum, default_value = "en")]
+    lang: cable::draw::Lang,
+    /// Which TCP connection of the capture, from 1.
+    #[arg(long, default_value_t = 1, value_parser = positive)]
+    connection: usize,
+    /// At most this many segments on a ladder.
+    #[arg(long, default_value_t = cable::draw::DEFAULT_MAX, value_parser = positive)]
+    max: usize,
+    /// With --time-seq: draw the sender's congestion window too, from the output of
+    /// `upload send --tcp-info --json`, saved to this file.
+    #[arg(long, value_name = "FILE", requires = "time_seq")]
+    cwnd: Option<PathBuf>,
 }
 
 /// The faults and outputs of a cable. Each fault takes one value for both directions, or
@@ -142,6 +149,10 @@ struct CableArgs {
     /// Flip one bit in this share of packets (the receiver's checksum then drops them).
     #[arg(long, value_name = "PCT", value_parser = percents)]
     corrupt: Option<PerDirection<f64>>,
+    /// Drop the first N SYNs (and SYN-ACKs): watch the handshake's retransmission timer
+    /// double. `--drop-syn 0:2` drops the first two that lab-right sends.
+    #[arg(long, value_name = "N", value_parser = syn_counts)]
+    drop_syn: Option<PerDirection<u32>>,
     /// The seed of the faults' randomness: the same seed repeats the same faults
     /// (default: a new one each run, printed at the start).
     #[arg(long)]
@@ -187,6 +198,13 @@ fn bursts(s: &str) -> Result<PerDirection<f64>, String> {
 fn rates(s: &str) -> Result<PerDirection<Option<u64>>, String> {
     per_direction(s, spec::rate)
 }
+fn syn_counts(s: &str) -> Result<PerDirection<u32>, String> {
+    per_direction(s, |v| {
+        v.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("{v:?}: a number of SYNs, 0 or more"))
+    })
+}
 fn queues(s: &str) -> Result<QueueArg, String> {
     per_direction(s, spec::packets).map(QueueArg)
 }
@@ -225,6 +243,7 @@ impl CableArgs {
             f.reorder = self.reorder.map_or(f.reorder, |v| v.get(d));
             f.duplicate = self.duplicate.map_or(f.duplicate, |v| v.get(d));
             f.corrupt = self.corrupt.map_or(f.corrupt, |v| v.get(d));
+            f.drop_syn = self.drop_syn.map_or(f.drop_syn, |v| v.get(d));
             f
         };
         let faults = [pick(0), pick(1)];
@@ -264,12 +283,9 @@ fn main() -> ExitCode {
 }
 
 /// `cable draw`, on every system.
-fn draw(
-    capture: &std::path::Path,
-    output: &std::path::Path,
-    options: &cable::draw::Options,
-) -> ExitCode {
-    match cable::draw::draw_file(capture, output, options) {
+fn draw(args: DrawArgs) -> ExitCode {
+    match draw_options(&args).and_then(|o| cable::draw::draw_file(&args.capture, &args.output, &o))
+    {
         Ok(line) => {
             eprintln!("cable: {line}");
             ExitCode::SUCCESS
@@ -281,19 +297,23 @@ fn draw(
     }
 }
 
-fn draw_options(
-    time_seq: bool,
-    lang: cable::draw::Lang,
-    connection: usize,
-    max: usize,
-) -> cable::draw::Options {
-    cable::draw::Options {
-        time_seq,
-        lang,
-        connection,
-        max,
-        cwnd: Vec::new(),
-    }
+/// `cable draw`'s options, with the cwnd readings read from their file.
+fn draw_options(args: &DrawArgs) -> Result<cable::draw::Options, String> {
+    let cwnd = match &args.cwnd {
+        None => Vec::new(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            cable::draw::cwnd_samples(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+    };
+    Ok(cable::draw::Options {
+        time_seq: args.time_seq,
+        lang: args.lang,
+        connection: args.connection,
+        max: args.max,
+        cwnd,
+    })
 }
 
 #[cfg(target_os = "linux")]
@@ -308,37 +328,14 @@ fn dispatch(command: Command) -> ExitCode {
         Command::Hold { cable } => cable::run::hold(&cable.options()),
         Command::Exec { side, pid, command } => cable::exec::exec(side, pid, command),
         Command::Init { command } => cable::process::init(&command),
-        Command::Draw {
-            capture,
-            output,
-            time_seq,
-            lang,
-            connection,
-            max,
-        } => draw(
-            &capture,
-            &output,
-            &draw_options(time_seq, lang, connection, max),
-        ),
+        Command::Draw(args) => draw(args),
     }
 }
 
 #[cfg(not(target_os = "linux"))]
 fn dispatch(command: Command) -> ExitCode {
-    if let Command::Draw {
-        capture,
-        output,
-        time_seq,
-        lang,
-        connection,
-        max,
-    } = command
-    {
-        return draw(
-            &capture,
-            &output,
-            &draw_options(time_seq, lang, connection, max),
-        );
+    if let Command::Draw(args) = command {
+        return draw(args);
     }
     eprintln!(
         "cable: the cable needs Linux (network namespaces and TUN devices). On Windows, run it in WSL2 \

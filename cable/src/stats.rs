@@ -25,6 +25,8 @@ pub struct Counts {
     pub dropped_loss: u64,
     pub dropped_queue_full: u64,
     pub dropped_delay_line_full: u64,
+    /// `--drop-syn`.
+    pub dropped_syn: u64,
     pub delayed: u64,
     pub reordered: u64,
     pub duplicated: u64,
@@ -36,7 +38,17 @@ pub struct Counts {
 impl Counts {
     /// All packets dropped, for every reason.
     pub fn dropped(&self) -> u64 {
-        self.dropped_loss + self.dropped_queue_full + self.dropped_delay_line_full
+        DropReason::ALL.iter().map(|&r| self.count_of(r)).sum()
+    }
+
+    /// Packets dropped for `reason`.
+    pub fn count_of(&self, reason: DropReason) -> u64 {
+        match reason {
+            DropReason::Loss => self.dropped_loss,
+            DropReason::QueueFull => self.dropped_queue_full,
+            DropReason::DelayLineFull => self.dropped_delay_line_full,
+            DropReason::Syn => self.dropped_syn,
+        }
     }
 
     fn dropped_for(&mut self, reason: DropReason) -> &mut u64 {
@@ -44,6 +56,7 @@ impl Counts {
             DropReason::Loss => &mut self.dropped_loss,
             DropReason::QueueFull => &mut self.dropped_queue_full,
             DropReason::DelayLineFull => &mut self.dropped_delay_line_full,
+            DropReason::Syn => &mut self.dropped_syn,
         }
     }
 }
@@ -163,11 +176,7 @@ pub fn render(summary: &Summary) -> String {
         let drops: Vec<String> = DropReason::ALL
             .iter()
             .filter_map(|&r| {
-                let n = match r {
-                    DropReason::Loss => c.dropped_loss,
-                    DropReason::QueueFull => c.dropped_queue_full,
-                    DropReason::DelayLineFull => c.dropped_delay_line_full,
-                };
+                let n = c.count_of(r);
                 (n > 0).then(|| format!("{n} by {}", r.as_str()))
             })
             .collect();

@@ -101,6 +101,33 @@ fn a_handshake_is_drawn_in_both_editions_words() {
     assert!(std::fs::read_to_string(&graph)
         .unwrap()
         .contains("Time-sequence graph"));
+    // With the sender's cwnd readings (upload send --tcp-info --json), on a second axis.
+    let readings = dir.path().join("send.json");
+    std::fs::write(
+        &readings,
+        "{\"tcp_info\":[{\"t\":0.0,\"cwnd_segments\":10},{\"t\":1.0,\"cwnd_segments\":5}]}\n",
+    )
+    .unwrap();
+    let with_cwnd = |readings: &std::path::Path| {
+        run(&[
+            "draw".as_ref(),
+            pcap.as_os_str(),
+            "--time-seq".as_ref(),
+            "--cwnd".as_ref(),
+            readings.as_os_str(),
+            "-o".as_ref(),
+            graph.as_os_str(),
+        ])
+    };
+    let (code, err) = with_cwnd(&readings);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(std::fs::read_to_string(&graph)
+        .unwrap()
+        .contains("cwnd (segments)"));
+    std::fs::write(&readings, "not json at all").unwrap();
+    let (code, err) = with_cwnd(&readings);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("send.json: no line with readings"), "{err}");
     let (code, err) = run(&[
         "draw".as_ref(),
         pcap.as_os_str(),

@@ -23,9 +23,36 @@ pub struct Options {
     pub connection: usize,
     /// At most this many segments on a ladder.
     pub max: usize,
-    /// cwnd samples for the time-sequence graph (seconds since the connection began,
-    /// segments).
+    /// cwnd samples for the time-sequence graph: seconds since the sender's first data
+    /// byte, and segments (`upload send --tcp-info --json`, see [`cwnd_samples`]).
     pub cwnd: Vec<timeseq::CwndSample>,
+}
+
+/// The cwnd readings of `upload send --tcp-info --json` (its first file's): each line
+/// of its output is a JSON object with a `tcp_info` list of readings, `t` seconds after
+/// the file's first byte, with `cwnd_segments`.
+pub fn cwnd_samples(json_lines: &str) -> Result<Vec<timeseq::CwndSample>, String> {
+    for line in json_lines
+        .lines()
+        .filter(|l| l.trim_start().starts_with('{'))
+    {
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("not JSON ({e}): {line}"))?;
+        let Some(readings) = v["tcp_info"].as_array() else {
+            continue;
+        };
+        let samples: Vec<timeseq::CwndSample> = readings
+            .iter()
+            .filter_map(|r| Some((r["t"].as_f64()?, r["cwnd_segments"].as_f64()?)))
+            .collect();
+        if samples.is_empty() {
+            return Err(
+                "its readings have no cwnd (not available on the system that sent it)".into(),
+            );
+        }
+        return Ok(samples);
+    }
+    Err("no line with readings: make it with `upload send --tcp-info --json`".into())
 }
 
 /// The ladder's default length: a handshake, a short session and a close fit.
@@ -66,9 +93,37 @@ pub fn draw(
         c.events.len()
     );
     let svg = if options.time_seq {
-        timeseq::draw(c, words, &options.cwnd)
+        // The readings count from the sender's first data byte; the graph from the
+        // connection's first segment.
+        let sender = c.bulk_sender();
+        let first_data = c
+            .events
+            .iter()
+            .find(|e| e.from == sender && e.segment.len > 0)
+            .map_or(0.0, |e| e.t);
+        let cwnd: Vec<_> = options
+            .cwnd
+            .iter()
+            .map(|&(t, w)| (t + first_data, w))
+            .collect();
+        timeseq::draw(c, words, &cwnd)
     } else {
         ladder::draw(c, words, options.max)
     };
     Ok((svg, what))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cwnd_readings_come_from_upload_sends_json() {
+        let out = "some other line\n{\"file\":\"a\",\"tcp_info\":[{\"t\":0.0,\"cwnd_segments\":10},{\"t\":0.5,\"cwnd_segments\":24,\"last\":true}]}\n";
+        assert_eq!(cwnd_samples(out), Ok(vec![(0.0, 10.0), (0.5, 24.0)]));
+        let windows = "{\"tcp_info\":[{\"t\":0.0,\"error\":\"unsupported\"}]}";
+        assert!(cwnd_samples(windows).unwrap_err().contains("no cwnd"));
+        assert!(cwnd_samples("").unwrap_err().contains("--tcp-info --json"));
+        assert!(cwnd_samples("{oops").unwrap_err().contains("not JSON"));
+    }
 }

@@ -351,10 +351,7 @@ impl ServerConnection {
             .write_line(&Request::Sha256(digest).to_line())
             .map_err(|e| self.reason_for(e))?;
         match self.reply()? {
-            Reply::Ok(theirs) if theirs == digest => {
-                sampler.finish(self.wire.stream());
-                Ok((digest, started.elapsed()))
-            }
+            Reply::Ok(theirs) if theirs == digest => Ok((digest, started.elapsed())),
             Reply::Ok(theirs) => Err(SendError::Mismatch {
                 ours: digest_hex(&digest),
                 theirs: digest_hex(&theirs),
@@ -426,7 +423,7 @@ fn send_body(
     sampler: &mut Sampler,
 ) -> Result<Digest, SendError> {
     let mut pipeline = Pipeline::start().map_err(SendError::Open)?;
-    sampler.start();
+    sampler.start(sink.stream());
     let mut sent: u64 = 0;
     let mut next_listen = LISTEN_EVERY;
     while sent < size {
@@ -442,7 +439,6 @@ fn send_body(
         pipeline.hash(buf, n).map_err(SendError::Open)?;
         sent += n as u64;
         bar.inc(n as u64);
-        sampler.tick(sink.stream());
         if sent >= next_listen {
             next_listen = sent + LISTEN_EVERY;
             sink.listen()?;
@@ -572,7 +568,7 @@ fn send_one(
                     digest,
                     elapsed,
                     verified: true,
-                    tcp_info: std::mem::take(&mut sampler.samples),
+                    tcp_info: sampler.finish(s.wire.stream()),
                 })
         }
         Exchange::Tutorial => {
@@ -590,13 +586,12 @@ fn send_one(
                 &mut sampler,
             )?;
             tutorial::finish(&stream, &wait, &mut say)?;
-            sampler.finish(&stream);
             Ok(Sent {
                 size,
                 digest,
                 elapsed: started.elapsed(),
                 verified: false,
-                tcp_info: sampler.samples,
+                tcp_info: sampler.finish(&stream),
             })
         }
     };

@@ -2,8 +2,15 @@
 //! went out, read every `--tcp-info-interval` and once more when the server has said OK.
 //! Each reading is printed as it is taken (a line on stderr), or kept for the file's JSON
 //! object (`--json`).
+//!
+//! The readings come from a thread of their own, on a second handle of the same socket:
+//! the sending thread spends most of its time blocked in a write while the kernel's send
+//! buffer drains, so readings taken between its writes would come late and irregular.
 
 use std::net::TcpStream;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use common::output;
@@ -34,65 +41,100 @@ pub struct Sampler {
     /// Kept for JSON rather than printed.
     keep: bool,
     started: Instant,
-    next: Instant,
-    pub samples: Vec<Sample>,
+    samples: Arc<Mutex<Vec<Sample>>>,
+    running: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
 }
 
 impl Sampler {
     /// Samples every `every` (`None`: never), printing each reading unless `keep`.
     pub fn new(every: Option<Duration>, keep: bool) -> Sampler {
-        let now = Instant::now();
         Sampler {
             every,
             keep,
-            started: now,
-            next: now,
-            samples: Vec::new(),
+            started: Instant::now(),
+            samples: Arc::default(),
+            running: None,
         }
     }
 
-    /// Starts the clock: the file's first byte goes now.
-    pub fn start(&mut self) {
+    /// The file's first byte goes now: readings start, on their own thread. Without a
+    /// second handle on the socket (or a thread), only the last reading is taken.
+    pub fn start(&mut self, stream: &TcpStream) {
         self.started = Instant::now();
-        self.next = self.started;
-    }
-
-    /// Called as bytes go out: a reading, if one is due.
-    pub fn tick(&mut self, stream: &TcpStream) {
         let Some(every) = self.every else { return };
-        let now = Instant::now();
-        if now >= self.next {
-            self.next = now + every;
-            self.take(stream, false);
-        }
-    }
-
-    /// The last reading, after the server's OK.
-    pub fn finish(&mut self, stream: &TcpStream) {
-        if self.every.is_some() {
-            self.take(stream, true);
-        }
-    }
-
-    fn take(&mut self, stream: &TcpStream, last: bool) {
-        let t = self.started.elapsed().as_secs_f64();
-        let (info, error) = match common::os::tcp_info(socket2::SockRef::from(stream)) {
-            Ok(info) => (Some(info), None),
-            Err(e) => (None, Some(e.to_string())),
+        let Ok(handle) = stream.try_clone() else {
+            return;
         };
-        if !self.keep {
-            let what = match (&info, &error) {
-                (Some(info), _) => info.to_string(),
-                (None, e) => format!("{NOT_AVAILABLE} ({})", e.as_deref().unwrap_or_default()),
-            };
-            let when = if last {
-                "at the end"
-            } else {
-                "during the file"
-            };
-            output::err_line(format_args!("upload: tcp-info +{t:.3} s ({when}): {what}"));
+        let (stop, stopped) = mpsc::channel::<()>();
+        let (samples, keep, started) = (Arc::clone(&self.samples), self.keep, self.started);
+        let thread = thread::Builder::new()
+            .name("tcp-info".into())
+            .spawn(move || loop {
+                take(&handle, started, keep, false, &samples);
+                match stopped.recv_timeout(every) {
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    _ => break,
+                }
+            });
+        if let Ok(thread) = thread {
+            self.running = Some((stop, thread));
         }
-        self.samples.push(Sample {
+    }
+
+    /// The last reading, after the server's OK; returns all of them.
+    pub fn finish(&mut self, stream: &TcpStream) -> Vec<Sample> {
+        self.stop();
+        if self.every.is_some() {
+            take(stream, self.started, self.keep, true, &self.samples);
+        }
+        self.samples
+            .lock()
+            .map(|mut s| std::mem::take(&mut *s))
+            .unwrap_or_default()
+    }
+
+    fn stop(&mut self) {
+        if let Some((stop, thread)) = self.running.take() {
+            let _ = stop.send(());
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Sampler {
+    /// A file that failed: the readings stop with it.
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Takes one reading, prints it unless `keep`, and adds it to `samples`.
+fn take(
+    stream: &TcpStream,
+    started: Instant,
+    keep: bool,
+    last: bool,
+    samples: &Mutex<Vec<Sample>>,
+) {
+    let t = started.elapsed().as_secs_f64();
+    let (info, error) = match common::os::tcp_info(socket2::SockRef::from(stream)) {
+        Ok(info) => (Some(info), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    if !keep {
+        let what = match (&info, &error) {
+            (Some(info), _) => info.to_string(),
+            (None, e) => format!("{NOT_AVAILABLE} ({})", e.as_deref().unwrap_or_default()),
+        };
+        let when = if last {
+            "at the end"
+        } else {
+            "during the file"
+        };
+        output::err_line(format_args!("upload: tcp-info +{t:.3} s ({when}): {what}"));
+    }
+    if let Ok(mut s) = samples.lock() {
+        s.push(Sample {
             t,
             last,
             info,
