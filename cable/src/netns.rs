@@ -116,13 +116,18 @@ fn loopback_up(side: Side) {
     }
 }
 
-/// Why the kernel refused a namespace, and what to do about it.
+/// Why the kernel refused a namespace, and what to do about it (the settings read from
+/// /proc/sys).
 fn userns_refused(what: &str, e: Errno) -> String {
-    let read = |path: &str| {
+    explain_refusal(what, e, |path| {
         std::fs::read_to_string(path)
             .ok()
             .map(|s| s.trim().to_string())
-    };
+    })
+}
+
+/// [`userns_refused`], with the settings read by `read` (from a path to its value).
+fn explain_refusal(what: &str, e: Errno, read: impl Fn(&str) -> Option<String>) -> String {
     let mut why = Vec::new();
     if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
         why.push("this kernel does not let ordinary users make user namespaces (kernel.unprivileged_userns_clone = 0): `sudo sysctl kernel.unprivileged_userns_clone=1` allows them");
@@ -152,4 +157,45 @@ fn tun_refused(side: Side, e: tun::Error) -> String {
         "cannot make the TUN device {} in {side}: {e}; {hint}",
         side.name()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn explain(settings: &[(&str, &str)]) -> String {
+        let read = |path: &str| {
+            settings
+                .iter()
+                .find(|(p, _)| path.ends_with(p))
+                .map(|(_, v)| v.to_string())
+        };
+        explain_refusal("make a user namespace", Errno::EPERM, read)
+    }
+
+    #[test]
+    fn a_refusal_names_the_setting_and_what_to_do() {
+        let e = explain(&[("unprivileged_userns_clone", "0")]);
+        assert!(e.starts_with("cannot make a user namespace (EPERM"), "{e}");
+        assert!(
+            e.contains("sudo sysctl kernel.unprivileged_userns_clone=1"),
+            "{e}"
+        );
+        assert!(e.ends_with("or run cable with sudo"), "{e}");
+        let e = explain(&[("max_user_namespaces", "0")]);
+        assert!(e.contains("user.max_user_namespaces = 0"), "{e}");
+        let e = explain(&[
+            ("apparmor_restrict_unprivileged_userns", "1"),
+            ("max_user_namespaces", "15000"),
+        ]);
+        assert!(
+            e.contains("AppArmor") && !e.contains("max_user_namespaces = 0"),
+            "{e}"
+        );
+        let e = explain(&[]);
+        assert!(
+            e.contains("seccomp"),
+            "nothing set: a container is the likely cause: {e}"
+        );
+    }
 }
