@@ -220,6 +220,22 @@ SENTENCES = {
                       "未运行：{threads} 个线程大约需要 {maps} 个内存映射，超过了 vm.max_map_count"
                       "（{limit}）允许的数量；进程会在大约 {at} 个连接时被中止"),
 }
+# The matrix of TCP against UDP across the cable (tcpudp_table): its header, and how its
+# cells read.
+TCPUDP_CELLS = ["0:0", "0:1", "0:5", "20:0", "20:1", "20:5", "100:0", "100:1", "100:5"]
+TCPUDP_HEADER = [("RTT, loss each way", "RTT，每个方向的丢包率"),
+                 ("TCP, lock-step round trips/s", "TCP，一问一答，每秒往返次数"),
+                 ("UDP, lock-step round trips/s (requests lost)", "UDP，一问一答，每秒往返次数（丢失的请求）"),
+                 ("UDP at that rate: datagrams answered", "UDP 以同样的速率发送：得到应答的数据报")]
+SENTENCES.update({
+    "tcpudp-title": ("TCP against UDP across the cable: medians of {runs} runs (`bench/run.sh --only tcpudp`).",
+                     "隔着网线比较 TCP 和 UDP：{runs} 次运行的中位数（`bench/run.sh --only tcpudp`）。"),
+    "tcpudp-upload": ("TCP, {mib} MiB upload: time (rate)", "TCP，上传 {mib} MiB：时间（速率）"),
+    "tcpudp-cell": ("{rtt} ms, {loss}%", "{rtt} 毫秒，{loss}%"),
+    "tcpudp-lost": ("{n} ({p}% lost)", "{n}（丢失 {p}%）"),
+    "tcpudp-time": ("{s} s ({rate} MB/s)", "{s} 秒（{rate} MB/s）"),
+})
+
 # The plot's words (svg_zh).
 PLOT_TITLE = ("TCP round trips/s against connections at once", "TCP 每秒往返次数与同时连接数")
 PLOT_AXIS = ("connections (log scale)", "同时连接数（对数刻度）")
@@ -271,7 +287,7 @@ def translate(msgid):
     if len(text) > 4 and text.startswith("**") and text.endswith("**"):
         inner = translate(text[2:-2])
         return None if inner is None else f"**{inner}**"
-    header = dict(HEADER)
+    header = dict(HEADER + TCPUDP_HEADER)
     if text in header:
         return header[text]
     if text in NAMES or text in NAMES.values() or text in STARTUP_NAMES.values():
@@ -415,6 +431,14 @@ def build(out):
             "id": wid, "title": title.format(**sizes), "unit": unit,
             "higher_is_better": higher, "fmt": fmt, "rows": rows, "against": main["system"] if main else None,
         })
+    # TCP against UDP across the cable: a median per cell and measure.
+    result["tcpudp"] = {}
+    for (w, s), vals in samples.items():
+        if w.startswith("tcpudp-"):
+            result["tcpudp"].setdefault(s, {})[w[len("tcpudp-"):]] = statistics.median(vals)
+    for (w, s), reason in why.items():
+        if w == "tcpudp":
+            result["tcpudp"].setdefault(s, {})["missing"] = reason
     result["floods"] = {}
     for s in ("tcp-server", "std"):
         p = os.path.join(out, f"flood-{s}.json")
@@ -514,6 +538,33 @@ def cpu_floor_note(result):
     return []
 
 
+def tcpudp_table(result):
+    """The matrix of TCP against UDP across the cable, or "" when it was not measured."""
+    cells = result.get("tcpudp") or {}
+    if not cells:
+        return ""
+    sizes = result["sizes"]
+    head = [en for en, _ in TCPUDP_HEADER]
+    head.insert(3, say("tcpudp-upload", mib=f"{sizes.get('tcpudp_mib', 10):g}"))
+    lines = [say("tcpudp-title", runs=sizes.get("tcpudp_runs", 1)), "",
+             "| " + " | ".join(head) + " |", "|---|---|---|---|---|"]
+    for cell in [c for c in TCPUDP_CELLS if c in cells] + sorted(set(cells) - set(TCPUDP_CELLS)):
+        m = cells[cell]
+        rtt, loss = cell.split(":")
+        label = say("tcpudp-cell", rtt=rtt, loss=loss)
+        if "missing" in m or "tcp-rt" not in m:
+            lines.append(f"| {label} | {m.get('missing', say('no-measurement'))} | | | |")
+            continue
+        lines.append("| " + " | ".join([
+            label,
+            f"{m['tcp-rt']:,.1f}",
+            say("tcpudp-lost", n=f"{m['udp-rt']:,.1f}", p=f"{m['udp-lost']:.1f}"),
+            say("tcpudp-time", s=f"{m['tcp-s']:,.2f}", rate=f"{m['tcp-rate'] / 1e6:,.2f}"),
+            f"{m['udp-answered']:.1f}%",
+        ]) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(result):
     sizes = result["sizes"]
     took = ", ".join(f"{k} {v} s" for k, v in result["workload_seconds"].items())
@@ -534,6 +585,9 @@ def markdown(result):
     notes = model_notes(result) + million_note(result) + flood_notes(result) + cpu_floor_note(result)
     if notes:
         parts += ["", *notes]
+    matrix = tcpudp_table(result)
+    if matrix:
+        parts += ["", matrix]
     return "\n".join(parts) + "\n"
 
 
@@ -612,6 +666,16 @@ def publish(result, md, plot, docs):
     os.makedirs(os.path.join(docs, "figures"), exist_ok=True)
     # A page's figures are replaced only by a run that measured all of them: a run of
     # some workloads (--only) leaves the others' figures as they were.
+    # The matrix has a file of its own, published from any run that measured every cell.
+    matrix = tcpudp_table(result)
+    cells = result.get("tcpudp") or {}
+    matrix_path = os.path.join(docs, "figures", "tcp-vs-udp-cable.md")
+    if all("tcp-rt" in cells.get(c, {}) for c in TCPUDP_CELLS):
+        os.makedirs(os.path.dirname(matrix_path), exist_ok=True)
+        open(matrix_path, "w").write(matrix + source)
+        print(f"published into {matrix_path}")
+    else:
+        print(f"not published into {matrix_path}: this run did not measure all its cells")
     for page, needs, text in [
         ("performance.md", None, body),
         ("tcp-vs-udp.md", vs_udp, table(result, vs_udp) + source),

@@ -5,7 +5,7 @@
 # many times better ours is than each baseline) and the same as JSON, plus an SVG plot.
 #
 #   bench/run.sh --setup     # once: installs the baselines that are missing (apt)
-#   bench/run.sh             # everything, 5 counted runs each (about 10 minutes on 2 cores)
+#   bench/run.sh             # everything, 5 counted runs each (about 25 minutes on 2 cores)
 #   bench/run.sh --quick     # fewer, smaller runs (under 2 minutes)
 #   bench/run.sh --smoke     # the smallest runs, seconds: checks the benchmark itself (CI)
 #   bench/run.sh --only tcp,udp    # some workloads (names below)
@@ -62,6 +62,13 @@
 #              through it and over loopback: half the difference (a round trip crosses
 #              the cable twice) is what the cable adds to each packet.
 #              Linux only; recorded as not run, and why, where namespaces are refused.
+#   [tcpudp]   "TCP is slow, UDP is fast", across the cable at RTT 0, 20 and 100 ms × loss
+#              0, 1 and 5% each way: lock-step round trips of tcp-client and udp-client
+#              (UDP's lost requests cost it a timeout of 2 RTTs, at least 50 ms); a 10 MiB
+#              upload; and udp-client's rate mode at the rate the upload achieved, 1,400-
+#              byte datagrams, for as long as the upload took (at most 5 s): the share
+#              answered (a round trip: the request and the reply each cross the loss).
+#              3 runs (quick: 1, 2 MiB; smoke: 3 cells, 256 KiB). The book's matrix.
 #   [startup]  exec to exit of each binary's --version, against python3 -c 'import socket'
 #              (what each of the tutorial's programs pays before its first line) and socat -V.
 #
@@ -116,16 +123,18 @@ RATE_RUNS=5                          # counted sweeps (each takes 5-20 s)
 FILE_MIB=1024
 STARTUP_EXECS=20                     # execs per start-up run
 CABLE_SECONDS=5 CABLE_PINGS=2000     # iperf3's seconds, and udp-client's round trips (1 per ms)
+TCPUDP_RUNS=3 TCPUDP_MIB=10 TCPUDP_CELLS="0:0 0:1 0:5 20:0 20:1 20:5 100:0 100:1 100:5"  # RTT ms:loss %
 case $MODE in
     quick)
         RUNS=3 WARMUP=0 TCP_COUNT=5000 CONNS=(10 100) CONN_COUNTS=(500 100) SOCAT_MAX_CONNS=10
         IDLE=1000 IDLE_MAX=2000 FLOOD=2000 UDP_COUNT=5000 STEP_SECONDS=0.3 RATE_RUNS=1 FILE_MIB=64 STARTUP_EXECS=5
-        CABLE_SECONDS=2 CABLE_PINGS=500
+        CABLE_SECONDS=2 CABLE_PINGS=500 TCPUDP_RUNS=1 TCPUDP_MIB=2
         ;;
     smoke)
         RUNS=1 WARMUP=0 TCP_COUNT=200 CONNS=(10) CONN_COUNTS=(20) SOCAT_MAX_CONNS=10
         IDLE=100 IDLE_MAX=200 FLOOD=300 UDP_COUNT=200 SWEEP_START=500 SWEEP_MAX=500 STEP_SECONDS=0.3 RATE_RUNS=1
         FILE_MIB=4 STARTUP_EXECS=2 CABLE_SECONDS=1 CABLE_PINGS=100
+        TCPUDP_RUNS=1 TCPUDP_MIB=0.25 TCPUDP_CELLS="0:0 20:1 100:5"
         ;;
 esac
 PAYLOAD=16                           # bytes per TCP message, the line end included
@@ -665,6 +674,75 @@ cable_workload() {
     done
 }
 
+# ---- TCP against UDP across the cable ------------------------------------------------------
+# One cable run per cell: tcp-server, udp-server (no rate limit: the load is the point)
+# and upload serve on the left; on the right, the four measurements one after another,
+# each printing one JSON line.
+tcpudp_workload() {
+    local why=""
+    if [[ $(uname) != Linux ]]; then
+        why="Linux only"
+    elif ! "$R/cable" run --start-after 0 --left true --right true >/dev/null 2>"$OUT/cable-probe.out"; then
+        why="the cable cannot run here: $(grep -m1 'cannot' "$OUT/cable-probe.out" || echo refused)"
+    fi
+    if [[ -n $why ]]; then
+        for c in $TCPUDP_CELLS; do missing tcpudp "$c" "$why"; done
+        return
+    fi
+    local file="$OUT/tcpudp.bin" store="$OUT/tcpudp-store"
+    head -c "$(python3 -c "print(int($TCPUDP_MIB * 1048576))")" /dev/urandom >"$file"
+    local r
+    for r in $(seq 1 "$TCPUDP_RUNS"); do
+        local cell
+        for cell in $TCPUDP_CELLS; do
+            local rtt=${cell%%:*} loss=${cell##*:}
+            local n timeout
+            n=$(python3 -c "print(max(20, min(2000, int(2000 / max($rtt, 1)))))")
+            timeout=$(python3 -c "print(max(0.05, 2 * $rtt / 1000))")
+            rm -rf "$store"
+            # shellcheck disable=SC2016
+            "$R/cable" run --delay "$(python3 -c "print($rtt / 2)")ms" --loss "$loss%" --seed "$r" \
+                --left "$R/tcp-server \$LEFT:9999 -q & $R/udp-server \$LEFT:9998 -q --rate-limit 0 &
+                        $R/upload serve \$LEFT:9000 --dir $store --no-progress -q; wait" \
+                --right "$R/tcp-client \$LEFT:9999 -q --connections 1 --count $n --json
+                         $R/udp-client \$LEFT:9998 -q --count $n --interval 0 --timeout $timeout --json
+                         $R/upload send $file --to \$LEFT:9000 --no-progress -q --json" \
+                >"$OUT/tcpudp.out" 2>"$OUT/tcpudp.err" || true
+            # The rate the upload achieved, offered again as datagrams.
+            local values
+            values=$(python3 - "$OUT/tcpudp.out" <<'PY'
+import json, sys
+objs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+tcp = next(o for o in objs if "connections" in o)
+udp = next(o for o in objs if "lost_percent" in o and "target_rate" not in o)
+up = next(o for o in objs if "sha256" in o)
+print(tcp["round_trips_per_sec"], udp["round_trips_per_sec"], udp["lost_percent"], up["seconds"],
+      up["size"] / up["seconds"])
+PY
+) || { echo "bench: tcpudp $cell: a measurement failed: $(tail -3 "$OUT/tcpudp.err")" >&2; exit 1; }
+            local tcp_rt udp_rt udp_lost up_s up_rate
+            read -r tcp_rt udp_rt udp_lost up_s up_rate <<<"$values"
+            local pps secs
+            pps=$(python3 -c "print(max(1, round($up_rate / 1400)))")
+            secs=$(python3 -c "print(min(5.0, max(1.0, $up_s)))")
+            "$R/cable" run --delay "$(python3 -c "print($rtt / 2)")ms" --loss "$loss%" --seed "$r" \
+                --left "$R/udp-server \$LEFT:9998 -q --rate-limit 0 >/dev/null" \
+                --right "$R/udp-client \$LEFT:9998 -q --rate $pps --duration $secs --size 1400 --json" \
+                >"$OUT/tcpudp.out" 2>"$OUT/tcpudp.err" || true
+            local answered
+            answered=$(python3 -c "import json,sys; o=json.loads(open(sys.argv[1]).read()); print(100 - o['lost_percent'])" "$OUT/tcpudp.out") ||
+                { echo "bench: tcpudp $cell: the rate run failed: $(tail -3 "$OUT/tcpudp.err")" >&2; exit 1; }
+            record tcpudp-tcp-rt "$cell" "$r" "$tcp_rt"
+            record tcpudp-udp-rt "$cell" "$r" "$udp_rt"
+            record tcpudp-udp-lost "$cell" "$r" "$udp_lost"
+            record tcpudp-tcp-s "$cell" "$r" "$up_s"
+            record tcpudp-tcp-rate "$cell" "$r" "$up_rate"
+            record tcpudp-udp-answered "$cell" "$r" "$answered"
+        done
+    done
+    rm -rf "$file" "$store"
+}
+
 # ---- start-up ----------------------------------------------------------------------------
 STARTUP_SYSTEMS=(upload tcp-server tcp-client udp-server udp-client python socat)
 startup_workload() {
@@ -704,6 +782,7 @@ if wanted rate; then timed rate rate_workload; fi
 if wanted upload; then timed upload upload_workload; fi
 if wanted sha256; then timed sha256 sha256_workload; fi
 if wanted cable; then timed cable cable_workload; fi
+if wanted tcpudp; then timed tcpudp tcpudp_workload; fi
 if wanted startup; then timed startup startup_workload; fi
 
 cat >"$OUT/meta.json" <<EOF
@@ -712,7 +791,8 @@ cat >"$OUT/meta.json" <<EOF
  "sizes": {"tcp_count": $TCP_COUNT, "payload": $PAYLOAD, "conns": [$(IFS=,; echo "${CONNS[*]}")],
            "conn_counts": [$(IFS=,; echo "${CONN_COUNTS[*]}")], "idle": $IDLE, "idle_max": $IDLE_MAX, "flood": $FLOOD,
            "udp_count": $UDP_COUNT, "step_seconds": $STEP_SECONDS, "file_mib": $FILE_MIB,
-           "startup_execs": $STARTUP_EXECS, "cable_seconds": $CABLE_SECONDS, "cable_pings": $CABLE_PINGS}}
+           "startup_execs": $STARTUP_EXECS, "cable_seconds": $CABLE_SECONDS, "cable_pings": $CABLE_PINGS,
+           "tcpudp_runs": $TCPUDP_RUNS, "tcpudp_mib": $TCPUDP_MIB}}
 EOF
 report=(python3 bench/report.py "$OUT")
 if ((PUBLISH)); then report+=(--publish docs/src); fi

@@ -126,6 +126,28 @@ pub fn comment(fate: &crate::link::Fate, retransmission: bool) -> Option<String>
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
+/// pcapng's timestamp resolution when an interface gives none: 10^-6 s.
+const DEFAULT_TSRESOL: u8 = 6;
+
+/// A timestamp of `ticks` units of an interface's `if_tsresol`: 10^-n s, or 2^-n s when
+/// its top bit is set.
+fn in_time(ticks: u128, resolution: u8) -> Duration {
+    // In whole nanoseconds: a float loses the microseconds of a time of day.
+    let nanos = if resolution & 0x80 != 0 {
+        ticks.saturating_mul(1_000_000_000) >> u32::from(resolution & 0x7f).min(127)
+    } else if resolution <= 9 {
+        ticks.saturating_mul(10u128.pow(9 - u32::from(resolution)))
+    } else {
+        ticks
+            / 10u128
+                .checked_pow(u32::from(resolution) - 9)
+                .unwrap_or(u128::MAX)
+    };
+    u64::try_from(nanos)
+        .map(Duration::from_nanos)
+        .unwrap_or_default()
+}
+
 /// One packet read back from a capture.
 #[derive(Debug, Clone)]
 pub struct Record {
@@ -145,16 +167,28 @@ pub fn read(path: &Path) -> Result<Vec<Record>, String> {
     let mut reader = PcapNgReader::new(std::io::BufReader::new(file))
         .map_err(|e| format!("{} is not a pcapng file: {e}", path.display()))?;
     let mut records = Vec::new();
+    // Each interface's timestamp resolution (pcap-file reads every timestamp as a count
+    // of nanoseconds, whatever unit the file gives).
+    let mut resolutions: Vec<u8> = Vec::new();
     while let Some(block) = reader.next_block() {
         match block.map_err(|e| format!("{}: a damaged block: {e}", path.display()))? {
             Block::InterfaceDescription(idb)
                 if ![DataLink::RAW, DataLink::IPV4, DataLink::IPV6].contains(&idb.linktype) =>
             {
                 return Err(format!(
-                    "{}: an interface has link type {:?}; cable reads raw IP captures (its own, or tcpdump -i on a TUN device)",
+                    "{}: an interface has link type {:?}; cable reads pcapng files of raw IP packets \
+                     (its own, or Wireshark's on a TUN device, saved as pcapng)",
                     path.display(),
                     idb.linktype
                 ));
+            }
+            Block::InterfaceDescription(idb) => {
+                let resolution = idb.options.iter().find_map(|o| match o {
+                    InterfaceDescriptionOption::IfTsResol(r) => Some(*r),
+                    _ => None,
+                });
+                // pcapng's default is microseconds.
+                resolutions.push(resolution.unwrap_or(DEFAULT_TSRESOL));
             }
             Block::EnhancedPacket(epb) => {
                 let comment = epb.options.iter().find_map(|o| match o {
@@ -167,9 +201,13 @@ pub fn read(path: &Path) -> Result<Vec<Record>, String> {
                     crate::packet::Kind::Icmp { src, .. } => Side::of_address(src),
                     crate::packet::Kind::Other => None,
                 };
+                let resolution = resolutions
+                    .get(epb.interface_id as usize)
+                    .copied()
+                    .unwrap_or(DEFAULT_TSRESOL);
                 records.push(Record {
                     from,
-                    at: epb.timestamp,
+                    at: in_time(epb.timestamp.as_nanos(), resolution),
                     data: epb.data.into_owned(),
                     comment,
                 });
@@ -207,6 +245,18 @@ mod tests {
         assert_eq!(
             r[1].at,
             Duration::from_secs(1_700_000_000) + Duration::from_micros(250)
+        );
+    }
+
+    #[test]
+    fn timestamps_follow_each_interfaces_resolution() {
+        assert_eq!(in_time(1_500_000, 6), Duration::from_millis(1500));
+        assert_eq!(in_time(1_500_000_000, 9), Duration::from_millis(1500));
+        assert_eq!(in_time(3 << 20, 0x80 | 20), Duration::from_secs(3));
+        assert_eq!(
+            in_time(u128::MAX, 0),
+            Duration::ZERO,
+            "out of range: zero, not a panic"
         );
     }
 

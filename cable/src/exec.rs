@@ -20,6 +20,8 @@ use crate::process;
 use crate::run::anchor_name;
 use crate::side::Side;
 
+/// How many more times /proc is scanned for a held cable before exec says there is none.
+const SCANS: usize = 10;
 /// How often the waiting command checks that the cable is still held.
 const CHECK: Duration = Duration::from_millis(100);
 
@@ -89,7 +91,16 @@ pub fn exec(side: Side, pid: Option<u32>, argv: Vec<OsString>) -> ExitCode {
 }
 
 fn try_exec(side: Side, pid: Option<u32>, mut argv: Vec<OsString>) -> Result<u8, String> {
+    // A scan of /proc can end early while processes come and go (a directory read
+    // that meets a vanished process): look again a few times before saying none.
     let mut anchors = find(side);
+    for _ in 0..SCANS {
+        if !anchors.is_empty() {
+            break;
+        }
+        std::thread::sleep(CHECK);
+        anchors = find(side);
+    }
     if let Some(pid) = pid {
         anchors.retain(|a| a.pid == pid);
     }

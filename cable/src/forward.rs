@@ -57,6 +57,30 @@ impl Cable {
 
     /// Forwards packets until `stop` is set, then returns the counts.
     pub fn run(mut self, stop: &AtomicBool) -> Result<Summary, String> {
+        let forwarded = self.forward(stop);
+        // The capture is written out however the loop ended: what it holds is the story
+        // of the failure too.
+        if let Some(c) = self.capture.as_mut() {
+            c.finish()
+                .map_err(|e| format!("cannot finish the capture: {e}"))?;
+        }
+        forwarded?;
+        if self.write_errors > 0 {
+            eprintln!(
+                "cable: {} packets could not be written to a TUN device",
+                self.write_errors
+            );
+        }
+        let [left, right] = self.directions;
+        Ok(Summary {
+            left_to_right: left.counts,
+            right_to_left: right.counts,
+            seconds: self.start.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// The loop itself, until `stop` or an error.
+    fn forward(&mut self, stop: &AtomicBool) -> Result<(), String> {
         let mut poll = Poll::new().map_err(|e| format!("cannot make an event queue: {e}"))?;
         for side in Side::BOTH {
             let fd = self.tun[side.index()].as_raw_fd();
@@ -90,22 +114,7 @@ impl Cable {
                 readable[event.token().0 % 2] = true;
             }
         }
-        if let Some(c) = self.capture.as_mut() {
-            c.finish()
-                .map_err(|e| format!("cannot finish the capture: {e}"))?;
-        }
-        if self.write_errors > 0 {
-            eprintln!(
-                "cable: {} packets could not be written to a TUN device",
-                self.write_errors
-            );
-        }
-        let [left, right] = self.directions;
-        Ok(Summary {
-            left_to_right: left.counts,
-            right_to_left: right.counts,
-            seconds: self.start.elapsed().as_secs_f64(),
-        })
+        Ok(())
     }
 
     /// Reads up to [`BATCH`] packets sent by `side`. Returns false once the device is empty.

@@ -6,14 +6,16 @@
 //! generator, so the same `--seed` and the same packets at the same times meet the same
 //! faults, and every fault is tested without a network.
 //!
-//! What happens to a packet, in the order `tc netem` applies it:
+//! What happens to a packet, in this order (netem's is much the same, but it duplicates
+//! before the loss):
 //! 1. **loss**: it vanishes, at random (`--loss 5%`) or in bursts (`--loss-burst 4`: a
 //!    Gilbert–Elliott channel, a good state that loses nothing and a bad one that loses
 //!    everything, with the same average);
 //! 2. **the bottleneck** (`--rate`): it waits in a queue of `--queue` packets while the
 //!    packets ahead of it are sent at the rate; a packet that finds the queue full is
 //!    dropped (drop-tail), which is how a router tells TCP that it sends too fast;
-//! 3. **duplicate** and **corrupt** (one bit flipped: the receiver's checksum throws it away);
+//! 3. **duplicate** (the copy takes its own place in the queue) and **corrupt** (one bit
+//!    flipped: the receiver's checksum throws it away);
 //! 4. **delay** with **jitter**: it comes out later. Packets keep their order (unlike
 //!    netem's jitter), except those chosen by `--reorder`, which skip the delay and so
 //!    overtake the packets ahead of them.
@@ -278,20 +280,6 @@ impl Link {
         if self.lost() {
             return Fate::Dropped(DropReason::Loss);
         }
-        // The bottleneck: the packet leaves the queue once the packets ahead of it and
-        // itself have been sent at the rate.
-        let mut leaves = now;
-        if let Some(bits) = self.faults.rate {
-            while self.bottleneck.front().is_some_and(|&t| t <= now) {
-                self.bottleneck.pop_front();
-            }
-            if self.bottleneck.len() >= self.faults.queue {
-                return Fate::Dropped(DropReason::QueueFull);
-            }
-            let start = self.bottleneck.back().copied().unwrap_or(now).max(now);
-            leaves = start + Duration::from_secs_f64(packet.len() as f64 * 8.0 / bits as f64);
-            self.bottleneck.push_back(leaves);
-        }
         let copies = if self.chance(self.faults.duplicate) {
             2
         } else {
@@ -300,6 +288,25 @@ impl Link {
         if self.waiting.len() + copies > MAX_HELD {
             return Fate::Dropped(DropReason::DelayLineFull);
         }
+        // The bottleneck: each copy leaves the queue once the packets ahead of it and
+        // itself have been sent at the rate.
+        let mut leaves = [now; 2];
+        if let Some(bits) = self.faults.rate.filter(|&b| b > 0) {
+            while self.bottleneck.front().is_some_and(|&t| t <= now) {
+                self.bottleneck.pop_front();
+            }
+            if self.bottleneck.len() + copies > self.faults.queue {
+                return Fate::Dropped(DropReason::QueueFull);
+            }
+            let on_the_wire = Duration::try_from_secs_f64(packet.len() as f64 * 8.0 / bits as f64)
+                .unwrap_or(Duration::ZERO);
+            for leave in leaves.iter_mut().take(copies) {
+                let start = self.bottleneck.back().copied().unwrap_or(now).max(now);
+                *leave = start + on_the_wire;
+                self.bottleneck.push_back(*leave);
+            }
+        }
+        let leaves_first = leaves[0];
         let mut data = packet.to_vec();
         let corrupted = self.chance(self.faults.corrupt);
         if corrupted {
@@ -308,9 +315,9 @@ impl Link {
         // The delay line.
         let skips_delay = !self.faults.delay.is_zero() && self.chance(self.faults.reorder);
         let due = if skips_delay {
-            leaves
+            leaves_first
         } else {
-            let due = (leaves + self.this_delay()).max(self.last_due);
+            let due = (leaves_first + self.this_delay()).max(self.last_due);
             self.last_due = due;
             due
         };
@@ -320,9 +327,14 @@ impl Link {
             return Fate::Pass;
         }
         if copies == 2 {
+            // The copy follows the packet through the same delay, after its own time on
+            // the wire.
+            let again = due + leaves[1].saturating_sub(leaves_first);
             self.hold(due, data.clone());
+            self.hold(again, data);
+        } else {
+            self.hold(due, data);
         }
-        self.hold(due, data);
         Fate::Held {
             delayed: due > now,
             duplicated: copies == 2,
@@ -376,7 +388,9 @@ impl Link {
         // r = 1/burst per packet, and starts with p, chosen so that the share of time in
         // the bad state, p / (p + r), is the loss asked for.
         let r = 1.0 / self.faults.loss_burst;
-        let p = loss * r / (1.0 - loss);
+        // Past loss = burst / (burst + 1), p would exceed 1: the loss then falls short
+        // (the command line warns).
+        let p = (loss * r / (1.0 - loss)).min(1.0);
         let lost = self.bad_state;
         self.bad_state = if self.bad_state {
             !self.chance(r)

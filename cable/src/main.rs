@@ -259,6 +259,16 @@ impl CableArgs {
                 "--jitter without --delay: the delay varies around 0, so only upwards".into(),
             );
         }
+        for f in &faults {
+            let most = f.loss_burst / (f.loss_burst + 1.0);
+            if f.loss_burst > 1.0 && f.loss > most && f.loss < 1.0 {
+                warnings.push(format!(
+                    "--loss-burst {}: bursts that long lose at most {:.0}% of the packets; longer bursts lose more",
+                    f.loss_burst,
+                    most * 100.0
+                ));
+            }
+        }
         (faults, warnings)
     }
 

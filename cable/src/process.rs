@@ -28,6 +28,23 @@ use crate::side::Side;
 
 /// The hidden subcommand that is the first process of a side's PID namespace.
 pub const INIT: &str = "__init";
+/// The variable that gives the first process the cable's PID.
+const CABLE_PID: &str = "CABLE_PID";
+
+/// Whether the cable that started this first process is still running (not gone, not a
+/// zombie).
+fn cable_alive() -> bool {
+    let Some(pid) = std::env::var(CABLE_PID)
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+    else {
+        return false;
+    };
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The state is the first field after the command's closing parenthesis.
+    let state = stat.rfind(')').and_then(|i| stat.get(i + 2..i + 3));
+    matches!(state, Some(s) if s != "Z" && s != "X")
+}
 
 /// A command running in a side.
 pub struct Running {
@@ -106,7 +123,8 @@ fn spawn_init(
         .arg(INIT)
         .arg("--")
         .args(argv)
-        .envs(environment(side));
+        .envs(environment(side))
+        .env(CABLE_PID, std::process::id().to_string());
     if own_group {
         cmd.process_group(0);
     }
@@ -158,6 +176,13 @@ pub fn init(argv: &[OsString]) -> ExitCode {
         eprintln!("cable: cannot tie the side to the cable (PR_SET_PDEATHSIG): {e}");
         return ExitCode::from(1);
     }
+    // The cable may have died between starting this process and the line above, and then
+    // no signal will come: look. (getppid() cannot tell: in a new PID namespace the parent
+    // is always 0.) /proc is the cable's, so its PID is found there.
+    if !cable_alive() {
+        eprintln!("cable {INIT}: the cable that started this side has ended");
+        return ExitCode::from(1);
+    }
     // A first process receives only the signals it handles. Ctrl-C reaches the command
     // through its process group; this process only waits for the command to end.
     let _ = ctrlc::set_handler(|| {});
@@ -165,7 +190,11 @@ pub fn init(argv: &[OsString]) -> ExitCode {
         eprintln!("cable {INIT}: no command");
         return ExitCode::from(2);
     };
-    let child = match Command::new(program).args(args).spawn() {
+    let child = match Command::new(program)
+        .args(args)
+        .env_remove(CABLE_PID)
+        .spawn()
+    {
         Ok(child) => child,
         Err(e) => {
             eprintln!("cable: cannot run {}: {e}", program.to_string_lossy());
@@ -176,7 +205,8 @@ pub fn init(argv: &[OsString]) -> ExitCode {
     let code = reap_until(command);
     // What the command left running in the side ends with it.
     let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
-    while !matches!(waitpid(Pid::from_raw(-1), None), Err(Errno::ECHILD)) {}
+    // Reap them; any error but an interrupted wait (ECHILD: none left) ends it.
+    while let Ok(_) | Err(Errno::EINTR) = waitpid(Pid::from_raw(-1), None) {}
     ExitCode::from(code)
 }
 

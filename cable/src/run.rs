@@ -50,6 +50,18 @@ struct Live {
     cable: thread::JoinHandle<Result<Summary, String>>,
 }
 
+impl Live {
+    /// The cable's loop has ended by itself: a TUN device failed (it said why).
+    fn broken(&self) -> bool {
+        self.cable.is_finished()
+    }
+
+    /// Ctrl-C, or a broken cable: time to end.
+    fn ending(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst) || self.broken()
+    }
+}
+
 /// Makes the sides, opens the capture, prints the banner and starts the loop.
 fn start(options: &Options) -> Result<Live, String> {
     // First, while this process has one thread (a new user namespace requires it).
@@ -154,11 +166,20 @@ fn try_run(
     start_after: Duration,
 ) -> Result<u8, String> {
     let live = start(options)?;
+    // Whatever happens to the commands, the loop is stopped and the capture written.
+    let outcome = run_commands(&live, left, right, start_after);
+    let summary = finish(live, options);
+    let code = outcome?;
+    summary?;
+    Ok(code)
+}
+
+fn run_commands(live: &Live, left: &str, right: &str, start_after: Duration) -> Result<u8, String> {
     // The left command has a process group of its own: Ctrl-C in the terminal reaches
     // the right command (and the cable), and the cable then ends the left one.
     let left_cmd = process::start(&live.netns[0], Side::Left, shell(left), true)?;
     let until = Instant::now() + start_after;
-    while Instant::now() < until && !live.interrupted.load(Ordering::SeqCst) {
+    while Instant::now() < until && !live.ending() {
         thread::sleep(TICK.min(until.saturating_duration_since(Instant::now())));
     }
     let mut left_status = left_cmd.try_status();
@@ -169,9 +190,9 @@ fn try_run(
         );
     }
     let mut right_code = 130;
-    if !live.interrupted.load(Ordering::SeqCst) {
+    if !live.ending() {
         let right_cmd = process::start(&live.netns[1], Side::Right, shell(right), false)?;
-        let status = wait_right(&right_cmd, &live.interrupted);
+        let status = wait_right(&right_cmd, live);
         right_code = status.as_ref().map(process::exit_code).unwrap_or(1);
         if let Err(e) = &status {
             eprintln!("cable: waiting for the right command failed: {e}");
@@ -188,22 +209,27 @@ fn try_run(
             );
         }
     }
-    finish(live, options)?;
+    if live.broken() {
+        return Err("the cable failed (see above); the commands were ended".into());
+    }
     Ok(right_code)
 }
 
 /// Waits for the right command; after a Ctrl-C (which reached it too), gives it
 /// [`GRACE`] to end, then kills it.
-fn wait_right(
-    right: &Running,
-    interrupted: &AtomicBool,
-) -> std::io::Result<std::process::ExitStatus> {
+fn wait_right(right: &Running, live: &Live) -> std::io::Result<std::process::ExitStatus> {
     let mut interrupted_at = None;
+    let mut killed = false;
     loop {
         if let Some(status) = right.wait_for(TICK) {
             return status;
         }
-        if interrupted.load(Ordering::SeqCst) {
+        if live.broken() && !killed {
+            // No cable, nothing to run across: the right command ends now.
+            right.kill();
+            killed = true;
+        }
+        if live.interrupted.load(Ordering::SeqCst) {
             let at = *interrupted_at.get_or_insert_with(Instant::now);
             if at.elapsed() > GRACE {
                 eprintln!(
@@ -218,6 +244,11 @@ fn wait_right(
 
 /// Ctrl-C for the left command, then SIGKILL if it is still there after [`GRACE`].
 fn end_left(left: &Running) -> Option<std::io::Result<std::process::ExitStatus>> {
+    // Ended already (while the right one ran): its process group may be gone, and its
+    // number someone else's.
+    if let Some(status) = left.try_status() {
+        return Some(status);
+    }
     left.interrupt();
     if let Some(status) = left.wait_for(GRACE) {
         return Some(status);
@@ -258,28 +289,38 @@ fn try_hold(options: &Options) -> Result<(), String> {
     // One thread waits in each side: `cable exec` finds it by name and enters the
     // namespaces it is in. It ends with the cable.
     let mut release = Vec::new();
+    let (ready_tx, ready) = mpsc::channel::<bool>();
     for side in Side::BOTH {
         let netns = live.netns[side.index()]
             .try_clone()
             .map_err(|e| e.to_string())?;
         let (tx, parked) = mpsc::channel::<()>();
         release.push(tx);
+        let ready_tx = ready_tx.clone();
         thread::Builder::new()
             .name(anchor_name(side))
             .spawn(move || {
-                if setns(&netns, CloneFlags::CLONE_NEWNET).is_ok() {
+                let entered = setns(&netns, CloneFlags::CLONE_NEWNET).is_ok();
+                let _ = ready_tx.send(entered);
+                if entered {
                     // Returns when the cable drops the sender.
                     let _ = parked.recv();
                 }
             })
             .map_err(|e| format!("cannot start {side}'s anchor: {e}"))?;
     }
+    // Only once both anchors are in their sides can `cable exec` find them.
+    for _ in Side::BOTH {
+        if !ready.recv().unwrap_or(false) {
+            return Err("an anchor could not enter its side's namespace".into());
+        }
+    }
     eprintln!("cable: held. In another terminal, run a command on either side:");
     eprintln!("cable:   cable exec left tcp-server 0.0.0.0:9999      (in lab-left, 10.99.0.1)");
     eprintln!("cable:   cable exec right tcp-client 10.99.0.1:9999   (in lab-right, 10.99.0.2)");
     eprintln!("cable:   cable exec right                             (a shell in lab-right)");
     eprintln!("cable: Ctrl-C here ends the cable, and every command on it.");
-    while !live.interrupted.load(Ordering::SeqCst) {
+    while !live.ending() {
         thread::sleep(TICK);
     }
     drop(release);

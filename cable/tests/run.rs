@@ -525,6 +525,15 @@ fn a_held_cable_runs_commands_from_other_terminals() {
         .spawn()
         .unwrap();
     let stderr = hold.stderr.take().unwrap();
+    // If the test fails, the held cable must not outlive it.
+    struct KillOnDrop(u32);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let pid = nix::unistd::Pid::from_raw(self.0 as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+    let guard = KillOnDrop(hold.id());
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::BufRead;
@@ -555,7 +564,14 @@ fn a_held_cable_runs_commands_from_other_terminals() {
         "-c",
         "for i in $(seq 50); do tcp-client $LEFT:9999 && exit 0; sleep 0.1; done; exit 1",
     ]));
-    assert_eq!(code, Some(0), "{out}\n{err}");
+    if code != Some(0) {
+        let _ = server.kill();
+        let out = server.wait_with_output().unwrap();
+        panic!(
+            "{out:?}\n{err}\nthe server: {}",
+            String::from_utf8_lossy(&out.stderr) + String::from_utf8_lossy(&out.stdout)
+        );
+    }
     assert!(out.contains("hello,li"), "{out}");
     // Ctrl-C ends the cable, and the command on it ends too.
     nix::sys::signal::kill(
@@ -564,8 +580,11 @@ fn a_held_cable_runs_commands_from_other_terminals() {
     )
     .unwrap();
     let status = hold.wait().unwrap();
+    // Reaped: its PID is no longer ours to signal.
+    std::mem::forget(guard);
     assert!(status.success(), "{status}");
-    let summary: Vec<String> = rx.try_iter().collect();
+    // Its last lines, as the reader thread gets them (it ends with the pipe).
+    let summary: Vec<String> = rx.iter().collect();
     assert!(
         summary.iter().any(|l| l.contains("summary after")),
         "{summary:?}"

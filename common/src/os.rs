@@ -623,16 +623,25 @@ pub fn tcp_info(socket: socket2::SockRef<'_>) -> io::Result<crate::tcpinfo::TcpI
 /// structs it is used for (integers only).
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 #[allow(unsafe_code)]
-fn unsafe_free_zeroed<T: Copy>() -> T {
+fn unsafe_free_zeroed<T: PlainData>() -> T {
     // SAFETY: T is one of libc's tcp_info structs: integers and padding only, for which
     // all-zero bytes are a valid value.
     unsafe { std::mem::zeroed() }
 }
 
+/// The C structs that all-zero bytes make a valid value of, and that getsockopt may fill:
+/// integers only. Sealed here, so that no other type can be passed.
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+trait PlainData: Copy {}
+#[cfg(target_os = "linux")]
+impl PlainData for libc::tcp_info {}
+#[cfg(target_os = "macos")]
+impl PlainData for libc::tcp_connection_info {}
+
 /// getsockopt into a struct; returns how many bytes the kernel wrote.
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 #[allow(unsafe_code)]
-fn getsockopt_into<T>(
+fn getsockopt_into<T: PlainData>(
     socket: &socket2::SockRef<'_>,
     level: i32,
     name: i32,

@@ -55,6 +55,9 @@ pub fn cwnd_samples(json_lines: &str) -> Result<Vec<timeseq::CwndSample>, String
     Err("no line with readings: make it with `upload send --tcp-info --json`".into())
 }
 
+/// A segment at least this long is part of a transfer, not a control line.
+const BULK_SEGMENT: u32 = 512;
+
 /// The ladder's default length: a handshake, a short session and a close fit.
 pub const DEFAULT_MAX: usize = 60;
 
@@ -93,14 +96,16 @@ pub fn draw(
         c.events.len()
     );
     let svg = if options.time_seq {
-        // The readings count from the sender's first data byte; the graph from the
-        // connection's first segment.
+        // The readings count from the file's first byte; the graph from the connection's
+        // first segment. The file starts with the sender's first full-sized segment: the
+        // control lines before it (upload's PUT) are short.
         let sender = c.bulk_sender();
-        let first_data = c
-            .events
-            .iter()
-            .find(|e| e.from == sender && e.segment.len > 0)
-            .map_or(0.0, |e| e.t);
+        let data = |min: u32| {
+            c.events
+                .iter()
+                .find(|e| e.from == sender && e.segment.len >= min)
+        };
+        let first_data = data(BULK_SEGMENT).or_else(|| data(1)).map_or(0.0, |e| e.t);
         let cwnd: Vec<_> = options
             .cwnd
             .iter()

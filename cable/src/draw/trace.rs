@@ -40,11 +40,23 @@ pub struct Connection {
 
 /// The TCP connections of a capture, in the order they began.
 pub fn connections(records: &[Record]) -> Vec<Connection> {
-    let mut order: Vec<(SocketAddr, SocketAddr)> = Vec::new();
-    let mut by_key: HashMap<(SocketAddr, SocketAddr), Vec<(&Record, Segment)>> = HashMap::new();
+    // A connection is its two addresses, and which use of them it is: the same ports can
+    // carry a new connection later, which starts with a SYN of another ISN.
+    type Key = ((SocketAddr, SocketAddr), usize);
+    let mut order: Vec<Key> = Vec::new();
+    let mut by_key: HashMap<Key, Vec<(&Record, Segment)>> = HashMap::new();
+    let mut current: HashMap<(SocketAddr, SocketAddr), (usize, Option<u32>)> = HashMap::new();
     for r in records {
         if let Kind::Tcp(s) = packet::parse(&r.data) {
-            let key = s.connection();
+            let pair = s.connection();
+            let (generation, isn) = current.entry(pair).or_insert((0, None));
+            if s.flags.syn && !s.flags.ack {
+                if isn.is_some_and(|i| i != s.seq) {
+                    *generation += 1;
+                }
+                *isn = Some(s.seq);
+            }
+            let key = (pair, *generation);
             let list = by_key.entry(key).or_insert_with(|| {
                 order.push(key);
                 Vec::new()
@@ -111,12 +123,16 @@ fn connection(list: &[(&Record, Segment)]) -> Connection {
             }
         })
         .collect();
-    // Window scaling is on only when both SYNs offered it (RFC 7323).
-    let offered = list
+    // Window scaling is on only when both ends offered it in their SYNs (RFC 7323); a
+    // SYN sent twice is still one end.
+    let mut offered = [false; 2];
+    for (_, s) in list
         .iter()
         .filter(|(_, s)| s.flags.syn && s.window_scale.is_some())
-        .count();
-    if offered < 2 {
+    {
+        offered[end_of(s.src)] = true;
+    }
+    if offered != [true, true] {
         window_scale = [0, 0];
     }
     Connection {
@@ -226,5 +242,47 @@ pub(crate) mod tests {
         assert_eq!(cs.len(), 2);
         assert_eq!(cs[1].events.len(), 1);
         assert!(connections(&[]).is_empty());
+        // The same ports again, with a new ISN: a second connection, not the first one's.
+        let mut again = hello();
+        again.push(record(400, tcp_packet(C, S, 90_000, 0, "S", b""), None));
+        again.push(record(401, tcp_packet(S, C, 7, 90_001, "SA", b""), None));
+        let cs = connections(&again);
+        assert_eq!(cs.len(), 2);
+        assert_eq!(Connection::label(&cs[1].events[1]), "SYN, ACK seq=0 ack=1");
+    }
+
+    #[test]
+    fn window_scaling_needs_both_ends() {
+        use etherparse::{PacketBuilder, TcpOptionElement};
+        let syn = |src: &str, dst: &str, seq: u32, ack: Option<u32>, scale: Option<u8>| {
+            let (s, d): (SocketAddr, SocketAddr) = (src.parse().unwrap(), dst.parse().unwrap());
+            let (std::net::IpAddr::V4(si), std::net::IpAddr::V4(di)) = (s.ip(), d.ip()) else {
+                panic!()
+            };
+            let mut b = PacketBuilder::ipv4(si.octets(), di.octets(), 64)
+                .tcp(s.port(), d.port(), seq, 100)
+                .syn();
+            if let Some(a) = ack {
+                b = b.ack(a);
+            }
+            if let Some(sc) = scale {
+                b = b.options(&[TcpOptionElement::WindowScale(sc)]).unwrap();
+            }
+            let mut out = Vec::new();
+            b.write(&mut out, &[]).unwrap();
+            out
+        };
+        // The client's SYN twice with a scale, the SYN-ACK without: no scaling.
+        let records = vec![
+            record(0, syn(C, S, 1, None, Some(7)), None),
+            record(1000, syn(C, S, 1, None, Some(7)), None),
+            record(1001, syn(S, C, 50, Some(2), None), None),
+        ];
+        assert_eq!(connections(&records)[0].window_scale, [0, 0]);
+        let records = vec![
+            record(0, syn(C, S, 1, None, Some(7)), None),
+            record(1, syn(S, C, 50, Some(2), Some(9)), None),
+        ];
+        assert_eq!(connections(&records)[0].window_scale, [7, 9]);
     }
 }

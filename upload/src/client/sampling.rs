@@ -17,6 +17,9 @@ use common::output;
 use common::tcpinfo::{TcpInfo, NOT_AVAILABLE};
 use serde::Serialize;
 
+/// The most readings kept for one file's JSON.
+pub const MAX_SAMPLES: usize = 100_000;
+
 /// How often a transfer is sampled unless `--tcp-info-interval` says otherwise.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -133,12 +136,18 @@ fn take(
         };
         output::err_line(format_args!("upload: tcp-info +{t:.3} s ({when}): {what}"));
     }
-    if let Ok(mut s) = samples.lock() {
-        s.push(Sample {
-            t,
-            last,
-            info,
-            error,
-        });
+    // Kept for the JSON only, and not without bound (a reading a millisecond for hours);
+    // the last one always.
+    if keep {
+        if let Ok(mut s) = samples.lock() {
+            if s.len() < MAX_SAMPLES || last {
+                s.push(Sample {
+                    t,
+                    last,
+                    info,
+                    error,
+                });
+            }
+        }
     }
 }
