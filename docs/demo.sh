@@ -126,6 +126,10 @@ if ((PLAIN)); then
     }
     stop() {
         ((${#SERVERS[@]})) || return 0
+        # A client can end a moment before the server logs the close (the server closes
+        # its socket, the client sees the end, and only then is the line written and
+        # prefixed): let those lines come out before the Ctrl-C does.
+        sleep 0.3
         echo "^C" | prefix server
         # One server after the other, so that their summaries come in a fixed order. One
         # that ignores Ctrl-C (the tutorial's Python waits for its client threads) gets
