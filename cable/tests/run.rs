@@ -178,7 +178,10 @@ fn an_upload_through_five_percent_loss_is_verified_and_retransmitted() {
     ));
 }
 
-/// The mean RTT of `ping -c 5` through a cable with these arguments, in ms.
+/// The shortest RTT of `ping -c 5` through a cable with these arguments, in ms. The
+/// shortest, not the mean: the delay is a floor that no packet may beat, and what a busy
+/// machine adds (a forwarder thread woken late) only ever comes on top; one packet of five
+/// that crossed an idle moment shows the cable's own delay.
 fn ping_rtt(args: &[&str]) -> f64 {
     let mut cmd = cable(&["run"]);
     cmd.args(args)
@@ -195,7 +198,7 @@ fn ping_rtt(args: &[&str]) -> f64 {
         .unwrap()
         .trim()
         .split('/')
-        .nth(1)
+        .next()
         .unwrap()
         .parse()
         .unwrap()
@@ -208,15 +211,17 @@ fn a_delay_of_20_ms_each_way_is_a_round_trip_of_40() {
     }
     let rtt = ping_rtt(&["--delay", "20"]);
     assert!(
-        (35.0..=45.0).contains(&rtt),
-        "RTT {rtt} ms, expected 40 ± 5"
+        (39.5..=45.0).contains(&rtt),
+        "shortest RTT {rtt} ms, expected 40 to 45 (never below the delay)"
     );
     let rtt = ping_rtt(&["--delay", "30ms:0"]);
     assert!(
-        (25.0..=35.0).contains(&rtt),
-        "one way only: RTT {rtt} ms, expected 30 ± 5"
+        (29.5..=35.0).contains(&rtt),
+        "one way only: shortest RTT {rtt} ms, expected 30 to 35"
     );
-    // TCP's own estimate (--tcp-info), after the tutorial's session: its smoothed RTT.
+    // TCP's own estimate (--tcp-info), after the tutorial's session: its smoothed RTT, an
+    // average of a handful of samples, so a busy machine can lift it more than ping's
+    // shortest; never below the cable's 40 ms.
     let (code, _, err) = run(&mut cable(&[
         "run",
         "--delay",
@@ -241,8 +246,8 @@ fn a_delay_of_20_ms_each_way_is_a_round_trip_of_40() {
         .parse()
         .unwrap();
     assert!(
-        (35.0..=45.0).contains(&srtt),
-        "TCP's smoothed RTT {srtt} ms, expected 40 ± 5: {line}"
+        (39.0..=60.0).contains(&srtt),
+        "TCP's smoothed RTT {srtt} ms, expected 40 to 60: {line}"
     );
 }
 
