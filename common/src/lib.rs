@@ -19,6 +19,9 @@
 //! - [`output`]: the event lines (time, connection id, peer) and the `--trace` hex dump.
 //! - [`cli`]: durations in seconds, parsed the same way by every program.
 //! - [`udp`]: UDP sockets, truncated datagrams, and the kernel's drop counter.
+//! - [`ratelimit`]: a token bucket per source address, against UDP floods and reflection.
+//! - [`files`]: the names a server takes from the network, and writes that leave no half
+//!   file under a real name; [`progress`], the bars of a transfer.
 //! - [`testing`]: for the crates' tests: run a server as a process on port 0.
 //! - [`os`]: the one place where Linux, macOS and Windows differ, each system's way side
 //!   by side (truncated datagrams, `SO_REUSEADDR`, limits, file-system calls).
@@ -31,11 +34,14 @@ pub mod capacity;
 pub mod cli;
 pub mod conn;
 pub mod deadline;
+pub mod files;
 pub mod frame;
 pub mod grade;
 pub mod net;
 pub mod os;
 pub mod output;
+pub mod progress;
+pub mod ratelimit;
 pub mod server;
 pub mod tcpinfo;
 pub mod testing;

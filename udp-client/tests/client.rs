@@ -412,7 +412,7 @@ fn talks_to_socat_as_an_echo_server() {
 fn lock_step_against_a_default_server_is_not_rate_limited() {
     let s = start_limited(
         common::addr::LimitScope::default(),
-        udp_server::ratelimit::DEFAULT_RATE,
+        common::ratelimit::DEFAULT_RATE,
     );
     let report = ping::run(&options(s.addr, 2000, 0), pings(3000, 0)).unwrap();
     assert_eq!(report.received, 3000, "{}", report.to_text());

@@ -3,7 +3,7 @@
 //! As quinn-proto's `Endpoint` does for QUIC, [`Echo`] holds everything the server decides
 //! and nothing it does: given who sent a datagram, its bytes, and the time, it says whether
 //! to reply at once, later, twice, or not at all, and for which reason (the rate limit of
-//! [`crate::ratelimit`], or a fault of [`crate::faults`] injected on purpose). The reply's
+//! [`common::ratelimit`], or a fault of [`crate::faults`] injected on purpose). The reply's
 //! bytes are built here too. [`crate::serve`] only receives, logs and sends, so every
 //! decision can be tested without a network, and exactly, since the time is passed in.
 
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::addr::LimitScope;
 
 use crate::faults::{Dice, Faults};
-use crate::ratelimit::{self, RateDecision, RateLimiter};
+use common::ratelimit::{self, RateDecision, RateLimiter};
 
 /// What to do with one datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,14 +15,13 @@
 //! replies) — repeatably with `--seed`. Every injected fault is logged as injected.
 //!
 //! The files: [`echo`] decides what each datagram gets (pure, with the time passed in),
-//! using [`ratelimit`] and [`faults`]; [`sender`] sends and counts; [`delay`] holds the
+//! using [`common::ratelimit`] and [`faults`]; [`sender`] sends and counts; [`delay`] holds the
 //! replies that leave later; [`stats`] counts and sums up. This file receives, logs, and
 //! hands each decision to the sender.
 
 pub mod delay;
 pub mod echo;
 pub mod faults;
-pub mod ratelimit;
 pub mod sender;
 pub mod stats;
 
@@ -36,6 +35,7 @@ use common::addr::{Endpoint, LimitScope};
 use common::net;
 use common::os;
 use common::output::{self, Log, Tag};
+use common::ratelimit;
 use common::server::shutdown::{Background, Shutdown};
 use common::udp::{self, Receiver, UdpOptions};
 use common::{EXIT_FAILURE, EXIT_OK};

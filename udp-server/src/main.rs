@@ -16,8 +16,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use common::addr::{Endpoint, LimitScope, DEFAULT_ADDR};
 use common::cli::parse_positive;
+use common::ratelimit::DEFAULT_RATE;
 use common::udp::UdpOptions;
-use udp_server::ratelimit::DEFAULT_RATE;
 use udp_server::{
     Config, Delay, Faults, HandlerMode, Options, DEFAULT_BUFFER, DEFAULT_REPLY_PREFIX,
 };

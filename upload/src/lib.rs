@@ -9,11 +9,11 @@
 //! | `send()` may send part of the bytes, unchecked        | `write_all` (Python: `sendall`)          |
 //! | the size is not framed: it must arrive alone          | [`protocol`]: lines, then exactly `size` bytes |
 //! | a client that leaves early makes the server loop forever (`recv` returns `b''`) | end of stream is seen; the partial file is deleted |
-//! | every upload overwrites `recv_yan.jpg`                | the client's name, checked ([`name`]); `ERR EXISTS` |
-//! | a half-received file sits under the real name         | hidden `.part`, fsync, atomic rename ([`store`]) |
+//! | every upload overwrites `recv_yan.jpg`                | the client's name, checked ([`common::files::name`]); `ERR EXISTS` |
+//! | a half-received file sits under the real name         | hidden `.part`, fsync, atomic rename ([`common::files::store`]) |
 //! | nothing checks that the bytes arrived intact          | SHA-256 on both sides, compared before the file is kept |
 //! | one client at a time, no limits, no timeout           | [`common::server`]: threads, limits, idle timeout; `--max-size` |
-//! | silence while it runs                                 | progress bars ([`progress`])             |
+//! | silence while it runs                                 | progress bars ([`common::progress`])             |
 //!
 //! One crate, two subcommands: [`server`] is `upload serve`, [`client`] is `upload send`.
 //! [`tutorial`] is the tutorial's own exchange (`--protocol tutorial`), which both speak too,
@@ -23,12 +23,9 @@
 pub mod check;
 pub mod client;
 pub mod hashing;
-pub mod name;
-pub mod progress;
 pub mod protocol;
 pub mod run;
 pub mod server;
-pub mod store;
 pub mod tutorial;
 pub mod wire;
 

@@ -26,8 +26,9 @@ pub const GREETING: &str = "UPLOAD/1 READY";
 /// and a 255-byte name fit with room to spare. A longer line is refused without being
 /// buffered.
 pub const MAX_LINE: usize = 512;
-/// The longest file name, in bytes (the limit of most file systems).
-pub const MAX_NAME: usize = 255;
+/// The longest file name, in bytes (the limit of most file systems; the name rules
+/// are shared with the TFTP server, in `common::files::name`).
+pub const MAX_NAME: usize = common::files::name::MAX_NAME;
 /// Bytes in a SHA-256 digest.
 pub const DIGEST_LEN: usize = 32;
 

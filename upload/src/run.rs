@@ -11,8 +11,10 @@ use common::output::{self, human_bytes, Log};
 use common::server::{Limits, Shutdown};
 use common::{EXIT_FAILURE, EXIT_OK};
 
-use crate::progress::Progress;
-use crate::{client, hashing, protocol, server, store, Exchange};
+use common::files::store;
+use common::progress::Progress;
+
+use crate::{client, hashing, protocol, server, Exchange};
 
 /// Everything `upload serve` needs to start.
 #[derive(Debug, Clone)]

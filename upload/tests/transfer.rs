@@ -11,10 +11,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::addr::Endpoint;
+use common::progress::Progress;
 use indicatif::{InMemoryTerm, ProgressDrawTarget};
 use support::*;
 use upload::client::{self, SendError};
-use upload::progress::Progress;
 use upload::protocol::ErrCode;
 
 fn options(server: &TestServer) -> client::Options {

@@ -33,10 +33,10 @@ use common::net::{self, NetError};
 use common::output::{self, human_bytes, Log};
 
 use crate::hashing::Pipeline;
-use crate::progress::{Bar, Progress};
 use crate::protocol::{digest_hex, Digest, ErrCode, Reply, Request};
 use crate::wire::{LineError, Wire};
 use crate::{rate, Exchange};
+use common::progress::{Bar, Progress};
 use sampling::Sampler;
 
 use tutorial::TutorialError;

@@ -35,11 +35,11 @@ use std::time::Duration;
 use common::output::Log;
 use common::server::{self, Accepted, Background, Closed, Handler, Limits, Shutdown, Summary};
 
-use crate::progress::Progress;
 use crate::protocol::{ErrCode, Reply};
-use crate::store::{self, PartFile};
 use crate::wire::Wire;
 use crate::Exchange;
+use common::files::store::{self, PartFile};
+use common::progress::Progress;
 
 pub use service::{Config, Service, Uploads, DEFAULT_KEEP_FREE, DEFAULT_MAX_SIZE};
 

@@ -13,8 +13,8 @@ use std::sync::Mutex;
 
 use common::output::{human_bytes, Log};
 
-use crate::progress::Progress;
 use crate::Exchange;
+use common::progress::Progress;
 
 /// The default largest upload.
 pub const DEFAULT_MAX_SIZE: u64 = 4 << 30;

@@ -16,10 +16,10 @@ use std::time::Instant;
 use common::output::{human_bytes, Tag};
 
 use crate::hashing::Pipeline;
-use crate::progress::Bar;
 use crate::protocol::{digest_hex, Digest, ErrCode};
 use crate::rate;
-use crate::store::{PartFile, WRITEBACK_EVERY};
+use common::files::store::{PartFile, WRITEBACK_EVERY};
+use common::progress::Bar;
 
 use super::service::Service;
 

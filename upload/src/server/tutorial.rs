@@ -13,10 +13,10 @@ use common::output::{self, human_bytes, Tag};
 use common::server::close::{CloseReason, Closed};
 
 use crate::protocol::ErrCode;
-use crate::store::{CommitError, PartFile};
 use crate::tutorial::{
     numbered_name, parse_size, read_message, DONE, GO_AHEAD, GREETING, STORE_AS, STORE_EXT,
 };
+use common::files::store::{CommitError, PartFile};
 
 use super::service::Service;
 use super::transfer::{DataFailure, FileRefusal, Transfer};

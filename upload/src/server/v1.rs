@@ -13,10 +13,10 @@ use common::net;
 use common::output::{self, human_bytes, Tag};
 use common::server::close::CloseReason;
 
-use crate::name;
 use crate::protocol::{digest_hex, ErrCode, Reply, Request};
-use crate::store::CommitError;
 use crate::wire::{LineError, Wire};
+use common::files::name;
+use common::files::store::CommitError;
 
 use super::service::Service;
 use super::transfer::{write_error, DataFailure, FileRefusal, Transfer};

@@ -8,7 +8,7 @@
 //!
 //! The server also prints event lines while bars are on screen. Printed as they are, a line
 //! would land in the middle of a bar; so every line is printed through
-//! [`MultiProgress::suspend`] (via [`common::output::print_through`]), which takes the bars
+//! [`MultiProgress::suspend`] (via [`crate::output::print_through`]), which takes the bars
 //! down, prints, and draws them again.
 
 use std::io::IsTerminal;
@@ -61,7 +61,7 @@ impl Progress {
     pub fn keep_lines_clear(&self) {
         if let Some(multi) = &self.multi {
             let multi = multi.clone();
-            common::output::print_through(move |print| multi.suspend(print));
+            crate::output::print_through(move |print| multi.suspend(print));
         }
     }
 

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, SyncSender};
 use std::thread::{self, JoinHandle};
 
-use common::os;
+use crate::os;
 
 /// The partial file's name keeps at most this many bytes of the final name, so that the
 /// hidden name stays under the 255-byte limit of file names.
@@ -331,13 +331,13 @@ mod tests {
         fs::create_dir_all(&target).unwrap();
         let dir = tempfile::tempdir_in(&target).unwrap();
         if rustix::fs::statfs(dir.path()).unwrap().f_type == libc::TMPFS_MAGIC {
-            common::testing::skip(format_args!(
+            crate::testing::skip(format_args!(
                 "{} is on a tmpfs, which has no disk to write back to",
                 dir.path().display()
             ));
             return;
         }
-        if !common::testing::available("fincore", "util-linux") {
+        if !crate::testing::available("fincore", "util-linux") {
             return;
         }
         let chunk: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();

@@ -27,14 +27,18 @@
 //! Symbolic links are the other way out of a folder: a link `uploads/x -> /etc/passwd` would
 //! make "write to x" write to /etc/passwd. The server never opens an existing final name for
 //! writing: it writes a new partial file and moves it into place with `link`/`rename`,
-//! which replace a link itself, never what it points to (see [`crate::store`]).
+//! which replace a link itself, never what it points to (see [`super::store`]).
+
+/// The longest name accepted, in bytes: the limit of a file name on the common file systems
+/// (ext4, APFS, NTFS count 255 bytes or characters).
+pub const MAX_NAME: usize = 255;
 
 /// Why a name was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum BadName {
     #[error("the name is empty")]
     Empty,
-    #[error("the name is longer than {} bytes", crate::protocol::MAX_NAME)]
+    #[error("the name is longer than {} bytes", MAX_NAME)]
     TooLong,
     #[error("the name is not valid UTF-8")]
     NotUtf8,
@@ -84,7 +88,7 @@ pub fn check(name: &[u8]) -> Result<&str, BadName> {
     if name.is_empty() {
         return Err(BadName::Empty);
     }
-    if name.len() > crate::protocol::MAX_NAME {
+    if name.len() > MAX_NAME {
         return Err(BadName::TooLong);
     }
     let name = std::str::from_utf8(name).map_err(|_| BadName::NotUtf8)?;
