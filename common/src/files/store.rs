@@ -159,6 +159,19 @@ impl PartFile {
     // ANCHOR_END: commit
 }
 
+/// A part file is written like any file (TFTP's blocks go through `std::io::Write`).
+impl Write for PartFile {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let mut file = self.file()?;
+        file.write(bytes)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let mut file = self.file()?;
+        file.flush()
+    }
+}
+
 /// The text for [`CommitError::NoLinks`].
 fn no_links_text(e: &io::Error) -> String {
     format!(

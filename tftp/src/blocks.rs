@@ -1,0 +1,164 @@
+//! # From a file to blocks and back, hashed on the way
+//!
+//! The sender cuts the file into blocks of exactly `blksize` bytes (the last one shorter,
+//! perhaps empty); the receiver writes them out. In netascii mode the text is converted on
+//! the way ([`crate::netascii`]). Both hash the bytes of the *file* (before conversion on
+//! one side, after it on the other) with SHA-256: TFTP has no checksum of its own, only
+//! UDP's 16-bit one, so the digests printed at both ends are the only proof the file
+//! arrived as it left.
+
+use std::io::{self, Read, Write};
+
+use sha2::{Digest, Sha256};
+
+use crate::netascii::{Decoder, Encoder};
+use crate::packet::Mode;
+
+/// Reads a file as blocks.
+pub struct BlockReader<R> {
+    input: R,
+    encoder: Option<Encoder>,
+    /// Bytes ready for the wire, not yet in a block.
+    pending: Vec<u8>,
+    offset: usize,
+    eof: bool,
+    hasher: Sha256,
+    buf: Vec<u8>,
+    /// Bytes read from the file.
+    pub file_bytes: u64,
+}
+
+impl<R: Read> BlockReader<R> {
+    pub fn new(input: R, mode: Mode) -> BlockReader<R> {
+        BlockReader {
+            input,
+            encoder: (mode == Mode::Netascii).then(Encoder::default),
+            pending: Vec::new(),
+            offset: 0,
+            eof: false,
+            hasher: Sha256::new(),
+            buf: Vec::new(),
+            file_bytes: 0,
+        }
+    }
+
+    /// The next block: `blksize` bytes, or fewer at the end of the file.
+    pub fn next_block(&mut self, blksize: usize) -> io::Result<Vec<u8>> {
+        while self.pending.len() - self.offset < blksize && !self.eof {
+            // Keep what is left, read more.
+            self.pending.drain(..self.offset);
+            self.offset = 0;
+            self.buf.resize(blksize.max(8192), 0);
+            let n = match self.input.read(&mut self.buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let chunk = &self.buf[..n];
+            self.hasher.update(chunk);
+            self.file_bytes += n as u64;
+            match (&mut self.encoder, n) {
+                (Some(e), 0) => e.finish(&mut self.pending),
+                (Some(e), _) => e.encode(chunk, &mut self.pending),
+                (None, _) => self.pending.extend_from_slice(chunk),
+            }
+            if n == 0 {
+                self.eof = true;
+            }
+        }
+        let end = (self.offset + blksize).min(self.pending.len());
+        let block = self.pending[self.offset..end].to_vec();
+        self.offset = end;
+        Ok(block)
+    }
+
+    /// The SHA-256 of the file, in hex (call after the last block).
+    pub fn digest(self) -> String {
+        hex::encode(self.hasher.finalize())
+    }
+}
+
+/// Writes blocks to a file.
+pub struct BlockWriter<W> {
+    output: W,
+    decoder: Option<Decoder>,
+    hasher: Sha256,
+    buf: Vec<u8>,
+    /// Bytes written to the file.
+    pub file_bytes: u64,
+}
+
+impl<W: Write> BlockWriter<W> {
+    pub fn new(output: W, mode: Mode) -> BlockWriter<W> {
+        BlockWriter {
+            output,
+            decoder: (mode == Mode::Netascii).then(Decoder::default),
+            hasher: Sha256::new(),
+            buf: Vec::new(),
+            file_bytes: 0,
+        }
+    }
+
+    pub fn write_block(&mut self, data: &[u8]) -> io::Result<()> {
+        match &mut self.decoder {
+            Some(d) => {
+                self.buf.clear();
+                d.decode(data, &mut self.buf);
+                let buf = std::mem::take(&mut self.buf);
+                let result = self.put(&buf);
+                self.buf = buf;
+                result
+            }
+            None => self.put(data),
+        }
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.output.write_all(bytes)?;
+        self.hasher.update(bytes);
+        self.file_bytes += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// The end of the data: flushes, and returns the output and the file's SHA-256 in hex.
+    pub fn finish(mut self) -> io::Result<(W, String)> {
+        if let Some(d) = &mut self.decoder {
+            let mut tail = Vec::new();
+            d.finish(&mut tail);
+            self.put(&tail)?;
+        }
+        self.output.flush()?;
+        Ok((self.output, hex::encode(self.hasher.finalize())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_are_full_but_the_last_and_a_multiple_ends_empty() {
+        let data = vec![5u8; 1024];
+        let mut r = BlockReader::new(&data[..], Mode::Octet);
+        assert_eq!(r.next_block(512).unwrap().len(), 512);
+        assert_eq!(r.next_block(512).unwrap().len(), 512);
+        assert_eq!(r.next_block(512).unwrap().len(), 0);
+        // The digest of 1024 fives, as sha256sum prints it.
+        let mut h = Sha256::new();
+        h.update(&data);
+        assert_eq!(r.digest(), hex::encode(h.finalize()));
+    }
+
+    #[test]
+    fn text_is_converted_and_each_side_hashes_its_own_file() {
+        let mut r = BlockReader::new(&b"a\nb\n"[..], Mode::Netascii);
+        assert_eq!(r.next_block(512).unwrap(), b"a\r\nb\r\n");
+        let mut w = BlockWriter::new(Vec::new(), Mode::Netascii);
+        w.write_block(b"a\r").unwrap();
+        w.write_block(b"\nb\r\n").unwrap();
+        let (out, digest) = w.finish().unwrap();
+        let nl = crate::netascii::LOCAL_NEWLINE;
+        assert_eq!(out, [&b"a"[..], nl, b"b", nl].concat());
+        assert_eq!(digest.len(), 64);
+    }
+}
