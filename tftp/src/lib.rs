@@ -11,10 +11,12 @@
 //! - [`transfer`]: the sending and receiving state machines, no I/O, time passed in.
 //! - [`blocks`]: a file cut into blocks and put together again, with its SHA-256.
 //! - [`drive`]: a machine, a socket and a file: the one loop of a transfer.
+//! - [`check`]: the grader, `tftp get --check`.
 //! - [`server`] (`tftp serve`) and [`client`] (`tftp get`, `tftp put`): the drivers, which
 //!   move datagrams between a socket and a machine, and blocks between a machine and a file.
 
 pub mod blocks;
+pub mod check;
 pub mod client;
 pub mod drive;
 pub mod netascii;

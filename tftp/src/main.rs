@@ -17,6 +17,7 @@ use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand};
 use common::addr::{Endpoint, LimitScope};
 use common::cli::{parse_bytes, parse_seconds};
+use common::grade::class::ClassArgs;
 use tftp::packet::Mode;
 use tftp::transfer::{Timing, DEFAULT_TIMING};
 
@@ -40,6 +41,12 @@ enum Command {
     Get(GetArgs),
     /// Put a file on a TFTP server; prints its SHA-256 as sha256sum does.
     Put(PutArgs),
+    /// Write the files `tftp get --check` asks a server for into a folder (their bytes are
+    /// always the same); serve that folder to be graded.
+    GraderFiles {
+        /// The folder (created if missing).
+        dir: PathBuf,
+    },
 }
 
 /// What every side sets about the transfer itself.
@@ -116,9 +123,6 @@ struct ServeArgs {
 /// What get and put share.
 #[derive(Debug, clap::Args)]
 struct Client {
-    /// The server: HOST:PORT, [IPv6]:PORT or a bare PORT (tftp serve: 6969; a system
-    /// server: 69).
-    server: Endpoint,
     /// Ask for blocks of this many bytes (blksize, RFC 2348; 512 without it). 1428 fills an
     /// Ethernet frame; more means IP fragments across a real network.
     #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(8..=65464).map(|v| v as usize))]
@@ -151,10 +155,26 @@ enum ModeArg {
 
 #[derive(Debug, clap::Args)]
 struct GetArgs {
+    /// The server: HOST:PORT, [IPv6]:PORT or a bare PORT (tftp serve: 6969; a system
+    /// server: 69).
+    #[arg(required_unless_present = "targets")]
+    server: Option<Endpoint>,
     #[command(flatten)]
     client: Client,
     /// The file's name on the server.
-    file: String,
+    #[arg(required_unless_present = "check")]
+    file: Option<String>,
+    /// Grade the server instead of getting a file: a get, block-number rollover, a lost
+    /// and a duplicated ACK, a stranger's packet, a missing file, paths out of its folder,
+    /// the options. The server must serve the grader's files (tftp grader-files DIR).
+    /// Exit 0 only if every step passed; within a minute whatever the server does.
+    #[arg(long, conflicts_with_all = ["file", "output"])]
+    check: bool,
+    /// With --check: the report as one JSON object (one per server with --targets).
+    #[arg(long, requires = "check")]
+    json: bool,
+    #[command(flatten)]
+    class: ClassArgs,
     /// Where to write it (default: the same name, here). Written to a hidden part file
     /// first: a failed transfer leaves nothing under this name.
     #[arg(short, long, value_name = "PATH")]
@@ -163,6 +183,9 @@ struct GetArgs {
 
 #[derive(Debug, clap::Args)]
 struct PutArgs {
+    /// The server: HOST:PORT, [IPv6]:PORT or a bare PORT (tftp serve: 6969; a system
+    /// server: 69).
+    server: Endpoint,
     #[command(flatten)]
     client: Client,
     /// The local file to send.
@@ -193,21 +216,35 @@ fn main() -> ExitCode {
             config.quiet = a.quiet;
             tftp::run::serve_main(&a.addr, config)
         }
+        Command::Get(a) if a.check => {
+            match tftp::check::main(a.server.as_ref(), &a.class, a.json) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(common::EXIT_FAILURE as u8),
+                Err(e) => {
+                    common::output::err_line(format_args!("tftp get --check: {e}"));
+                    ExitCode::from(e.exit_code())
+                }
+            }
+        }
         Command::Get(a) => {
+            let remote = a.file.unwrap_or_default();
             let output = a
                 .output
                 .clone()
-                .unwrap_or_else(|| PathBuf::from(local_name(&a.file)));
+                .unwrap_or_else(|| PathBuf::from(local_name(&remote)));
+            // clap asks for the address unless --targets, which needs --check.
+            let Some(server) = a.server else {
+                common::output::err_line(format_args!("tftp get: give the server's address"));
+                return ExitCode::from(common::EXIT_USAGE as u8);
+            };
             tftp::run::client_main(
-                tftp::run::Job::Get {
-                    remote: a.file,
-                    output,
-                },
+                tftp::run::Job::Get { remote, output },
                 client_options(&a.client),
-                &a.client.server,
+                &server,
                 a.client.quiet,
             )
         }
+        Command::GraderFiles { dir } => tftp::run::grader_files_main(&dir),
         Command::Put(a) => {
             let remote = a.remote.clone().unwrap_or_else(|| {
                 a.file
@@ -221,7 +258,7 @@ fn main() -> ExitCode {
                     remote,
                 },
                 client_options(&a.client),
-                &a.client.server,
+                &a.server,
                 a.client.quiet,
             )
         }

@@ -103,6 +103,26 @@ pub fn serve_main(addr: &Endpoint, config: Config) -> ExitCode {
     exit(EXIT_OK)
 }
 
+/// `tftp grader-files DIR`: the grader's files, and their sha256sum lines.
+pub fn grader_files_main(dir: &std::path::Path) -> ExitCode {
+    let written = std::fs::create_dir_all(dir).and_then(|()| crate::check::write_files(dir));
+    match written {
+        Ok(files) => {
+            for (digest, name) in files {
+                output::out_line(format_args!("{digest}  {}", dir.join(name).display()));
+            }
+            exit(EXIT_OK)
+        }
+        Err(e) => {
+            output::err_line(format_args!(
+                "tftp grader-files: cannot write into {}: {e}",
+                dir.display()
+            ));
+            exit(EXIT_FAILURE)
+        }
+    }
+}
+
 /// What `tftp get` and `tftp put` were asked.
 #[derive(Debug, Clone)]
 pub struct ClientArgs {

@@ -508,6 +508,7 @@ fn transfer(shared: &Shared, tag: &Tag, ip: IpAddr, write: bool, request: &Reque
                 );
             }
         }
+        drive::size_buffers(&socket, agreed.settings.blksize, agreed.settings.windowsize);
         let opening = if agreed.oack.is_empty() {
             Opening::Immediate
         } else {
@@ -552,6 +553,7 @@ fn transfer(shared: &Shared, tag: &Tag, ip: IpAddr, write: bool, request: &Reque
                 Ok(a) => a,
                 Err(r) => return fail_early(r.code, r.message),
             };
+        drive::size_buffers(&socket, agreed.settings.blksize, agreed.settings.windowsize);
         let opening = if agreed.oack.is_empty() {
             Opening::Immediate
         } else {

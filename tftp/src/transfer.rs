@@ -620,14 +620,12 @@ impl Receiver {
             return;
         }
         self.counters.resent += 1;
-        // Say again what we have: the opening packet, or the last ACK. A new window starts
-        // at the block wanted.
-        match (&self.phase, self.acked) {
-            (RecvPhase::Opening { packet, .. }, _) => self.out.push_back(packet.clone()),
-            (_, Some(n)) => self.send_ack(n),
-            // DATA 1 came without an OACK and was never acknowledged: nothing to repeat
-            // but the ACK of the block before it.
-            (_, None) => self.send_ack(self.expected - 1),
+        // Say again what we have: the opening packet, or the ACK of the last block that
+        // arrived in order (RFC 7440: the sender goes on from the one after it). A new
+        // window starts at the block wanted.
+        match &self.phase {
+            RecvPhase::Opening { packet, .. } => self.out.push_back(packet.clone()),
+            _ => self.send_ack(self.expected - 1),
         }
         self.window_start = self.expected;
         self.gap_told = false;
@@ -1105,6 +1103,27 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn after_a_silence_the_receiver_acknowledges_what_it_has() {
+        // A window of 4: blocks 1 and 2 arrive, the rest is lost. On the timeout the
+        // receiver says "I have up to 2" (RFC 7440), so the sender goes on from 3.
+        let now = Instant::now();
+        let mut r = Receiver::new(
+            settings(512, 4),
+            DEFAULT_TIMING,
+            Opening::Oack(Vec::new()),
+            false,
+            u64::MAX,
+            now,
+        );
+        let _ = r.poll_transmit();
+        r.handle(&data_packet(1, &[1; 512]), now);
+        r.handle(&data_packet(2, &[2; 512]), now);
+        assert_eq!(r.poll_transmit(), None, "no ACK inside a window");
+        r.handle_timeout(r.deadline().unwrap());
+        assert_eq!(r.poll_transmit(), Some(ack_packet(2)));
     }
 
     #[test]
