@@ -256,6 +256,19 @@ SENTENCES.update({
     "tcpudp-time": ("{s} s ({rate} MB/s)", "{s} 秒（{rate} MB/s）"),
 })
 
+# TFTP across the cable (tftpcable_table): stop-and-wait against windows and TCP.
+TFTPCABLE_CELLS = ["20:0", "20:1", "20:5", "100:0", "100:1", "100:5"]
+TFTPCABLE_HEADER = [("RTT, loss each way", "RTT，每个方向的丢包率"),
+                    ("TFTP, 512-byte blocks one at a time (at best 512 B per RTT)", "TFTP，512 字节的块，一次一块（最多每个 RTT 512 字节）"),
+                    ("TFTP, blksize 1428", "TFTP，blksize 1428"),
+                    ("TFTP, blksize 1428, windowsize 16", "TFTP，blksize 1428，windowsize 16"),
+                    ("upload over TCP", "upload，走 TCP")]
+SENTENCES.update({
+    "tftpcable-title": ("TFTP across the cable, in kB/s: medians of {runs} runs (`bench/run.sh --only tftpcable`).",
+                        "隔着网线的 TFTP，单位 kB/s：{runs} 次运行的中位数（`bench/run.sh --only tftpcable`）。"),
+    "tftpcable-best": ("{v} (best {best})", "{v}（上限 {best}）"),
+})
+
 # The plot's words (svg_zh).
 PLOT_TITLE = ("TCP round trips/s against connections at once", "TCP 每秒往返次数与同时连接数")
 PLOT_AXIS = ("connections (log scale)", "同时连接数（对数刻度）")
@@ -307,7 +320,7 @@ def translate(msgid):
     if len(text) > 4 and text.startswith("**") and text.endswith("**"):
         inner = translate(text[2:-2])
         return None if inner is None else f"**{inner}**"
-    header = dict(HEADER + TCPUDP_HEADER)
+    header = dict(HEADER + TCPUDP_HEADER + TFTPCABLE_HEADER)
     if text in header:
         return header[text]
     if text in NAMES or text in NAMES.values() or text in STARTUP_NAMES.values():
@@ -459,6 +472,13 @@ def build(out):
     for (w, s), reason in why.items():
         if w == "tcpudp":
             result["tcpudp"].setdefault(s, {})["missing"] = reason
+    result["tftpcable"] = {}
+    for (w, s), vals in samples.items():
+        if w.startswith("tftpcable-"):
+            result["tftpcable"].setdefault(s, {})[w[len("tftpcable-"):]] = statistics.median(vals)
+    for (w, s), reason in why.items():
+        if w == "tftpcable":
+            result["tftpcable"].setdefault(s, {})["missing"] = reason
     result["floods"] = {}
     for s in ("tcp-server", "std"):
         p = os.path.join(out, f"flood-{s}.json")
@@ -585,6 +605,31 @@ def tcpudp_table(result):
     return "\n".join(lines) + "\n"
 
 
+def tftpcable_table(result):
+    """TFTP across the cable, or "" when it was not measured."""
+    cells = result.get("tftpcable") or {}
+    if not cells:
+        return ""
+    lines = [say("tftpcable-title", runs=result["sizes"].get("tftpcable_runs", 1)), "",
+             "| " + " | ".join(en for en, _ in TFTPCABLE_HEADER) + " |", "|---|---|---|---|---|"]
+    for cell in [c for c in TFTPCABLE_CELLS if c in cells] + sorted(set(cells) - set(TFTPCABLE_CELLS)):
+        m = cells[cell]
+        rtt, loss = cell.split(":")
+        label = say("tcpudp-cell", rtt=rtt, loss=loss)
+        if "missing" in m or "512" not in m:
+            lines.append(f"| {label} | {m.get('missing', say('no-measurement'))} | | | |")
+            continue
+        best = 512 / (int(rtt) / 1000) / 1000
+        lines.append("| " + " | ".join([
+            label,
+            say("tftpcable-best", v=f"{m['512'] * 1000:,.1f}", best=f"{best:,.1f}"),
+            f"{m['1428'] * 1000:,.1f}",
+            f"{m['win'] * 1000:,.1f}",
+            f"{m['upload'] * 1000:,.1f}",
+        ]) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(result):
     sizes = result["sizes"]
     took = ", ".join(f"{k} {v} s" for k, v in result["workload_seconds"].items())
@@ -608,6 +653,9 @@ def markdown(result):
     matrix = tcpudp_table(result)
     if matrix:
         parts += ["", matrix]
+    tftp_matrix = tftpcable_table(result)
+    if tftp_matrix:
+        parts += ["", tftp_matrix]
     return "\n".join(parts) + "\n"
 
 
@@ -696,6 +744,14 @@ def publish(result, md, plot, docs):
         print(f"published into {matrix_path}")
     else:
         print(f"not published into {matrix_path}: this run did not measure all its cells")
+    tftp_matrix = tftpcable_table(result)
+    tftp_cells = result.get("tftpcable") or {}
+    tftp_path = os.path.join(docs, "figures", "tftp-cable.md")
+    if all("512" in tftp_cells.get(c, {}) for c in TFTPCABLE_CELLS):
+        open(tftp_path, "w").write(tftp_matrix + source)
+        print(f"published into {tftp_path}")
+    else:
+        print(f"not published into {tftp_path}: this run did not measure all its cells")
     for page, needs, text in [
         ("performance.md", None, body),
         ("tcp-vs-udp.md", vs_udp, table(result, vs_udp) + source),

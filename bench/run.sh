@@ -75,6 +75,11 @@
 #              at RFC 1350's 512-byte blocks one at a time, and at the best options each
 #              pair agrees on (blksize 65464, windowsize 64 where both take it; tftp-hpa's
 #              client has no options). MB/s; 3 runs (quick: 16 MiB, 1 run; smoke: 1 MiB).
+#   [tftpcable] TFTP across the cable at RTT 20 and 100 ms × loss 0, 1 and 5% each way:
+#              512-byte blocks one at a time (RFC 1350: one block per round trip, so
+#              512 B / RTT at best), blksize 1428, and blksize 1428 with windowsize 16;
+#              against upload over TCP on the same cable. Each file sized to take a few
+#              seconds. MB/s; 3 runs (quick and smoke: 1, smoke 2 cells). The lesson's table.
 #   [startup]  exec to exit of each binary's --version, against python3 -c 'import socket'
 #              (what each of the tutorial's programs pays before its first line) and socat -V.
 #
@@ -130,18 +135,19 @@ FILE_MIB=1024
 STARTUP_EXECS=20                     # execs per start-up run
 CABLE_SECONDS=5 CABLE_PINGS=2000     # iperf3's seconds, and udp-client's round trips (1 per ms)
 TFTP_RUNS=3 TFTP_MIB=100
+TFTPCABLE_RUNS=3 TFTPCABLE_CELLS="20:0 20:1 20:5 100:0 100:1 100:5" TFTPCABLE_SECONDS=3
 TCPUDP_RUNS=3 TCPUDP_MIB=10 TCPUDP_CELLS="0:0 0:1 0:5 20:0 20:1 20:5 100:0 100:1 100:5"  # RTT ms:loss %
 case $MODE in
     quick)
         RUNS=3 WARMUP=0 TCP_COUNT=5000 CONNS=(10 100) CONN_COUNTS=(500 100) SOCAT_MAX_CONNS=10
         IDLE=1000 IDLE_MAX=2000 FLOOD=2000 UDP_COUNT=5000 STEP_SECONDS=0.3 RATE_RUNS=1 FILE_MIB=64 STARTUP_EXECS=5
-        CABLE_SECONDS=2 CABLE_PINGS=500 TCPUDP_RUNS=1 TCPUDP_MIB=2 TFTP_RUNS=1 TFTP_MIB=16
+        CABLE_SECONDS=2 CABLE_PINGS=500 TCPUDP_RUNS=1 TCPUDP_MIB=2 TFTP_RUNS=1 TFTP_MIB=16 TFTPCABLE_RUNS=1
         ;;
     smoke)
         RUNS=1 WARMUP=0 TCP_COUNT=200 CONNS=(10) CONN_COUNTS=(20) SOCAT_MAX_CONNS=10
         IDLE=100 IDLE_MAX=200 FLOOD=300 UDP_COUNT=200 SWEEP_START=500 SWEEP_MAX=500 STEP_SECONDS=0.3 RATE_RUNS=1
         FILE_MIB=4 STARTUP_EXECS=2 CABLE_SECONDS=1 CABLE_PINGS=100
-        TCPUDP_RUNS=1 TCPUDP_MIB=0.25 TCPUDP_CELLS="0:0 20:1 100:5" TFTP_RUNS=1 TFTP_MIB=1
+        TCPUDP_RUNS=1 TCPUDP_MIB=0.25 TCPUDP_CELLS="0:0 20:1 100:5" TFTP_RUNS=1 TFTP_MIB=1 TFTPCABLE_RUNS=1 TFTPCABLE_CELLS="20:0 100:5" TFTPCABLE_SECONDS=0.3
         ;;
 esac
 PAYLOAD=16                           # bytes per TCP message, the line end included
@@ -850,6 +856,69 @@ tftp_workload() {
     rm -rf "$dir" "$out"
 }
 
+# ---- TFTP across the cable ------------------------------------------------------------------
+# What each measure asks: blksize and windowsize.
+TFTPCABLE_MEASURES=(512:1 1428:1 1428:16 upload)
+tftpcable_workload() {
+    local why=""
+    if [[ $(uname) != Linux ]]; then
+        why="Linux only"
+    elif ! "$R/cable" run --start-after 0 --left true --right true >/dev/null 2>"$OUT/cable-probe.out"; then
+        why="the cable cannot run here: $(grep -m1 'cannot' "$OUT/cable-probe.out" || echo refused)"
+    fi
+    if [[ -n $why ]]; then
+        for c in $TFTPCABLE_CELLS; do missing tftpcable "$c" "$why"; done
+        return
+    fi
+    local dir="$OUT/tftpcable" store="$OUT/tftpcable-store"
+    local r cell m
+    for r in $(seq 1 "$TFTPCABLE_RUNS"); do
+        for cell in $TFTPCABLE_CELLS; do
+            local rtt=${cell%%:*} loss=${cell##*:}
+            rm -rf "$dir" "$store" && mkdir -p "$dir" "$store"
+            # Each file sized for about TFTPCABLE_SECONDS without loss: a window of blocks per
+            # round trip; at least 64 blocks, at most 8 MiB. The upload gets the largest.
+            local right="" biggest=0
+            for m in "${TFTPCABLE_MEASURES[@]}"; do
+                [[ $m == upload ]] && continue
+                local blk=${m%%:*} win=${m##*:} size
+                size=$(python3 -c "print(int(min(8 << 20, max(64 * $blk, $blk * $win * $TFTPCABLE_SECONDS / ($rtt / 1000)))))")
+                ((size > biggest)) && biggest=$size
+                head -c "$size" /dev/urandom >"$dir/f-$blk-$win.bin"
+                right+="$R/tftp get \$LEFT:6969 f-$blk-$win.bin -o $store/got-$blk-$win.bin --blksize $blk --windowsize $win --json -q; "
+            done
+            head -c "$biggest" /dev/urandom >"$dir/up.bin"
+            right+="$R/upload send $dir/up.bin --to \$LEFT:9000 --no-progress -q --json"
+            # shellcheck disable=SC2016
+            "$R/cable" run --delay "$(python3 -c "print($rtt / 2)")ms" --loss "$loss%" --seed "$r" \
+                --left "$R/tftp serve \$LEFT:6969 --dir $dir -q & $R/upload serve \$LEFT:9000 --dir $store/up --no-progress -q; wait" \
+                --right "$right" >"$OUT/tftpcable.out" 2>"$OUT/tftpcable.err" || true
+            local values
+            values=$(python3 - "$OUT/tftpcable.out" <<'PY'
+import json, sys
+objs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+tftp = {(o["blksize"], o["windowsize"]): o for o in objs if "blksize" in o}
+up = next(o for o in objs if "sha256" in o and "blksize" not in o)
+out = []
+for key in [(512, 1), (1428, 1), (1428, 16)]:
+    o = tftp[key]
+    out.append(o["size"] / o["seconds"] / 1e6)
+out.append(up["size"] / up["seconds"] / 1e6)
+print(*out)
+PY
+) || { echo "bench: tftpcable $cell: a transfer failed: $(tail -3 "$OUT/tftpcable.err")" >&2; exit 1; }
+            local v512 v1428 vwin vup
+            read -r v512 v1428 vwin vup <<<"$values"
+            record tftpcable-512 "$cell" "$r" "$v512"
+            record tftpcable-1428 "$cell" "$r" "$v1428"
+            record tftpcable-win "$cell" "$r" "$vwin"
+            record tftpcable-upload "$cell" "$r" "$vup"
+            echo "  tftpcable $cell, run $r: 512 $v512, 1428 $v1428, 1428x16 $vwin, upload $vup MB/s" >&2
+        done
+    done
+    rm -rf "$dir" "$store"
+}
+
 # ---- start-up ----------------------------------------------------------------------------
 STARTUP_SYSTEMS=(upload tcp-server tcp-client udp-server udp-client python socat)
 startup_workload() {
@@ -891,6 +960,7 @@ if wanted sha256; then timed sha256 sha256_workload; fi
 if wanted cable; then timed cable cable_workload; fi
 if wanted tcpudp; then timed tcpudp tcpudp_workload; fi
 if wanted tftp; then timed tftp tftp_workload; fi
+if wanted tftpcable; then timed tftpcable tftpcable_workload; fi
 if wanted startup; then timed startup startup_workload; fi
 
 cat >"$OUT/meta.json" <<EOF
@@ -900,7 +970,8 @@ cat >"$OUT/meta.json" <<EOF
            "conn_counts": [$(IFS=,; echo "${CONN_COUNTS[*]}")], "idle": $IDLE, "idle_max": $IDLE_MAX, "flood": $FLOOD,
            "udp_count": $UDP_COUNT, "step_seconds": $STEP_SECONDS, "file_mib": $FILE_MIB,
            "startup_execs": $STARTUP_EXECS, "cable_seconds": $CABLE_SECONDS, "cable_pings": $CABLE_PINGS,
-           "tcpudp_runs": $TCPUDP_RUNS, "tcpudp_mib": $TCPUDP_MIB, "tftp_runs": $TFTP_RUNS, "tftp_mib": $TFTP_MIB}}
+           "tcpudp_runs": $TCPUDP_RUNS, "tcpudp_mib": $TCPUDP_MIB, "tftp_runs": $TFTP_RUNS, "tftp_mib": $TFTP_MIB,
+           "tftpcable_runs": $TFTPCABLE_RUNS}}
 EOF
 report=(python3 bench/report.py "$OUT")
 if ((PUBLISH)); then report+=(--publish docs/src); fi

@@ -145,6 +145,11 @@ struct Client {
     /// No line but the sha256sum line (for benchmarks).
     #[arg(long, short)]
     quiet: bool,
+    /// One JSON object on stdout in place of the sha256sum line: the file, its size and
+    /// SHA-256, the seconds, the options agreed, blocks, retransmissions, timeouts and
+    /// duplicates (with get --check: the grader's report as JSON).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -170,9 +175,6 @@ struct GetArgs {
     /// Exit 0 only if every step passed; within a minute whatever the server does.
     #[arg(long, conflicts_with_all = ["file", "output"])]
     check: bool,
-    /// With --check: the report as one JSON object (one per server with --targets).
-    #[arg(long, requires = "check")]
-    json: bool,
     #[command(flatten)]
     class: ClassArgs,
     /// Where to write it (default: the same name, here). Written to a hidden part file
@@ -217,7 +219,7 @@ fn main() -> ExitCode {
             tftp::run::serve_main(&a.addr, config)
         }
         Command::Get(a) if a.check => {
-            match tftp::check::main(a.server.as_ref(), &a.class, a.json) {
+            match tftp::check::main(a.server.as_ref(), &a.class, a.client.json) {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::from(common::EXIT_FAILURE as u8),
                 Err(e) => {
@@ -288,6 +290,7 @@ fn client_options(c: &Client) -> tftp::run::ClientArgs {
         no_options: c.no_options,
         timing: c.transfer.timing(),
         trace: c.transfer.trace,
-        progress: !c.no_progress && !c.quiet,
+        progress: !c.no_progress && !c.quiet && !c.json,
+        json: c.json,
     }
 }

@@ -134,6 +134,8 @@ pub struct ClientArgs {
     pub timing: Timing,
     pub trace: bool,
     pub progress: bool,
+    /// The report as one JSON object, in place of the sha256sum line.
+    pub json: bool,
 }
 
 /// The transfer to do.
@@ -194,8 +196,12 @@ pub fn client_main(job: Job, args: ClientArgs, server: &Endpoint, quiet: bool) -
     };
     match result {
         Ok(report) => {
-            // The sha256sum line: `sha256sum -c` reads it back.
-            output::out_line(format_args!("{}  {shown}", report.digest));
+            if args.json {
+                output::out_line(format_args!("{}", json(&shown, &report)));
+            } else {
+                // The sha256sum line: `sha256sum -c` reads it back.
+                output::out_line(format_args!("{}  {shown}", report.digest));
+            }
             if !quiet {
                 output::err_line(format_args!("{who}: {}", describe(&job, &report)));
             }
@@ -206,6 +212,26 @@ pub fn client_main(job: Job, args: ClientArgs, server: &Endpoint, quiet: bool) -
             exit(EXIT_FAILURE)
         }
     }
+}
+
+/// `--json`: one object per transfer, for scripts and the benchmark.
+fn json(file: &str, r: &Report) -> String {
+    serde_json::json!({
+        "file": file,
+        "size": r.bytes,
+        "sha256": r.digest,
+        "seconds": r.elapsed.as_secs_f64(),
+        "blksize": r.settings.blksize,
+        "windowsize": r.settings.windowsize,
+        "tsize": r.settings.tsize,
+        "blocks": r.counters.blocks,
+        "sent": r.counters.sent,
+        "resent": r.counters.resent,
+        "timeouts": r.counters.timeouts,
+        "duplicates": r.counters.duplicates,
+        "strays": r.strays,
+    })
+    .to_string()
 }
 
 fn describe(job: &Job, r: &Report) -> String {
