@@ -13,7 +13,8 @@ system that could not run, and why) and OUT/meta.json (mode, sizes, timings), an
 and prints report.md. With --publish DOCS_SRC it also writes the book's figures:
 DOCS_SRC/figures/performance.md (the whole report, from a run of every workload),
 figures/tcp-vs-udp.md (the TCP and UDP figures that chapter quotes) and
-figures/one-thread.md (the two models' figures), each only from a run that measured all
+figures/one-thread.md (the two models' figures), figures/tftp.md (TFTP's pairs) and
+figures/tftp-cable.md (TFTP across the cable), each only from a run that measured all
 of its figures; the pages include them. The plot goes to DOCS_SRC/images/, in English and
 in Chinese.
 
@@ -756,6 +757,7 @@ def publish(result, md, plot, docs):
         ("performance.md", None, body),
         ("tcp-vs-udp.md", vs_udp, table(result, vs_udp) + source),
         ("one-thread.md", one_thread, table(result, one_thread) + "\n\n" + "\n".join(notes) + source),
+        ("tftp.md", {"tftp-default", "tftp-best"}, table(result, {"tftp-default", "tftp-best"}) + source),
     ]:
         path = os.path.join(docs, "figures", page)
         complete = needs <= ran if needs else "--only" not in result["command"]

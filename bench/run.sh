@@ -10,7 +10,8 @@
 #   bench/run.sh --smoke     # the smallest runs, seconds: checks the benchmark itself (CI)
 #   bench/run.sh --only tcp,udp    # some workloads (names below)
 #   bench/run.sh --publish   # also write the book's figures: docs/src/figures/
-#                            # performance.md, tcp-vs-udp.md and one-thread.md (each
+#                            # performance.md, tcp-vs-udp.md, one-thread.md, tftp.md
+#                            # and tftp-cable.md (each
 #                            # only from a run that measured all of its figures; the
 #                            # pages of those names include them), and the plot into
 #                            # docs/src/images/ (in English and Chinese)
