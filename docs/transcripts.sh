@@ -80,7 +80,7 @@ def number(m):
     return m.group(1) + ports[p]
 text = re.sub(r"(127\.0\.0\.1:|\[::1\]:|\[::\]:|\[::ffff:127\.0\.0\.1\]:|\x27127\.0\.0\.1\x27, )(\d+)", number, text)
 text = re.sub(r"(sport = :|dport = :|port |127\.0\.0\.1 )" + port + r"\b", r"\g<1>9999", text)
-text = re.sub(r"(udp_user\.py |tcp\.py |tcp_asyncio\.py |tcp_user\.py |udp\.py |upload_user\.py |upload\.py )" + port + r"\b", r"\g<1>9999", text)
+text = re.sub(r"(udp_user\.py |tcp\.py |tcp_asyncio\.py |tcp_user\.py |udp\.py |upload_user\.py |upload\.py |tftp_server\.py |tftp_sas\.py )" + port + r"\b", r"\g<1>9999", text)
 sys.stdout.write(text)
 '
 
@@ -113,7 +113,8 @@ done
 
 # Every program's --help, for the reference page.
 for cmd in tcp-server tcp-client udp-server udp-client upload "upload serve" "upload send" "upload sum" \
-    cable "cable run" "cable hold" "cable exec" "cable draw"; do
+    cable "cable run" "cable hold" "cable exec" "cable draw" \
+    tftp "tftp serve" "tftp get" "tftp put" "tftp grader-files"; do
     # shellcheck disable=SC2086
     "$ROOT"/target/debug/$cmd --help >"$OUT/help-${cmd// /-}.txt"
     MADE["help-${cmd// /-}.txt"]=1

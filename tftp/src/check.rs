@@ -45,6 +45,8 @@ pub const ROLLOVER_SIZE: usize = 65_537 * 512 + 100;
 const TRY: Duration = Duration::from_secs(1);
 /// Two packets of one block this close together answer one ACK each: doubled.
 const TWINS: Duration = Duration::from_millis(200);
+/// How long the grader waits after leaving a transfer early.
+const SETTLE: Duration = Duration::from_millis(100);
 /// Blocks the Sorcerer's Apprentice step follows.
 const SAS_BLOCKS: u16 = 6;
 
@@ -241,7 +243,9 @@ impl Probe {
         }
     }
 
-    /// Ends a transfer the grader leaves early, politely.
+    /// Ends a transfer the grader leaves early, politely, and gives the server a moment to
+    /// be done with it: a server that serves one client at a time is then graded on each
+    /// step, not on how many transfers it holds at once.
     fn abandon(&self, tid: SocketAddr) {
         let _ = self.send(
             &packet::error_packet(
@@ -250,6 +254,7 @@ impl Probe {
             ),
             tid,
         );
+        std::thread::sleep(SETTLE);
     }
 }
 
@@ -381,8 +386,8 @@ fn expect_error(
 
 /// Step 6.
 fn missing(server: SocketAddr, deadline: StepDeadline) -> Result<String, String> {
-    let name = format!("no-such-file-{}.bin", fastrand::u32(..));
-    match expect_error(server, &name, deadline)? {
+    let name = "tftp-check-no-such-file.bin";
+    match expect_error(server, name, deadline)? {
         (ErrorCode::FileNotFound, m) => Ok(format!("ERROR 1 {m:?}")),
         (code, m) => Err(format!("ERROR {code} {m:?}, not ERROR 1 (file not found)")),
     }

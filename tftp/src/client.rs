@@ -237,7 +237,7 @@ pub fn get(opts: &Options, remote: &str, out: &Path) -> Result<Report, ClientErr
         &mut receiver,
         BlockWriter::new(part, opts.mode),
         &mut |n, tsize| meter.step(n, tsize),
-        &mut |mut part: PartFile, _| {
+        &mut |mut part: PartFile, _, _| {
             part.commit(&file_name, true).map_err(|e| {
                 (
                     ErrorCode::NotDefined,

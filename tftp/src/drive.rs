@@ -243,14 +243,15 @@ pub fn send<R: Read>(
 }
 
 /// Receives a file: `receiver` against `link`, blocks to `output`. When every block is in,
-/// `keep` is called with the output and the digest (a server commits its part file there);
+/// `keep` is called with the output, the digest and the machine (a server commits its part
+/// file there, and says so at once: the wait for a repeated last block comes after);
 /// its error fails the transfer before the last ACK is sent.
 pub fn receive<W: Write>(
     link: &mut Link,
     receiver: &mut Receiver,
     output: BlockWriter<W>,
     progress: &mut dyn FnMut(u64, Option<u64>),
-    keep: &mut dyn FnMut(W, &str) -> Kept,
+    keep: &mut dyn FnMut(W, &str, &Receiver) -> Kept,
 ) -> Ended {
     let mut output = Some(output);
     let mut digest = None;
@@ -270,7 +271,7 @@ pub fn receive<W: Write>(
             if let Some(out) = output.take() {
                 file_bytes = out.file_bytes;
                 match out.finish() {
-                    Ok((w, hex)) => match keep(w, &hex) {
+                    Ok((w, hex)) => match keep(w, &hex, receiver) {
                         Ok(()) => digest = Some(hex),
                         Err((code, message)) => receiver.fail(code, message),
                     },

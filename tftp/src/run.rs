@@ -240,11 +240,11 @@ fn describe(job: &Job, r: &Report) -> String {
         Job::Put { local, remote } => format!("put {} as {remote:?}", local.display()),
     };
     format!(
-        "{what}: {} in {:.3} s ({}) from port {}; blksize {}, windowsize {}, {} blocks, {} resent, {} timeouts, {} duplicates ignored{}",
+        "{what}: {} in {:.3} s ({}) from {}; blksize {}, windowsize {}, {} blocks, {} resent, {} timeouts, {} duplicates ignored{}",
         human_bytes(r.bytes),
         r.elapsed.as_secs_f64(),
         server::rate(r.bytes, r.elapsed),
-        r.server_tid.port(),
+        r.server_tid,
         r.settings.blksize,
         r.settings.windowsize,
         r.counters.blocks,

@@ -528,7 +528,7 @@ fn transfer(shared: &Shared, tag: &Tag, ip: IpAddr, write: bool, request: &Reque
             &mut receiver,
             BlockWriter::new(part, request.mode),
             &mut |_, _| {},
-            &mut |mut part: PartFile, _digest| {
+            &mut |mut part: PartFile, digest, receiver| {
                 part.commit(&name, overwrite).map_err(|e| match e {
                     CommitError::Exists(n) => (
                         ErrorCode::FileExists,
@@ -538,7 +538,20 @@ fn transfer(shared: &Shared, tag: &Tag, ip: IpAddr, write: bool, request: &Reque
                         ErrorCode::DiskFull,
                         format!("the file could not be kept: {other}"),
                     ),
-                })
+                })?;
+                // Said now, not after the wait for a repeated last block.
+                done_line(
+                    shared,
+                    tag,
+                    "stored",
+                    &name,
+                    part_bytes(receiver),
+                    started.elapsed(),
+                    receiver.counters(),
+                    receiver.settings(),
+                    digest,
+                );
+                Ok(())
             },
         );
         add(&shared.summary.bytes_received, ended.file_bytes);
@@ -573,22 +586,19 @@ fn transfer(shared: &Shared, tag: &Tag, ip: IpAddr, write: bool, request: &Reque
     add(&shared.summary.strays, link.strays);
     let elapsed = started.elapsed();
     match (&ended.status, &ended.digest) {
+        (Status::Complete, Some(_)) if write => add(&shared.summary.completed, 1),
         (Status::Complete, Some(digest)) => {
             add(&shared.summary.completed, 1);
-            shared.log.event(
+            done_line(
+                shared,
                 tag,
-                format_args!(
-                    "{} {name:?}: {} in {:.3} s ({}), blksize {}, windowsize {}, {} blocks, {} resent, {} duplicates ignored; sha256 {digest}",
-                    if write { "stored" } else { "sent" },
-                    human_bytes(ended.file_bytes),
-                    elapsed.as_secs_f64(),
-                    rate(ended.file_bytes, elapsed),
-                    settings.blksize,
-                    settings.windowsize,
-                    counters.blocks,
-                    counters.resent,
-                    counters.duplicates,
-                ),
+                "sent",
+                &name,
+                ended.file_bytes,
+                elapsed,
+                counters,
+                settings,
+                digest,
             );
         }
         (status, _) => {
@@ -606,6 +616,40 @@ fn transfer(shared: &Shared, tag: &Tag, ip: IpAddr, write: bool, request: &Reque
             );
         }
     }
+}
+
+/// The bytes that arrived (in netascii mode, as they were on the wire).
+fn part_bytes(receiver: &Receiver) -> u64 {
+    receiver.counters().bytes
+}
+
+/// A transfer's last line: what moved, how fast, and the file's SHA-256.
+#[allow(clippy::too_many_arguments)]
+fn done_line(
+    shared: &Shared,
+    tag: &Tag,
+    what: &str,
+    name: &str,
+    bytes: u64,
+    elapsed: Duration,
+    counters: crate::transfer::Counters,
+    settings: crate::options::Settings,
+    digest: &str,
+) {
+    shared.log.event(
+        tag,
+        format_args!(
+            "{what} {name:?}: {} in {:.3} s ({}), blksize {}, windowsize {}, {} blocks, {} resent, {} duplicates ignored; sha256 {digest}",
+            human_bytes(bytes),
+            elapsed.as_secs_f64(),
+            rate(bytes, elapsed),
+            settings.blksize,
+            settings.windowsize,
+            counters.blocks,
+            counters.resent,
+            counters.duplicates,
+        ),
+    );
 }
 
 /// `12.3 MB/s`.
