@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Windows builds, run for real: cross-build the five programs for x86_64-pc-windows-gnu
+# The Windows builds, run for real: cross-build the programs for x86_64-pc-windows-gnu
 # (mingw is the linker), run them under Wine against the Linux builds and real peers (nc,
 # sha256sum, a raw Python client), then run the crates' own tests under Wine.
 #
@@ -101,9 +101,9 @@ cleanup() {
 trap cleanup EXIT
 
 interop() {
-    echo "== building the five programs for Linux and for Windows"
-    cargo build --quiet --bins -p tcp-server -p tcp-client -p udp-server -p udp-client -p upload
-    cargo build --quiet --bins --target $target -p tcp-server -p tcp-client -p udp-server -p udp-client -p upload
+    echo "== building the programs for Linux and for Windows"
+    cargo build --quiet --bins -p tcp-server -p tcp-client -p udp-server -p udp-client -p upload -p tftp
+    cargo build --quiet --bins --target $target -p tcp-server -p tcp-client -p udp-server -p udp-client -p upload -p tftp
     local L=$root/target/debug W=$root/target/$target/debug
     local t="timeout 60"
     echo "== the Windows programs under Wine ($(wine --version)), against the Linux ones"
@@ -238,6 +238,37 @@ PY
         fail "upload.exe send uploads to the Linux upload serve" "$out"
     fi
     stop "$server_pid" "$work/upload-serve-linux.out" "upload serve (Linux)"
+
+    # tftp.exe serve sends to the Linux tftp get, stop-and-wait and with a window, and
+    # refuses Windows' device names; tftp.exe get and put talk to the Linux tftp serve.
+    local shared=$work/tftp-shared got=$work/tftp-got
+    rm -rf "$shared" "$got"
+    mkdir -p "$shared" "$got"
+    head -c 300000 /dev/urandom >"$shared/random.bin"
+    start "$work/tftp-serve.out" wine "$W/tftp.exe" serve 127.0.0.1:0 --dir "$shared"
+    if out=$($t "$L/tftp" get "127.0.0.1:$port" random.bin -o "$got/a.bin" -q 2>&1) &&
+        out=$($t "$L/tftp" get "127.0.0.1:$port" random.bin -o "$got/b.bin" -q --blksize 1428 --windowsize 16 2>&1) &&
+        cmp -s "$shared/random.bin" "$got/a.bin" && cmp -s "$shared/random.bin" "$got/b.bin"; then
+        ok "tftp.exe serve sends a file to the Linux tftp get, one block at a time and 16 at a time, byte for byte"
+    else
+        fail "tftp.exe serve sends a file to the Linux tftp get" "$out"
+    fi
+    out=$($t "$L/tftp" get "127.0.0.1:$port" nul.txt -o "$got/nul" 2>&1 || true)
+    if [[ $out == *"ERROR 2"* ]]; then
+        ok "tftp.exe serve refuses the name nul.txt (a Windows device) with ERROR 2"
+    else
+        fail "tftp.exe serve refuses nul.txt" "$out"
+    fi
+    stop "$server_pid" "$work/tftp-serve.out" "tftp.exe serve"
+    start "$work/tftp-serve-linux.out" "$L/tftp" serve 127.0.0.1:0 --dir "$shared" --allow-write
+    if out=$($t wine "$W/tftp.exe" get "127.0.0.1:$port" random.bin -o "$got/c.bin" --windowsize 8 --no-progress 2>&1) &&
+        out=$($t wine "$W/tftp.exe" put "127.0.0.1:$port" "$got/c.bin" --as up.bin --no-progress 2>&1) &&
+        cmp -s "$shared/random.bin" "$got/c.bin" && cmp -s "$shared/random.bin" "$shared/up.bin"; then
+        ok "tftp.exe get and put move a file to and from the Linux tftp serve, byte for byte"
+    else
+        fail "tftp.exe get and put talk to the Linux tftp serve" "$out"
+    fi
+    stop "$server_pid" "$work/tftp-serve-linux.out" "tftp serve (Linux)"
 
     # What the Windows programs said, for the book: their start-up lines, a cut datagram,
     # a refused device name. Times, ports and folders normalised as docs/transcripts.sh does.

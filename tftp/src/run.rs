@@ -97,7 +97,7 @@ pub fn serve_main(addr: &Endpoint, config: Config) -> ExitCode {
     }
     let summary = server::serve(socket, config, &shutdown);
     output::out_line(format_args!(
-        "{} tftp serve stopped. {summary}",
+        "{} tftp serve stopped. summary: {summary}",
         output::timestamp()
     ));
     exit(EXIT_OK)
