@@ -164,9 +164,9 @@ impl Meter {
     fn end(&self, ok: bool) {
         if let Some(bar) = &self.bar {
             if ok {
-                bar.finish(&self.label);
+                bar.finish(&format!("{} ✓", self.label));
             } else {
-                bar.abandon(&self.label);
+                bar.abandon(&format!("{} ✗ failed", self.label));
             }
         }
     }

@@ -295,8 +295,9 @@ impl Sender {
         self.counters
     }
 
-    /// Whether the driver should read the next block and give it with [`push_block`]
-    /// (Self::push_block): while sending, the window is not full, and the end not reached.
+    /// Whether the driver should read the next block and give it with
+    /// [`push_block`](Self::push_block): while sending, the window is not full, and the end
+    /// not reached.
     pub fn wants_block(&self) -> bool {
         self.status == Status::Running
             && self.phase == SendPhase::Sending
