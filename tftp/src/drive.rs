@@ -232,9 +232,15 @@ pub fn send<R: Read>(
             }
         }
     }
-    let status = sender.status().clone();
+    let mut status = sender.status().clone();
     let file_bytes = input.file_bytes;
-    let digest = (status == Status::Complete).then(|| input.digest());
+    let mut digest = None;
+    if status == Status::Complete {
+        match input.digest() {
+            Ok(d) => digest = Some(d),
+            Err(e) => status = Status::Failed(io_failure(&e, "SHA-256")),
+        }
+    }
     Ended {
         status,
         digest,
