@@ -148,7 +148,7 @@ case $MODE in
         RUNS=1 WARMUP=0 TCP_COUNT=200 CONNS=(10) CONN_COUNTS=(20) SOCAT_MAX_CONNS=10
         IDLE=100 IDLE_MAX=200 FLOOD=300 UDP_COUNT=200 SWEEP_START=500 SWEEP_MAX=500 STEP_SECONDS=0.3 RATE_RUNS=1
         FILE_MIB=4 STARTUP_EXECS=2 CABLE_SECONDS=1 CABLE_PINGS=100
-        TCPUDP_RUNS=1 TCPUDP_MIB=0.25 TCPUDP_CELLS="0:0 20:1 100:5" TFTP_RUNS=1 TFTP_MIB=1 TFTPCABLE_RUNS=1 TFTPCABLE_CELLS="20:0 100:5" TFTPCABLE_SECONDS=0.3
+        TCPUDP_RUNS=1 TCPUDP_MIB=0.25 TCPUDP_CELLS="0:0 20:1 100:5" TFTP_RUNS=1 TFTP_MIB=1 TFTPCABLE_RUNS=1 TFTPCABLE_CELLS="20:1" TFTPCABLE_SECONDS=0.3
         ;;
 esac
 PAYLOAD=16                           # bytes per TCP message, the line end included
@@ -688,17 +688,22 @@ cable_workload() {
     done
 }
 
+# cable_refusal: why the cable cannot run here, or nothing when it can.
+cable_refusal() {
+    if [[ $(uname) != Linux ]]; then
+        echo "Linux only"
+    elif ! "$R/cable" run --start-after 0 --left true --right true >/dev/null 2>"$OUT/cable-probe.out"; then
+        echo "the cable cannot run here: $(grep -m1 'cannot' "$OUT/cable-probe.out" || echo refused)"
+    fi
+}
+
 # ---- TCP against UDP across the cable ------------------------------------------------------
 # One cable run per cell: tcp-server, udp-server (no rate limit: the load is the point)
 # and upload serve on the left; on the right, the four measurements one after another,
 # each printing one JSON line.
 tcpudp_workload() {
-    local why=""
-    if [[ $(uname) != Linux ]]; then
-        why="Linux only"
-    elif ! "$R/cable" run --start-after 0 --left true --right true >/dev/null 2>"$OUT/cable-probe.out"; then
-        why="the cable cannot run here: $(grep -m1 'cannot' "$OUT/cable-probe.out" || echo refused)"
-    fi
+    local why
+    why=$(cable_refusal)
     if [[ -n $why ]]; then
         for c in $TCPUDP_CELLS; do missing tcpudp "$c" "$why"; done
         return
@@ -861,12 +866,8 @@ tftp_workload() {
 # What each measure asks: blksize and windowsize.
 TFTPCABLE_MEASURES=(512:1 1428:1 1428:16 upload)
 tftpcable_workload() {
-    local why=""
-    if [[ $(uname) != Linux ]]; then
-        why="Linux only"
-    elif ! "$R/cable" run --start-after 0 --left true --right true >/dev/null 2>"$OUT/cable-probe.out"; then
-        why="the cable cannot run here: $(grep -m1 'cannot' "$OUT/cable-probe.out" || echo refused)"
-    fi
+    local why
+    why=$(cable_refusal)
     if [[ -n $why ]]; then
         for c in $TFTPCABLE_CELLS; do missing tftpcable "$c" "$why"; done
         return
