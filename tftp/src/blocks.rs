@@ -46,8 +46,18 @@ impl Hasher {
             h
         });
         match spawned {
-            Ok(t) => Hasher { queue: Some(tx), thread: Some(t), inline: None, broken: false },
-            Err(_) => Hasher { queue: None, thread: None, inline: Some(Sha256::new()), broken: false },
+            Ok(t) => Hasher {
+                queue: Some(tx),
+                thread: Some(t),
+                inline: None,
+                broken: false,
+            },
+            Err(_) => Hasher {
+                queue: None,
+                thread: None,
+                inline: Some(Sha256::new()),
+                broken: false,
+            },
         }
     }
 
@@ -74,7 +84,9 @@ impl Hasher {
         };
         match hash {
             Some(h) if !self.broken => Ok(hex::encode(h.finalize())),
-            _ => Err(io::Error::other("the SHA-256 thread stopped part way: the digest is not known")),
+            _ => Err(io::Error::other(
+                "the SHA-256 thread stopped part way: the digest is not known",
+            )),
         }
     }
 }
