@@ -204,6 +204,25 @@ fn upload() {
 }
 
 #[test]
+fn tftp() {
+    if let Some((out, _)) = play("tftp") {
+        assert_has(
+            &out,
+            "tftp",
+            &[
+                "  got.txt\n",
+                "ERROR 2",
+                "ERROR 1",
+                "ERROR 6",
+                "windowsize 16",
+                "check passed: 8 of 8 steps passed",
+                "FAIL  a duplicated ACK is not answered twice",
+            ],
+        );
+    }
+}
+
+#[test]
 fn tcp_vs_udp() {
     if let Some((out, _)) = play("tcp-vs-udp") {
         assert_has(

@@ -104,6 +104,7 @@ fn grader_options(server: SocketAddr, deadline: StepDeadline) -> Options {
         retries: 4,
         first_retries: 4,
         max_interval: Duration::from_secs(2),
+        first_max_interval: Duration::from_secs(2),
     };
     o.until = Some(deadline.ends());
     o
@@ -169,7 +170,7 @@ impl Probe {
             socket,
             server,
             deadline,
-            buf: vec![0; packet::MAX_PACKET + 1],
+            buf: vec![0; packet::RECV_BUFFER],
         })
     }
 

@@ -38,6 +38,8 @@ pub struct Options {
     pub progress: bool,
     /// Give up at this moment, whatever the timers say (a grader's step deadline).
     pub until: Option<Instant>,
+    /// Set from outside to stop (Ctrl-C): the transfer ends, and a part file goes.
+    pub stop: Option<&'static std::sync::atomic::AtomicBool>,
 }
 
 impl Options {
@@ -52,6 +54,7 @@ impl Options {
             trace: false,
             progress: false,
             until: None,
+            stop: None,
         }
     }
 }
@@ -231,6 +234,7 @@ pub fn get(opts: &Options, remote: &str, out: &Path) -> Result<Report, ClientErr
     let mut link = Link::new(&socket, opts.server, false);
     link.trace = opts.trace;
     link.until = opts.until;
+    link.stop = opts.stop;
     let mut meter = Meter::new(opts.progress, remote, None);
     let ended = drive::receive(
         &mut link,
@@ -279,6 +283,7 @@ pub fn put(opts: &Options, path: &Path, remote: &str) -> Result<Report, ClientEr
     let mut link = Link::new(&socket, opts.server, false);
     link.trace = opts.trace;
     link.until = opts.until;
+    link.stop = opts.stop;
     let mut meter = Meter::new(
         opts.progress,
         remote,

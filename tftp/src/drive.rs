@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use common::os;
 
 use crate::blocks::{BlockReader, BlockWriter};
-use crate::packet::{self, ErrorCode, MAX_PACKET};
+use crate::packet::{self, ErrorCode};
 use crate::transfer::{Failure, Receiver, Sender, Status};
 
 /// The longest the driver sleeps in one wait, so that it sees a stop request (Ctrl-C)
@@ -58,7 +58,7 @@ impl<'a> Link<'a> {
             until: None,
             strays: 0,
             trace: false,
-            buf: vec![0; MAX_PACKET + 1],
+            buf: vec![0; packet::RECV_BUFFER],
             read_timeout: None,
         }
     }

@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand};
 use common::addr::{Endpoint, LimitScope};
 use common::cli::{parse_bytes, parse_seconds};
 use common::grade::class::ClassArgs;
+use tftp::options;
 use tftp::packet::Mode;
 use tftp::transfer::{Timing, DEFAULT_TIMING};
 
@@ -54,7 +55,7 @@ enum Command {
 struct Transfer {
     /// Seconds before the first retransmission; each retry waits twice as long, up to 8 s
     /// (a client asks the server for this timeout with the timeout option, RFC 2349).
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
     timeout: Option<Duration>,
     /// Retries of a packet that gets no answer, before the transfer is given up.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_TIMING.retries)]
@@ -97,7 +98,7 @@ struct ServeArgs {
     #[arg(long, value_name = "BYTES", default_value_t = tftp::packet::MAX_BLKSIZE, value_parser = clap::value_parser!(u64).range(8..=65464).map(|v| v as usize))]
     blksize: usize,
     /// Largest window agreed to (windowsize, RFC 7440: blocks sent before an ACK).
-    #[arg(long, value_name = "BLOCKS", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_name = "BLOCKS", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=32767))]
     windowsize: u16,
     /// Transfers at once, in all; past it a request gets ERROR 0 "server busy".
     #[arg(long, value_name = "N", default_value_t = tftp::server::DEFAULT_MAX_TRANSFERS, value_parser = clap::value_parser!(u64).range(1..).map(|v| v as usize))]
@@ -129,7 +130,7 @@ struct Client {
     blksize: Option<usize>,
     /// Ask for a window of this many blocks per ACK (windowsize, RFC 7440; 1 without it,
     /// which is stop-and-wait).
-    #[arg(long, value_name = "BLOCKS", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_name = "BLOCKS", value_parser = clap::value_parser!(u16).range(1..=32767))]
     windowsize: Option<u16>,
     /// Send a bare RFC 1350 request: no option at all, not even tsize.
     #[arg(long, conflicts_with_all = ["blksize", "windowsize"])]
@@ -265,6 +266,18 @@ fn main() -> ExitCode {
             )
         }
     }
+}
+
+/// A retransmission timeout: more than 0 and at most 255 seconds (RFC 2349's range).
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let t = parse_seconds(text)?;
+    if t.is_zero() || t > Duration::from_secs(options::MAX_TIMEOUT_S) {
+        return Err(format!(
+            "{text}: a timeout is more than 0 and at most {} seconds (RFC 2349)",
+            options::MAX_TIMEOUT_S
+        ));
+    }
+    Ok(t)
 }
 
 /// The last part of a name from the server, as the local name (a server's `a/b.txt`

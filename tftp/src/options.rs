@@ -30,8 +30,19 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 /// RFC 2349's range for `timeout`, in seconds.
 pub const MIN_TIMEOUT_S: u64 = 1;
 pub const MAX_TIMEOUT_S: u64 = 255;
-/// RFC 7440's largest window.
-pub const MAX_WINDOWSIZE: u16 = u16::MAX;
+/// The largest window agreed to. RFC 7440 allows 65,535, but a window over half the
+/// 16-bit block-number space puts its end so far ahead that a block number from the wire
+/// can no longer say which side of the window it is on.
+pub const MAX_WINDOWSIZE: u16 = i16::MAX as u16;
+/// The most bytes a window may hold: the sender keeps them until they are acknowledged.
+pub const MAX_WINDOW_BYTES: usize = 16 * 1024 * 1024;
+
+/// The largest window for blocks of `blksize`: at most [`MAX_WINDOWSIZE`] blocks and
+/// [`MAX_WINDOW_BYTES`] bytes, at least one block.
+pub fn window_cap(blksize: usize) -> u16 {
+    let by_bytes = (MAX_WINDOW_BYTES / blksize.max(1)).clamp(1, usize::from(MAX_WINDOWSIZE));
+    by_bytes as u16
+}
 
 /// How a transfer runs, once agreed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,6 +231,15 @@ pub fn agree(
             });
         }
     }
+    // A window that would hold too much, or reach too far, is lowered (the order of the
+    // options in the request does not matter: blksize is known by now).
+    let cap = window_cap(settings.blksize);
+    if settings.windowsize > cap {
+        settings.windowsize = cap;
+        for o in oack.iter_mut().filter(|o| o.name == WINDOWSIZE) {
+            o.value = cap.to_string();
+        }
+    }
     Ok(Agreed { settings, oack })
 }
 
@@ -374,6 +394,41 @@ mod tests {
             accept_oack(&wanted, &agreed.oack, Settings::default()),
             Ok(agreed.settings)
         );
+    }
+
+    #[test]
+    fn a_window_is_held_to_what_16_bit_numbers_and_memory_allow() {
+        let big = Policy {
+            max_blksize: MAX_BLKSIZE,
+            max_windowsize: u16::MAX,
+            ..POLICY
+        };
+        // 65,535 blocks of 8 bytes: capped at 32,767 (half the number space).
+        let agreed = agree(
+            &opts(&[("windowsize", "65535"), ("blksize", "8")]),
+            false,
+            Mode::Octet,
+            None,
+            &big,
+        )
+        .unwrap();
+        assert_eq!(agreed.settings.windowsize, 32_767);
+        assert_eq!(
+            agreed.oack,
+            opts(&[("windowsize", "32767"), ("blksize", "8")])
+        );
+        // 64 KB blocks: at most 16 MiB in a window, 256 blocks.
+        let agreed = agree(
+            &opts(&[("blksize", "65464"), ("windowsize", "1000")]),
+            false,
+            Mode::Octet,
+            None,
+            &big,
+        )
+        .unwrap();
+        assert_eq!(agreed.settings.windowsize, 256);
+        assert_eq!(window_cap(1), MAX_WINDOWSIZE);
+        assert_eq!(window_cap(MAX_WINDOW_BYTES * 2), 1);
     }
 
     #[test]

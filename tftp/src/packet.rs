@@ -38,6 +38,11 @@ pub const DATA_HEADER: usize = 4;
 /// The longest request we read: a name, a mode and a few options fit in far less. The
 /// receiving buffer is larger than any packet (a DATA of [`MAX_BLKSIZE`]).
 pub const MAX_PACKET: usize = DATA_HEADER + MAX_BLKSIZE;
+/// The buffer a datagram is received into: as large as any UDP datagram, so that none is
+/// ever cut (Windows fails a receive into a smaller buffer with WSAEMSGSIZE, and a
+/// stranger's oversized datagram would end the transfer). A DATA longer than the block
+/// size agreed is then refused by its length.
+pub const RECV_BUFFER: usize = common::udp::MAX_DATAGRAM;
 
 /// The transfer mode a request names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,6 +222,7 @@ fn options(fields: &[&[u8]]) -> Result<Vec<TftpOption>, ParseError> {
     }
     fields
         .chunks(2)
+        .filter(|pair| !pair[0].is_empty())
         .map(|pair| {
             Ok(TftpOption {
                 name: text(pair[0])?,
@@ -237,9 +243,11 @@ fn request(body: &[u8]) -> Result<Request, ParseError> {
         "netascii" => Mode::Netascii,
         _ => return Err(ParseError::UnknownMode(mode)),
     };
-    // Some clients pad a request with zero bytes: empty fields at the end are not options.
+    // Some clients pad a request with zero bytes. A pad byte left over at the end is not
+    // an option; a pair of them (an empty name) is skipped below. An option's empty value
+    // (`multicast` has one, RFC 2090) is a value.
     let mut rest = rest.to_vec();
-    while rest.last().is_some_and(|f| f.is_empty()) {
+    if !rest.len().is_multiple_of(2) && rest.last().is_some_and(|f| f.is_empty()) {
         rest.pop();
     }
     Ok(Request {
@@ -394,8 +402,20 @@ mod tests {
         assert_eq!(req.mode, Mode::Netascii);
         assert_eq!(req.options, vec![opt("blksize", "1428"), opt("tsize", "0")]);
         // Padding zeros after the last option are not an option without a value.
-        let padded = b"\x00\x01x\x00octet\x00blksize\x001428\x00\x00\x00";
-        assert!(matches!(Packet::parse(padded), Ok(Packet::Rrq(_))));
+        for padded in [
+            &b"\x00\x01x\x00octet\x00blksize\x001428\x00\x00\x00"[..],
+            b"\x00\x01x\x00octet\x00blksize\x001428\x00\x00",
+        ] {
+            let Ok(Packet::Rrq(req)) = Packet::parse(padded) else {
+                panic!("{padded:?}")
+            };
+            assert_eq!(req.options, vec![opt("blksize", "1428")]);
+        }
+        // An empty value is a value (RFC 2090's multicast option has one).
+        let Ok(Packet::Rrq(req)) = Packet::parse(b"\x00\x01x\x00octet\x00multicast\x00\x00") else {
+            panic!()
+        };
+        assert_eq!(req.options, vec![opt("multicast", "")]);
     }
 
     #[test]

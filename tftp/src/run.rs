@@ -174,7 +174,12 @@ pub fn client_main(job: Job, args: ClientArgs, server: &Endpoint, quiet: bool) -
     opts.no_options = args.no_options;
     opts.wanted = Wanted {
         blksize: args.blksize,
-        windowsize: args.windowsize,
+        // No more than the sender may hold (it keeps a window until it is acknowledged).
+        windowsize: args.windowsize.map(|w| {
+            w.min(crate::options::window_cap(
+                args.blksize.unwrap_or(crate::packet::DEFAULT_BLKSIZE),
+            ))
+        }),
         timeout: args.timeout.map(|t| t.as_secs().clamp(1, 255)),
         tsize: None,
     };
@@ -184,6 +189,12 @@ pub fn client_main(job: Job, args: ClientArgs, server: &Endpoint, quiet: bool) -
     opts.timing = args.timing;
     opts.trace = args.trace;
     opts.progress = args.progress;
+    // Ctrl-C ends the transfer the way a failure does: the part file of a get is removed,
+    // and the server is told (ERROR 0), instead of the process dying mid-block.
+    static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if ctrlc::set_handler(|| STOP.store(true, std::sync::atomic::Ordering::Relaxed)).is_ok() {
+        opts.stop = Some(&STOP);
+    }
     let (result, shown) = match &job {
         Job::Get { remote, output } => (
             client::get(&opts, remote, output),

@@ -43,7 +43,7 @@ use common::server::shutdown::Shutdown;
 use crate::blocks::{BlockReader, BlockWriter};
 use crate::drive::{self, Link};
 use crate::options::{self, Policy};
-use crate::packet::{self, ErrorCode, Packet, Request, MAX_PACKET};
+use crate::packet::{self, ErrorCode, Packet, Request};
 use crate::transfer::{Opening, Receiver, Sender, Status, Timing, DEFAULT_TIMING};
 
 /// Where `tftp serve` listens unless told: this machine only, on a port that needs no
@@ -157,7 +157,10 @@ struct Shared {
 
 #[derive(Default)]
 struct Active {
-    peers: HashSet<SocketAddr>,
+    /// Each transfer's client and its request: the same request again from the same
+    /// address and port is a repeat; another one (a new command from a client that keeps
+    /// its socket) is a new transfer.
+    peers: HashSet<(SocketAddr, Vec<u8>)>,
     slots: Option<PeerSlots>,
 }
 
@@ -184,7 +187,7 @@ pub fn serve(socket: UdpSocket, config: Config, shutdown: &Shutdown) -> Summary 
         .config
         .rate_limit
         .map(|rate| RateLimiter::new(rate, DEFAULT_CAPACITY, Instant::now()));
-    let mut buf = vec![0u8; MAX_PACKET + 1];
+    let mut buf = vec![0u8; packet::RECV_BUFFER];
     let mut threads = Vec::new();
     let mut id = 0u64;
     loop {
@@ -274,7 +277,8 @@ pub fn serve(socket: UdpSocket, config: Config, shutdown: &Shutdown) -> Summary 
             },
             1,
         );
-        match claim(&shared, from) {
+        let key = (from, buf[..n].to_vec());
+        match claim(&shared, &key) {
             Claim::Repeat => continue,
             Claim::Busy(why) => {
                 add(&shared.summary.dropped, 1);
@@ -293,7 +297,7 @@ pub fn serve(socket: UdpSocket, config: Config, shutdown: &Shutdown) -> Summary 
         let local = match socket.local_addr() {
             Ok(a) => a,
             Err(e) => {
-                release(&shared, from);
+                release(&shared, &key);
                 shared
                     .log
                     .warn(format_args!("{tag}: the server's address is unknown: {e}"));
@@ -301,16 +305,17 @@ pub fn serve(socket: UdpSocket, config: Config, shutdown: &Shutdown) -> Summary 
             }
         };
         let worker = Arc::clone(&shared);
-        let spawned = thread::Builder::new()
-            .name(format!("tftp-{id}"))
-            .spawn(move || {
+        let spawned = thread::Builder::new().name(format!("tftp-{id}")).spawn({
+            let key = key.clone();
+            move || {
                 transfer(&worker, &tag, local.ip(), write, &request);
-                release(&worker, from);
-            });
+                release(&worker, &key);
+            }
+        });
         match spawned {
             Ok(t) => threads.push(t),
             Err(e) => {
-                release(&shared, from);
+                release(&shared, &key);
                 shared
                     .log
                     .warn(format_args!("{tag}: no thread for the transfer: {e}"));
@@ -335,11 +340,12 @@ enum Claim {
     Busy(String),
 }
 
-fn claim(shared: &Shared, from: SocketAddr) -> Claim {
+fn claim(shared: &Shared, key: &(SocketAddr, Vec<u8>)) -> Claim {
+    let from = key.0;
     let Ok(mut active) = shared.active.lock() else {
         return Claim::Busy("the server's table of transfers is broken".into());
     };
-    if active.peers.contains(&from) {
+    if active.peers.contains(key) {
         return Claim::Repeat;
     }
     if active.peers.len() >= shared.config.max_transfers {
@@ -356,13 +362,14 @@ fn claim(shared: &Shared, from: SocketAddr) -> Claim {
             ));
         }
     }
-    active.peers.insert(from);
+    active.peers.insert(key.clone());
     Claim::Taken
 }
 
-fn release(shared: &Shared, from: SocketAddr) {
+fn release(shared: &Shared, key: &(SocketAddr, Vec<u8>)) {
+    let from = key.0;
     if let Ok(mut active) = shared.active.lock() {
-        if active.peers.remove(&from) {
+        if active.peers.remove(key) {
             if let Some(slots) = active.slots.as_mut() {
                 slots.release(from.ip());
             }
@@ -467,6 +474,9 @@ fn transfer(shared: &Shared, tag: &Tag, ip: IpAddr, write: bool, request: &Reque
     // out at most UNPROVEN_TRIES times.
     let timing = Timing {
         first_retries: config.timing.first_retries.min(UNPROVEN_TRIES - 1),
+        // Until the peer answers, the server's own timeout paces the tries, whatever the
+        // request asked: a forged request holds a transfer for seconds.
+        first_max_interval: config.timeout.min(config.timing.first_max_interval),
         ..config.timing
     };
     let started = Instant::now();
@@ -500,14 +510,6 @@ fn transfer(shared: &Shared, tag: &Tag, ip: IpAddr, write: bool, request: &Reque
                 )
             }
         };
-        if let Some(size) = agreed.settings.tsize {
-            if let Err(e) = part.reserve(size) {
-                return fail_early(
-                    ErrorCode::DiskFull,
-                    format!("no room for {size} bytes: {e}"),
-                );
-            }
-        }
         drive::size_buffers(&socket, agreed.settings.blksize, agreed.settings.windowsize);
         let opening = if agreed.oack.is_empty() {
             Opening::Immediate

@@ -41,6 +41,10 @@ pub struct Timing {
     /// The longest wait between two tries (the back-off stops doubling there; a negotiated
     /// timeout longer than it is used as it is).
     pub max_interval: Duration,
+    /// The longest wait between two tries before the other side has answered once,
+    /// whatever timeout it asked for: a server holds a transfer for a request that is never
+    /// answered (a forged one) for seconds, not for a 255-second timeout three times.
+    pub first_max_interval: Duration,
 }
 
 /// Five retries, waits of 1, 2, 4, 8, 8 and 8 s at the default timeout: about 30 s of
@@ -49,6 +53,7 @@ pub const DEFAULT_TIMING: Timing = Timing {
     retries: 5,
     first_retries: 5,
     max_interval: Duration::from_secs(8),
+    first_max_interval: Duration::from_secs(8),
 };
 
 /// Why a transfer failed.
@@ -148,7 +153,7 @@ impl Timer {
         Timer {
             timing,
             first,
-            interval: first,
+            interval: first.min(timing.first_max_interval),
             tries: 0,
             started: now,
             deadline: None,
@@ -197,7 +202,11 @@ impl Timer {
                 waiting_for: waiting_for.to_string(),
             });
         }
-        let cap = self.timing.max_interval.max(self.first);
+        let cap = if self.proven {
+            self.timing.max_interval.max(self.first)
+        } else {
+            self.timing.first_max_interval
+        };
         self.interval = (self.interval * 2).min(cap);
         self.deadline = Some(now + self.interval);
         Ok(())
@@ -636,6 +645,17 @@ impl Receiver {
         if self.status != Status::Running {
             return;
         }
+        if let RecvPhase::Dallying { .. } = self.phase {
+            // The file is whole and kept: only a repeat of the last block matters now (our
+            // ACK of it was lost). Anything else, an ERROR or junk, changes nothing.
+            if let Ok(Packet::Data { block, .. }) = Packet::parse(bytes) {
+                if unwrap(block, self.expected) + 1 == self.expected {
+                    self.counters.duplicates += 1;
+                    self.send_ack(self.expected - 1);
+                }
+            }
+            return;
+        }
         let packet = match Packet::parse(bytes) {
             Ok(p) => p,
             Err(e) => {
@@ -801,16 +821,26 @@ mod tests {
     fn run(file: &[u8], s: Settings, mut drop: impl FnMut(bool, &[u8]) -> bool) -> Run {
         let mut now = Instant::now();
         let mut sender = Sender::new(s, DEFAULT_TIMING, Opening::Immediate, now);
-        // The receiver: a client whose RRQ was answered without an OACK; it starts at DATA 1.
+        // The receiver repeats its opening packet (here an RRQ, with these settings already
+        // agreed) until DATA 1 comes. The request and its repeats are the server's request
+        // port's business: the pipe takes them out of the way.
+        let rrq = request_packet(
+            false,
+            &Request {
+                filename: b"f".to_vec(),
+                mode: Mode::Octet,
+                options: Vec::new(),
+            },
+        );
+        // It dallies, as a server receiving a file does: a lost last ACK is answered again.
         let mut receiver = Receiver::new(
             s,
             DEFAULT_TIMING,
-            Opening::Oack(Vec::new()),
-            false,
+            Opening::Oack(rrq.clone()),
+            true,
             u64::MAX,
             now,
         );
-        let _ = receiver.poll_transmit(); // the opening packet, not sent anywhere
         let mut offset = 0;
         let mut received = Vec::new();
         let mut data_sent = Vec::new();
@@ -835,6 +865,9 @@ mod tests {
             }
             while let Some(p) = receiver.poll_transmit() {
                 moved = true;
+                if p == rrq {
+                    continue;
+                }
                 if !drop(false, &p) {
                     sender.handle(&p, now);
                 }
@@ -911,14 +944,47 @@ mod tests {
 
     #[test]
     fn loss_is_repaired_by_retransmission_in_both_directions() {
-        for window in [1, 8] {
+        // Several seeds: among them, runs that lose the first block, or the last ACK.
+        let mut complete = 0;
+        for (window, seed) in [1u16, 8]
+            .into_iter()
+            .flat_map(|w| (1..=6).map(move |s| (w, s)))
+        {
             let f = file(20_000);
-            let mut rng = fastrand::Rng::with_seed(7);
+            let mut rng = fastrand::Rng::with_seed(seed);
             let r = run(&f, settings(512, window), |_, _| rng.f64() < 0.2);
-            assert_eq!(r.received, f, "window {window}");
-            assert_eq!(r.sender.status(), &Status::Complete, "window {window}");
+            assert_eq!(r.received, f, "window {window}, seed {seed}");
+            assert_eq!(
+                r.receiver.status(),
+                &Status::Complete,
+                "window {window}, seed {seed}"
+            );
             assert!(r.sender.counters().resent > 0 && r.sender.counters().timeouts > 0);
+            // The one thing TFTP cannot settle: the last ACK, and every repeat of it while
+            // the receiver waits, lost. The file is whole; only the sender cannot know.
+            match r.sender.status() {
+                Status::Complete => complete += 1,
+                Status::Failed(Failure::TimedOut { waiting_for, .. }) => {
+                    assert_eq!(
+                        waiting_for, "the ACK of block 40",
+                        "window {window}, seed {seed}"
+                    )
+                }
+                other => panic!("window {window}, seed {seed}: {other:?}"),
+            }
         }
+        assert!(complete >= 8, "{complete} of 12 senders saw the end");
+    }
+
+    #[test]
+    fn a_lost_first_block_is_sent_again() {
+        let f = file(3000);
+        let mut first = true;
+        let r = run(&f, settings(512, 1), |to_receiver, _| {
+            to_receiver && std::mem::take(&mut first)
+        });
+        assert_eq!(r.received, f);
+        assert_eq!(r.data_sent[..2], [1, 1], "DATA 1, lost, then DATA 1 again");
     }
 
     #[test]
@@ -1148,6 +1214,16 @@ mod tests {
         assert_eq!(r.poll_transmit(), Some(ack_packet(1)));
         assert_eq!(r.poll_data(), Some(b"short".to_vec()));
         assert_eq!(r.poll_data(), None, "kept once");
+        // An ERROR, junk, or a block past the end while dallying change nothing: the file
+        // is whole.
+        r.handle(
+            &packet::error_packet(ErrorCode::NotDefined, "bye"),
+            now + MS,
+        );
+        r.handle(b"junk", now + MS);
+        r.handle(&data_packet(2, b"more"), now + MS);
+        assert_eq!(r.poll_transmit(), None);
+        assert_eq!(r.poll_data(), None);
         r.handle_timeout(r.deadline().unwrap());
         assert_eq!(r.status(), &Status::Complete);
     }

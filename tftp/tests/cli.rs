@@ -118,3 +118,46 @@ fn exit_codes_and_messages() {
     assert_eq!(v["size"], 4);
     assert_eq!(v["blocks"], 1);
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_on_a_get_leaves_no_part_file() {
+    // A server that never answers: the client waits in its retries; Ctrl-C (SIGINT) ends
+    // it, and the hidden part file goes with it.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let child = tftp()
+        .args([
+            "get",
+            &silent.local_addr().unwrap().to_string(),
+            "x.bin",
+            "--timeout",
+            "5",
+            "-o",
+        ])
+        .arg(dir.path().join("x.bin"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The request arrives: the client is running, its part file made.
+    let mut buf = [0u8; 600];
+    silent
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    silent.recv_from(&mut buf).unwrap();
+    let parts = || std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(parts(), 1, "the part file");
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(parts(), 0, "nothing left in the folder");
+}

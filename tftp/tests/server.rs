@@ -460,6 +460,7 @@ fn an_abandoned_write_times_out_and_leaves_no_part_file() {
             retries: 2,
             first_retries: 2,
             max_interval: Duration::from_millis(200),
+            first_max_interval: Duration::from_millis(200),
         };
     });
     let raw = Raw::new(s.addr);
