@@ -40,7 +40,7 @@ pub type Digest = [u8; DIGEST_LEN];
 pub enum Request {
     /// `PUT <size> <name>`: I want to send `size` bytes to be stored as `name`. The name is
     /// given as raw bytes: whether it is acceptable is the server's decision
-    /// ([`crate::name::check`]), not the parser's.
+    /// ([`common::files::name::check`]), not the parser's.
     Put { size: u64, name: Vec<u8> },
     /// `SHA256 <hex>`: the digest of the bytes just sent.
     Sha256(Digest),
@@ -68,7 +68,7 @@ pub enum ErrCode {
     Exists,
     /// The file is larger than the server's `--max-size`.
     TooLarge,
-    /// The name is not a plain file name (see [`crate::name`]).
+    /// The name is not a plain file name (see [`common::files::name`]).
     BadName,
     /// Not enough free space for the file (or the disk filled up while writing).
     NoSpace,

@@ -4,7 +4,7 @@
 //! brings the connection limit and the idle timeout. On its connection a client may upload
 //! several files, one after another. For each `PUT <size> <name>` (`v1.rs`):
 //!
-//! 1. **Check everything before accepting a byte**: the name ([`crate::name`]), the size
+//! 1. **Check everything before accepting a byte**: the name ([`common::files::name`]), the size
 //!    against `--max-size`, that nobody else is uploading that name right now, that no file
 //!    has it (unless `--overwrite`), that the disk has room. Each refusal is one `ERR` line
 //!    with its reason, and the connection stays usable for the next file.
@@ -14,7 +14,7 @@
 //!    Different: `ERR CHECKSUM`, and the partial file is deleted.
 //!
 //! A client that disconnects, stalls past `--idle-timeout`, or a disk that fills up, ends
-//! that upload only: its partial file is deleted ([`crate::store::PartFile`]) and the server
+//! that upload only: its partial file is deleted ([`common::files::store::PartFile`]) and the server
 //! goes on with everyone else.
 //!
 //! The files: `service.rs` is the state all connections share, `v1.rs` and `tutorial.rs`
