@@ -264,6 +264,16 @@ pub fn preview(bytes: &[u8], max_chars: usize) -> String {
     }
 }
 
+/// A transfer rate for people: `12.3 MB/s` (decimal megabytes, as network speeds are
+/// given); `- MB/s` when no time has passed.
+pub fn rate(bytes: u64, elapsed: std::time::Duration) -> String {
+    let secs = elapsed.as_secs_f64();
+    if secs <= 0.0 {
+        return "- MB/s".to_string();
+    }
+    format!("{:.1} MB/s", bytes as f64 / secs / 1e6)
+}
+
 /// A byte count for people: `512 B`, `1.5 KiB`, `3.2 MiB`.
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -283,6 +293,13 @@ pub fn human_bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_are_in_decimal_megabytes_per_second() {
+        use std::time::Duration;
+        assert_eq!(rate(10_000_000, Duration::from_secs(2)), "5.0 MB/s");
+        assert_eq!(rate(1, Duration::ZERO), "- MB/s");
+    }
 
     #[test]
     fn hex_dump_has_offsets_hex_and_text() {

@@ -254,7 +254,7 @@ fn describe(job: &Job, r: &Report) -> String {
         "{what}: {} in {:.3} s ({}) from {}; blksize {}, windowsize {}, {} blocks, {} resent, {} timeouts, {} duplicates ignored{}",
         human_bytes(r.bytes),
         r.elapsed.as_secs_f64(),
-        server::rate(r.bytes, r.elapsed),
+        output::rate(r.bytes, r.elapsed),
         r.server_tid,
         r.settings.blksize,
         r.settings.windowsize,

@@ -644,7 +644,7 @@ fn done_line(
             "{what} {name:?}: {} in {:.3} s ({}), blksize {}, windowsize {}, {} blocks, {} resent, {} duplicates ignored; sha256 {digest}",
             human_bytes(bytes),
             elapsed.as_secs_f64(),
-            rate(bytes, elapsed),
+            common::output::rate(bytes, elapsed),
             settings.blksize,
             settings.windowsize,
             counters.blocks,
@@ -652,15 +652,6 @@ fn done_line(
             counters.duplicates,
         ),
     );
-}
-
-/// `12.3 MB/s`.
-pub fn rate(bytes: u64, elapsed: Duration) -> String {
-    let secs = elapsed.as_secs_f64();
-    if secs <= 0.0 {
-        return "- MB/s".into();
-    }
-    format!("{:.1} MB/s", bytes as f64 / secs / 1e6)
 }
 
 /// Part files left by a server that was killed: said at start-up (they are hidden, so a

@@ -29,8 +29,6 @@ pub mod server;
 pub mod tutorial;
 pub mod wire;
 
-use std::time::Duration;
-
 /// Which exchange the two sides speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Exchange {
@@ -48,22 +46,5 @@ pub enum Exchange {
 /// stays flat whatever the file size.
 pub const DATA_BUFFER: usize = 256 * 1024;
 
-/// `12.3 MB/s` (decimal megabytes, as network speeds are given).
-pub fn rate(bytes: u64, elapsed: Duration) -> String {
-    let secs = elapsed.as_secs_f64();
-    if secs <= 0.0 {
-        return "- MB/s".to_string();
-    }
-    format!("{:.1} MB/s", bytes as f64 / secs / 1e6)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rates_are_in_decimal_megabytes_per_second() {
-        assert_eq!(rate(10_000_000, Duration::from_secs(2)), "5.0 MB/s");
-        assert_eq!(rate(1, Duration::ZERO), "- MB/s");
-    }
-}
+/// `12.3 MB/s` (decimal megabytes): the rate every program prints, from `common`.
+pub use common::output::rate;
