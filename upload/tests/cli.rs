@@ -133,10 +133,23 @@ fn tcp_info_is_read_during_each_file_and_at_its_end() {
     assert_eq!(samples.last().unwrap()["last"], true, "{v}");
     if real {
         assert!(samples.last().unwrap()["mss"].as_u64().unwrap() > 0, "{v}");
-        assert_eq!(
-            samples.last().unwrap()["retransmitted_segments"],
-            0,
-            "nothing lost on loopback: {v}"
+        // A loaded machine can lose a segment even on loopback, so the
+        // count is not asserted to be 0; what must hold is that the two
+        // counters are read together and that they are the file's scale.
+        // (Linux has both counters; macOS has only the bytes.)
+        let last = samples.last().unwrap();
+        let segments = last["retransmitted_segments"].as_u64();
+        let bytes = last["retransmitted_bytes"].as_u64();
+        assert!(
+            segments.is_some() || bytes.is_some(),
+            "a counter is read: {v}"
+        );
+        if let (Some(segments), Some(bytes)) = (segments, bytes) {
+            assert_eq!(segments == 0, bytes == 0, "segments and bytes agree: {v}");
+        }
+        assert!(
+            bytes.unwrap_or(0) <= 300_000,
+            "no more resent than was sent: {v}"
         );
     }
     assert!(
