@@ -106,9 +106,13 @@ fn tcp_info_goes_on_the_close_line(model: Model) {
             info.starts_with("rtt ") && info.contains("ms (var ") && info.contains("mss "),
             "{closed}"
         );
+        // A count, not necessarily 0: a loaded machine can resend even on
+        // loopback. (Linux counts segments and bytes, macOS bytes only.)
+        let count = info.split("retransmitted ").nth(1).unwrap_or("");
         assert!(
-            info.contains("retransmitted 0 segments"),
-            "nothing lost on loopback: {closed}"
+            count.starts_with(|c: char| c.is_ascii_digit())
+                && (count.contains(" segments") || count.contains(" bytes")),
+            "{closed}"
         );
     } else {
         // Windows answers SIO_TCP_INFO from 10 1703 on; Wine does not.
