@@ -288,7 +288,7 @@ impl CableArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = common::generate::parse::<Cli>();
     dispatch(cli.command)
 }
 

@@ -167,3 +167,9 @@ fn what_is_not_a_capture_is_named() {
     assert!(err.contains("cannot open the capture"), "{err}");
     assert!(!out.exists(), "nothing written");
 }
+
+/// `--generate`: every flag of `--help` is in the man page, and the completions load.
+#[test]
+fn the_man_page_has_every_flag_and_the_completions_load() {
+    common::testing::generate::check(std::path::Path::new(CABLE));
+}

@@ -18,6 +18,8 @@
 //!   the accept loop with a thread per connection, which survives resource exhaustion.
 //! - [`output`]: the event lines (time, connection id, peer) and the `--trace` hex dump.
 //! - [`cli`]: durations in seconds, parsed the same way by every program.
+//! - [`generate`]: `--generate man|complete-bash|...`, the man page and completions made
+//!   from each program's flags.
 //! - [`udp`]: UDP sockets, truncated datagrams, and the kernel's drop counter.
 //! - [`ratelimit`]: a token bucket per source address, against UDP floods and reflection.
 //! - [`files`]: the names a server takes from the network, and writes that leave no half
@@ -36,6 +38,7 @@ pub mod conn;
 pub mod deadline;
 pub mod files;
 pub mod frame;
+pub mod generate;
 pub mod grade;
 pub mod net;
 pub mod os;

@@ -99,7 +99,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = common::generate::parse::<Args>();
     if args.json && args.connections.is_none() && !args.check {
         output::err_line(format_args!(
             "tcp-client: --json goes with --connections (load) or --check"

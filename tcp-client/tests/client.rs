@@ -554,3 +554,9 @@ fn check_fails_the_tutorials_python_server() {
     );
     assert!(out.contains("check FAILED"), "{out}");
 }
+
+/// `--generate`: every flag of `--help` is in the man page, and the completions load.
+#[test]
+fn the_man_page_has_every_flag_and_the_completions_load() {
+    common::testing::generate::check(std::path::Path::new(BIN));
+}

@@ -94,7 +94,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = common::generate::parse::<Args>();
     let options = Options {
         addr: args.addr,
         listen: ListenOptions {

@@ -469,3 +469,9 @@ both_models!(
     the_tutorials_python_client_talks_to_a_raw_server,
     threads_grow_with_clients_only_in_the_thread_model,
 );
+
+/// `--generate`: every flag of `--help` is in the man page, and the completions load.
+#[test]
+fn the_man_page_has_every_flag_and_the_completions_load() {
+    common::testing::generate::check(std::path::Path::new(BIN));
+}

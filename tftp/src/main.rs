@@ -199,7 +199,7 @@ struct PutArgs {
 }
 
 fn main() -> ExitCode {
-    match Args::parse().command {
+    match common::generate::parse::<Args>().command {
         Command::Serve(a) => {
             let mut config = tftp::server::Config::new(a.dir);
             config.allow_write = a.allow_write;

@@ -161,3 +161,9 @@ fn ctrl_c_on_a_get_leaves_no_part_file() {
     );
     assert_eq!(parts(), 0, "nothing left in the folder");
 }
+
+/// `--generate`: every flag of `--help` is in the man page, and the completions load.
+#[test]
+fn the_man_page_has_every_flag_and_the_completions_load() {
+    common::testing::generate::check(std::path::Path::new(BIN));
+}

@@ -77,7 +77,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = common::generate::parse::<Args>();
     let opts = Options {
         addr: args.addr,
         timeout: args.timeout,

@@ -605,3 +605,9 @@ fn check_json_is_one_object() {
     assert_eq!(v["steps"][3]["step"], "200 requests in flight");
     s.stop().unwrap();
 }
+
+/// `--generate`: every flag of `--help` is in the man page, and the completions load.
+#[test]
+fn the_man_page_has_every_flag_and_the_completions_load() {
+    common::testing::generate::check(std::path::Path::new(BIN));
+}

@@ -255,3 +255,9 @@ fn the_tutorials_python_client_gets_its_reply() {
     // Python prints the bytes object; the reply has no b'..' inside (the tutorial's server would).
     assert_eq!(out, "b'Hi!hello!'\n");
 }
+
+/// `--generate`: every flag of `--help` is in the man page, and the completions load.
+#[test]
+fn the_man_page_has_every_flag_and_the_completions_load() {
+    common::testing::generate::check(std::path::Path::new(BIN));
+}

@@ -161,7 +161,7 @@ struct SendArgs {
 }
 
 fn main() -> ExitCode {
-    match Args::parse().command {
+    match common::generate::parse::<Args>().command {
         Command::Serve(a) => {
             let mut config = upload::server::Config::new(a.dir);
             config.overwrite = a.overwrite;

@@ -669,3 +669,9 @@ fn check_grades_a_class_of_upload_servers() {
     assert!(html.contains("upload send --check"), "{html}");
     assert_eq!(html.matches("<tr class=").count(), 2);
 }
+
+/// `--generate`: every flag of `--help` is in the man page, and the completions load.
+#[test]
+fn the_man_page_has_every_flag_and_the_completions_load() {
+    common::testing::generate::check(std::path::Path::new(BIN));
+}
