@@ -479,6 +479,28 @@ pub fn drop_behind(file: &File, len: u64) {
     }
 }
 
+/// Makes `options` refuse to open through a symbolic link: the link itself fails to open
+/// (Unix: `O_NOFOLLOW`, which gives `ELOOP`) or is opened as itself, never its target
+/// (Windows: `FILE_FLAG_OPEN_REPARSE_POINT`).
+pub fn no_follow(options: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW)
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt;
+        /// From `winbase.h`: open a reparse point (a symbolic link) itself.
+        const FILE_FLAG_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
+        options.custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        options
+    }
+}
+
 /// Makes the folder's entries (a new name) durable: `fsync` of the folder on Unix. On
 /// Windows a folder cannot be opened as a file, and needs no such call: NTFS writes the
 /// change of name to its journal.

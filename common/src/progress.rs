@@ -15,9 +15,10 @@ use std::io::IsTerminal;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// A file's bar: `photo.jpg [=====>    ] 12.0 MiB/20.0 MiB 110 MiB/s ETA 0s`.
+/// A file's bar: `photo.jpg [=====>    ] 12.0 MiB/20.0 MiB 110 MiB/s ETA 0s`, and after it
+/// a note such as `resumed at 512.0 MiB`.
 const FILE_TEMPLATE: &str =
-    "{prefix:24!} [{bar:30.cyan/blue}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} ETA {eta}";
+    "{prefix:24!} [{bar:30.cyan/blue}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} ETA {eta} {msg}";
 /// The total bar, with the count of files in its message.
 const TOTAL_TEMPLATE: &str =
     "{prefix:24!} [{bar:30.green}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} ETA {eta} {msg}";
@@ -111,6 +112,19 @@ impl Bar {
     pub fn inc(&self, n: u64) {
         for bar in &self.0 {
             bar.inc(n);
+        }
+    }
+
+    /// The file's first `offset` bytes are there already (a resumed upload): the bar starts
+    /// at them, says so, and times only what moves from now on.
+    pub fn resume_at(&self, offset: u64) {
+        if offset == 0 {
+            return;
+        }
+        for bar in &self.0 {
+            bar.set_position(offset);
+            bar.reset_eta();
+            bar.set_message(format!("resumed at {}", crate::output::human_bytes(offset)));
         }
     }
 

@@ -14,7 +14,7 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::thread::{self, JoinHandle};
 
 use sha2::{Digest as _, Sha256};
@@ -27,18 +27,30 @@ pub const BUFFERS: usize = 4;
 /// The hashing thread needs little stack: the buffers are on the heap.
 const HASHER_STACK: usize = 64 * 1024;
 
+/// What the I/O side hands the hashing thread.
+enum Job {
+    /// The first `len` bytes of the buffer come next.
+    Chunk(Vec<u8>, usize),
+    /// Tell me the digest of everything so far, and call that point `offset` (a resumable
+    /// upload's checkpoint, or the end of a prefix checked again).
+    Mark(u64),
+}
+
 /// SHA-256 of a stream of chunks, computed on a thread of its own.
 pub struct Pipeline {
-    to_hasher: Option<SyncSender<(Vec<u8>, usize)>>,
+    to_hasher: Option<SyncSender<Job>>,
     free: Receiver<Vec<u8>>,
+    /// The digests at the marks, in order.
+    marks: Receiver<(u64, Digest)>,
     hasher: Option<JoinHandle<Digest>>,
 }
 
 impl Pipeline {
     /// Starts the hashing thread (fails only if the system cannot make a thread).
     pub fn start() -> io::Result<Pipeline> {
-        let (to_hasher, chunks) = mpsc::sync_channel::<(Vec<u8>, usize)>(BUFFERS);
+        let (to_hasher, jobs) = mpsc::sync_channel::<Job>(BUFFERS);
         let (give_back, free) = mpsc::sync_channel::<Vec<u8>>(BUFFERS);
+        let (marked, marks): (Sender<(u64, Digest)>, _) = mpsc::channel();
         for _ in 0..BUFFERS {
             // Cannot fail: the channel has room for every buffer and its receiver is alive.
             let _ = give_back.send(vec![0u8; DATA_BUFFER]);
@@ -49,15 +61,24 @@ impl Pipeline {
             .spawn(move || {
                 let mut sha = Sha256::new();
                 // Ends when the I/O side drops its sender (finish, or an error).
-                for (buf, len) in chunks {
-                    sha.update(&buf[..len]);
-                    let _ = give_back.send(buf);
+                for job in jobs {
+                    match job {
+                        Job::Chunk(buf, len) => {
+                            sha.update(&buf[..len]);
+                            let _ = give_back.send(buf);
+                        }
+                        // A copy of the state, finished: the hash itself goes on.
+                        Job::Mark(offset) => {
+                            let _ = marked.send((offset, sha.clone().finalize().into()));
+                        }
+                    }
                 }
                 sha.finalize().into()
             })?;
         Ok(Pipeline {
             to_hasher: Some(to_hasher),
             free,
+            marks,
             hasher: Some(hasher),
         })
     }
@@ -69,9 +90,36 @@ impl Pipeline {
 
     /// Hands the first `len` bytes of `buf` to the hashing thread, in order.
     pub fn hash(&mut self, buf: Vec<u8>, len: usize) -> io::Result<()> {
+        self.send(Job::Chunk(buf, len))
+    }
+
+    fn send(&self, job: Job) -> io::Result<()> {
         match &self.to_hasher {
-            Some(tx) => tx.send((buf, len)).map_err(|_| hasher_gone()),
+            Some(tx) => tx.send(job).map_err(|_| hasher_gone()),
             None => Err(hasher_gone()),
+        }
+    }
+
+    /// Asks for the digest of everything handed over so far, to be collected later with
+    /// [`marked`](Self::marked) under the name `offset`; the I/O does not wait for it.
+    pub fn mark(&mut self, offset: u64) -> io::Result<()> {
+        self.send(Job::Mark(offset))
+    }
+
+    /// A digest asked for by [`mark`](Self::mark) that is ready, if any (oldest first).
+    pub fn marked(&mut self) -> Option<(u64, Digest)> {
+        self.marks.try_recv().ok()
+    }
+
+    /// The digest of everything handed over so far, waiting for it; the hash goes on.
+    pub fn digest_so_far(&mut self) -> io::Result<Digest> {
+        self.send(Job::Mark(u64::MAX))?;
+        loop {
+            match self.marks.recv() {
+                Ok((u64::MAX, digest)) => return Ok(digest),
+                Ok(_) => {} // an earlier mark nobody collected
+                Err(_) => return Err(hasher_gone()),
+            }
         }
     }
 
@@ -93,6 +141,27 @@ impl Drop for Pipeline {
             let _ = hasher.join();
         }
     }
+}
+
+/// Hands the next `len` bytes of `file` to `pipeline` (a prefix checked again before a
+/// resume, by the server or the sender); fewer only if the file ends first, which is an
+/// error.
+pub fn hash_prefix(pipeline: &mut Pipeline, file: &mut File, len: u64) -> io::Result<()> {
+    let mut left = len;
+    while left > 0 {
+        let mut buf = pipeline.buffer()?;
+        let want = left.min(buf.len() as u64) as usize;
+        let n = read_full(file, &mut buf[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file is shorter than the part to check",
+            ));
+        }
+        pipeline.hash(buf, n)?;
+        left -= n as u64;
+    }
+    Ok(())
 }
 
 /// The SHA-256 of a file, read once through a [`Pipeline`]: what `upload send` computes as
@@ -148,6 +217,80 @@ mod tests {
         }
         let expected: Digest = Sha256::digest(&data).into();
         assert_eq!(pipeline.finish().unwrap(), expected);
+    }
+
+    #[test]
+    fn a_mark_is_the_digest_of_the_prefix_and_the_hash_goes_on() {
+        let data: Vec<u8> = (0..DATA_BUFFER as u32 * 2)
+            .map(|i| (i * 13) as u8)
+            .collect();
+        let (head, tail) = data.split_at(DATA_BUFFER + 3);
+        let mut pipeline = Pipeline::start().unwrap();
+        for part in [head, tail] {
+            for chunk in part.chunks(DATA_BUFFER) {
+                let mut buf = pipeline.buffer().unwrap();
+                buf[..chunk.len()].copy_from_slice(chunk);
+                pipeline.hash(buf, chunk.len()).unwrap();
+            }
+            if part == head {
+                pipeline.mark(head.len() as u64).unwrap();
+                assert_eq!(
+                    pipeline.digest_so_far().unwrap(),
+                    <[u8; 32]>::from(Sha256::digest(head))
+                );
+            }
+        }
+        let head_digest: Digest = Sha256::digest(head).into();
+        assert_eq!(
+            pipeline.marked(),
+            None,
+            "digest_so_far took the mark before it"
+        );
+        pipeline.mark(7).unwrap();
+        let whole: Digest = Sha256::digest(&data).into();
+        assert_eq!(pipeline.digest_so_far().unwrap(), whole);
+        assert_eq!(pipeline.finish().unwrap(), whole);
+        assert_ne!(head_digest, whole);
+    }
+
+    #[test]
+    fn marks_come_back_in_order_without_waiting() {
+        let mut pipeline = Pipeline::start().unwrap();
+        pipeline.mark(0).unwrap();
+        let mut buf = pipeline.buffer().unwrap();
+        buf[..3].copy_from_slice(b"abc");
+        pipeline.hash(buf, 3).unwrap();
+        pipeline.mark(3).unwrap();
+        let _ = pipeline.digest_so_far().unwrap();
+        // digest_so_far passed over both marks: they are gone, not returned twice.
+        assert_eq!(pipeline.marked(), None);
+        pipeline.mark(3).unwrap();
+        let by = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let got = loop {
+            if let Some(m) = pipeline.marked() {
+                break m;
+            }
+            assert!(std::time::Instant::now() < by, "the mark never came");
+            std::thread::yield_now();
+        };
+        assert_eq!(got, (3, <[u8; 32]>::from(Sha256::digest(b"abc"))));
+    }
+
+    #[test]
+    fn a_prefix_is_hashed_from_the_file_and_a_short_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"hello world").unwrap();
+        let mut file = File::open(&path).unwrap();
+        let mut pipeline = Pipeline::start().unwrap();
+        hash_prefix(&mut pipeline, &mut file, 5).unwrap();
+        assert_eq!(
+            pipeline.finish().unwrap(),
+            <[u8; 32]>::from(Sha256::digest(b"hello"))
+        );
+        let mut file = File::open(&path).unwrap();
+        let mut pipeline = Pipeline::start().unwrap();
+        assert!(hash_prefix(&mut pipeline, &mut file, 12).is_err());
     }
 
     #[test]

@@ -92,8 +92,22 @@ struct ServeArgs {
     /// Length of the queue of connections not yet accepted (the tutorial uses 5).
     #[arg(long, default_value_t = DEFAULT_BACKLOG, value_parser = clap::value_parser!(i32).range(0..))]
     backlog: i32,
+    /// Hours to keep the partial file of an upload that broke off, so that the next
+    /// `upload send` of the same file continues where it stopped (0 = keep none, and
+    /// offer no resume). Kept parts hold their disk space until then.
+    #[arg(long, value_name = "HOURS", default_value = "24", value_parser = parse_hours)]
+    keep_partial: Duration,
     #[command(flatten)]
     show: Show,
+}
+
+/// Hours, `24` or `0.5`, as a duration.
+fn parse_hours(s: &str) -> Result<Duration, String> {
+    let hours =
+        parse_seconds(s).map_err(|_| format!("'{s}' is not a number of hours (e.g. 24 or 0.5)"))?;
+    hours
+        .checked_mul(3600)
+        .ok_or_else(|| format!("'{s}' hours is too long"))
 }
 
 /// What both subcommands print.
@@ -156,6 +170,11 @@ struct SendArgs {
     /// Send at most this many bytes per second (e.g. 5M): to watch the bars on loopback.
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     limit_rate: Option<u64>,
+    /// Send every file from its first byte, even when the server holds the beginning of it
+    /// from an upload that broke off (by default that part is hashed here too and, if it
+    /// is the same, skipped).
+    #[arg(long)]
+    no_resume: bool,
     #[command(flatten)]
     show: Show,
 }
@@ -170,6 +189,7 @@ fn main() -> ExitCode {
             config.exchange = a.protocol;
             config.quiet = a.show.quiet;
             config.trace = a.show.trace;
+            config.keep_partial = nonzero(a.keep_partial);
             upload::run::serve_main(upload::run::ServeOptions {
                 addr: a.addr,
                 listen: ListenOptions {
@@ -208,6 +228,7 @@ fn main() -> ExitCode {
                 .tcp_info
                 .then(|| Duration::from_millis(a.tcp_info_interval));
             options.json = a.json;
+            options.resume = !a.no_resume;
             upload::run::send_main(&a.files, &options, a.show.bars())
         }
         Command::Sum { files } => upload::run::sum_main(&files),

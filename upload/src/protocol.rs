@@ -15,6 +15,21 @@
 //! C: another PUT, or BYE, or end of stream
 //! ```
 //!
+//! **Extensions.** A client may first say `HELLO <extension>...`; the server answers
+//! `HELLO` with those it has too. A server older than extensions answers `ERR BAD_REQUEST`
+//! (it does not know the word), and the client goes on in plain v1: so a new client and an
+//! old server, or an old client and a new server, still work together. Each extension has
+//! a version in its name. The first, [`RESUME_EXTENSION`] (`resume/1`), adds:
+//!
+//! ```text
+//! C: RESUME <size> <name>           as PUT, and: "I may have sent part of it before"
+//! S: GO 0                           nothing held: as after PUT
+//!    or HAVE <offset> <64 hex>      "I hold its first <offset> bytes, whose SHA-256 is this"
+//! C: FROM <offset>                  the same offset (my file starts with those bytes) or 0
+//! S: GO <offset>
+//! C: the bytes from <offset> to <size>, then SHA256 of the whole file, as after PUT
+//! ```
+//!
 //! This module only turns lines into values and values into lines: no sockets, no files.
 //! So it can be tested with every odd input there is, and both sides share it.
 
@@ -31,6 +46,10 @@ pub const MAX_LINE: usize = 512;
 pub const MAX_NAME: usize = common::files::name::MAX_NAME;
 /// Bytes in a SHA-256 digest.
 pub const DIGEST_LEN: usize = 32;
+/// The resume extension, version 1: `RESUME`, `HAVE` and `FROM`.
+pub const RESUME_EXTENSION: &str = "resume/1";
+/// At most this many extensions in one `HELLO`: more is not a real client.
+pub const MAX_EXTENSIONS: usize = 16;
 
 /// A SHA-256 digest.
 pub type Digest = [u8; DIGEST_LEN];
@@ -46,6 +65,13 @@ pub enum Request {
     Sha256(Digest),
     /// `BYE`: no more files.
     Bye,
+    /// `HELLO <extension>...`: the extensions this client speaks (see the module docs).
+    Hello(Vec<String>),
+    /// `RESUME <size> <name>`: as `PUT`, and the server may offer to continue a file it
+    /// holds part of (`resume/1`).
+    Resume { size: u64, name: Vec<u8> },
+    /// `FROM <offset>`: after `HAVE`, where the client will start: the offset offered, or 0.
+    From(u64),
 }
 
 /// A message from the server.
@@ -53,12 +79,17 @@ pub enum Request {
 pub enum Reply {
     /// `UPLOAD/1 READY`, the greeting.
     Ready,
-    /// `GO <offset>`: send the bytes from `offset` (always 0 here; resume is reserved).
+    /// `GO <offset>`: send the bytes from `offset` (0, except after `RESUME` and `FROM`).
     Go(u64),
     /// `OK <hex>`: stored under its name, and this is the digest the server computed.
     Ok(Digest),
     /// `ERR <CODE> <text>`: refused or failed, and why.
     Err(ErrCode, String),
+    /// `HELLO <extension>...`: the client's extensions that this server has too.
+    Hello(Vec<String>),
+    /// `HAVE <offset> <hex>`: after `RESUME`, the server holds the file's first `offset`
+    /// bytes (checked again just now), and this is their SHA-256.
+    Have { offset: u64, prefix: Digest },
 }
 
 /// Why the server refused or failed, as one word a program can match on.
@@ -150,6 +181,37 @@ fn parse_size(word: &[u8]) -> Result<u64, ParseError> {
         .ok_or(ParseError::Malformed("the size is too large a number"))
 }
 
+/// Reads the words after `HELLO`: extension names, printable ASCII, at most
+/// [`MAX_EXTENSIONS`] of them.
+fn parse_extensions(rest: Option<&[u8]>) -> Result<Vec<String>, ParseError> {
+    let words: Vec<&[u8]> = match rest {
+        None => Vec::new(),
+        Some(rest) => rest.split(|&b| b == b' ').collect(),
+    };
+    if words.len() > MAX_EXTENSIONS {
+        return Err(ParseError::Malformed("too many extensions in HELLO"));
+    }
+    words
+        .into_iter()
+        .map(|word| {
+            let printable = !word.is_empty() && word.iter().all(u8::is_ascii_graphic);
+            printable
+                .then(|| String::from_utf8_lossy(word).into_owned())
+                .ok_or(ParseError::Malformed(
+                    "an extension is a word of printable ASCII, such as resume/1",
+                ))
+        })
+        .collect()
+}
+
+/// `<size> <name>`, after `PUT` or `RESUME`: the name is everything after the space.
+fn parse_size_and_name(rest: &[u8], what: &'static str) -> Result<(u64, Vec<u8>), ParseError> {
+    let Some(i) = rest.iter().position(|&b| b == b' ') else {
+        return Err(ParseError::Malformed(what));
+    };
+    Ok((parse_size(&rest[..i])?, rest[i + 1..].to_vec()))
+}
+
 /// Reads 64 hex digits (either case) as a digest.
 pub fn parse_digest(hex_digits: &[u8]) -> Result<Digest, ParseError> {
     let mut digest = [0u8; DIGEST_LEN];
@@ -161,6 +223,14 @@ pub fn parse_digest(hex_digits: &[u8]) -> Result<Digest, ParseError> {
 /// Writes a digest as `sha256sum` does: 64 lower-case hex digits.
 pub fn digest_hex(digest: &Digest) -> String {
     hex::encode(digest)
+}
+
+/// `HELLO resume/1`, or `HELLO` alone for none.
+fn hello_line(extensions: &[String]) -> String {
+    std::iter::once("HELLO")
+        .chain(extensions.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// One line without its ending: `\n`, or `\r\n` from a terminal (`nc -C`, telnet).
@@ -185,15 +255,18 @@ impl Request {
             (b"PUT", Some(rest)) => {
                 // The name is everything after the second space, spaces included: names
                 // like "my photo.jpg" are common.
-                let Some(i) = rest.iter().position(|&b| b == b' ') else {
-                    return Err(ParseError::Malformed("PUT needs a size and a name"));
-                };
-                Ok(Request::Put {
-                    size: parse_size(&rest[..i])?,
-                    name: rest[i + 1..].to_vec(),
-                })
+                let (size, name) = parse_size_and_name(rest, "PUT needs a size and a name")?;
+                Ok(Request::Put { size, name })
             }
             (b"PUT", None) => Err(ParseError::Malformed("PUT needs a size and a name")),
+            (b"RESUME", Some(rest)) => {
+                let (size, name) = parse_size_and_name(rest, "RESUME needs a size and a name")?;
+                Ok(Request::Resume { size, name })
+            }
+            (b"RESUME", None) => Err(ParseError::Malformed("RESUME needs a size and a name")),
+            (b"FROM", Some(offset)) => Ok(Request::From(parse_size(offset)?)),
+            (b"FROM", None) => Err(ParseError::Malformed("FROM needs an offset")),
+            (b"HELLO", rest) => Ok(Request::Hello(parse_extensions(rest)?)),
             (b"SHA256", Some(hex_digits)) => Ok(Request::Sha256(parse_digest(hex_digits)?)),
             (b"SHA256", None) => Err(ParseError::Malformed("SHA256 needs a digest")),
             (b"BYE", None) => Ok(Request::Bye),
@@ -214,6 +287,13 @@ impl Request {
             }
             Request::Sha256(digest) => format!("SHA256 {}", digest_hex(digest)).into_bytes(),
             Request::Bye => b"BYE".to_vec(),
+            Request::Hello(extensions) => hello_line(extensions).into_bytes(),
+            Request::Resume { size, name } => {
+                let mut line = format!("RESUME {size} ").into_bytes();
+                line.extend_from_slice(name);
+                line
+            }
+            Request::From(offset) => format!("FROM {offset}").into_bytes(),
         };
         line.push(b'\n');
         line
@@ -238,6 +318,18 @@ impl Reply {
                 .map(Reply::Go)
                 .map_err(|_| ParseError::Malformed("GO needs an offset")),
             "OK" => Ok(Reply::Ok(parse_digest(rest.as_bytes())?)),
+            "HELLO" => Ok(Reply::Hello(parse_extensions(
+                line.split_once(' ').map(|(_, rest)| rest.as_bytes()),
+            )?)),
+            "HAVE" => {
+                let (offset, prefix) = rest
+                    .split_once(' ')
+                    .ok_or(ParseError::Malformed("HAVE needs an offset and a digest"))?;
+                Ok(Reply::Have {
+                    offset: parse_size(offset.as_bytes())?,
+                    prefix: parse_digest(prefix.as_bytes())?,
+                })
+            }
             "ERR" => {
                 let (code, text) = rest.split_once(' ').unwrap_or((rest, ""));
                 let code =
@@ -256,6 +348,8 @@ impl Reply {
             Reply::Go(offset) => format!("GO {offset}"),
             Reply::Ok(digest) => format!("OK {}", digest_hex(digest)),
             Reply::Err(code, text) => format!("ERR {code} {}", text.replace(['\r', '\n'], " ")),
+            Reply::Hello(extensions) => hello_line(extensions),
+            Reply::Have { offset, prefix } => format!("HAVE {offset} {}", digest_hex(prefix)),
         };
         let mut bytes = line.into_bytes();
         bytes.push(b'\n');
@@ -299,9 +393,31 @@ mod tests {
             },
             Request::Sha256(digest),
             Request::Bye,
+            Request::Hello(vec![RESUME_EXTENSION.into(), "x/2".into()]),
+            Request::Hello(Vec::new()),
+            Request::Resume {
+                size: 1 << 40,
+                name: "my photo.jpg".into(),
+            },
+            Request::From(0),
+            Request::From(u64::MAX),
         ] {
             assert_eq!(Request::parse(&request.to_line()), Ok(request));
         }
+        assert_eq!(
+            Request::Hello(vec![RESUME_EXTENSION.into()]).to_line(),
+            b"HELLO resume/1\n"
+        );
+        assert_eq!(Request::Hello(Vec::new()).to_line(), b"HELLO\n");
+        assert_eq!(
+            Request::Resume {
+                size: 3,
+                name: b"a b".to_vec()
+            }
+            .to_line(),
+            b"RESUME 3 a b\n"
+        );
+        assert_eq!(Request::From(7).to_line(), b"FROM 7\n");
         assert_eq!(
             Request::parse(b"PUT 12 x\r\n"),
             Ok(Request::Put {
@@ -328,6 +444,17 @@ mod tests {
             b"SHA256 zz",
             b"BYE now",
             b"\xff\xfe",
+            b"RESUME",
+            b"RESUME 12",
+            b"RESUME x a",
+            b"FROM",
+            b"FROM -1",
+            b"FROM 1 2",
+            b"HELLO ",
+            b"HELLO a  b",
+            b"HELLO caf\xc3\xa9",
+            b"HELLO a\tb",
+            b"hello resume/1",
         ] {
             assert!(Request::parse(bad).is_err(), "{bad:?} was accepted");
         }
@@ -348,13 +475,51 @@ mod tests {
             Reply::Go(0),
             Reply::Ok([7; DIGEST_LEN]),
             Reply::Err(ErrCode::Exists, "photo.jpg is already there".into()),
+            Reply::Hello(vec![RESUME_EXTENSION.into()]),
+            Reply::Hello(Vec::new()),
+            Reply::Have {
+                offset: 1 << 30,
+                prefix: [9; DIGEST_LEN],
+            },
         ] {
             assert_eq!(Reply::parse(&reply.to_line()), Ok(reply));
+        }
+        assert_eq!(
+            Reply::Have {
+                offset: 5,
+                prefix: [0; DIGEST_LEN]
+            }
+            .to_string(),
+            format!("HAVE 5 {}", "0".repeat(64))
+        );
+        assert_eq!(Reply::Hello(vec!["a/1".into()]).to_string(), "HELLO a/1");
+        for bad in [
+            &b"HAVE"[..],
+            b"HAVE 5",
+            b"HAVE x 00",
+            b"HAVE 5 zz",
+            b"HELLO a  b",
+            b"HELLO ",
+        ] {
+            assert!(Reply::parse(bad).is_err(), "{bad:?} was accepted");
         }
         for code in ErrCode::ALL {
             let line = Reply::Err(code, String::new()).to_line();
             assert_eq!(Reply::parse(&line), Ok(Reply::Err(code, String::new())));
         }
+    }
+
+    #[test]
+    fn a_hello_has_at_most_sixteen_extensions() {
+        let names: Vec<String> = (0..MAX_EXTENSIONS).map(|i| format!("e/{i}")).collect();
+        let line = Request::Hello(names.clone()).to_line();
+        assert_eq!(Request::parse(&line), Ok(Request::Hello(names.clone())));
+        assert_eq!(Reply::parse(&line), Ok(Reply::Hello(names.clone())));
+        let mut more = names;
+        more.push("one/1".into());
+        let line = Request::Hello(more).to_line();
+        assert!(Request::parse(&line).is_err());
+        assert!(Reply::parse(&line).is_err());
     }
 
     #[test]

@@ -27,6 +27,16 @@ pub struct ServeOptions {
     pub progress: bool,
 }
 
+/// `24` or `0.5`, for the hours of `--keep-partial`.
+fn hours(d: std::time::Duration) -> String {
+    let h = d.as_secs_f64() / 3600.0;
+    if h.fract() == 0.0 {
+        format!("{h:.0}")
+    } else {
+        format!("{h}")
+    }
+}
+
 fn exit(code: i32) -> ExitCode {
     ExitCode::from(code as u8)
 }
@@ -55,7 +65,7 @@ pub fn serve_main(options: ServeOptions) -> ExitCode {
     // Always printed, even with --quiet: scripts and tests read the port from it.
     output::out_line(format_args!(
         "{} upload serve listening on {local} (protocol {}, folder {}, max size {}, {}, \
-         {}); Ctrl-C stops it",
+         {}, {}); Ctrl-C stops it",
         output::timestamp(),
         match config.exchange {
             Exchange::V1 => "upload/1",
@@ -68,9 +78,44 @@ pub fn serve_main(options: ServeOptions) -> ExitCode {
         } else {
             "existing files kept"
         },
+        match (config.exchange, config.keep_partial) {
+            (Exchange::V1, Some(keep)) =>
+                format!("broken-off uploads kept {} h to resume", hours(keep)),
+            (Exchange::V1, None) => "no resume".to_string(),
+            (Exchange::Tutorial, _) => "no resume (the tutorial's exchange has none)".to_string(),
+        },
         options.limits,
     ));
-    let leftovers = store::leftover_parts(&config.dir);
+    // Parts kept for resume are meant to be there; others were left by a server that was
+    // stopped mid-upload.
+    let leftovers: Vec<_> = store::leftover_parts(&config.dir)
+        .into_iter()
+        .filter(|p| !server::resume::is_kept_part(p))
+        .collect();
+    match config.keep_partial {
+        Some(keep) => {
+            let swept = server::resume::sweep(&config.dir, keep, std::time::SystemTime::now());
+            let (kept, bytes) = server::resume::kept(&config.dir);
+            if kept > 0 || swept > 0 {
+                log.info(format_args!(
+                    "{kept} partial file(s) kept for resume ({} arrived), each deleted after \
+                     {} h unused (--keep-partial); {swept} older one(s) deleted now",
+                    human_bytes(bytes),
+                    hours(keep)
+                ));
+            }
+        }
+        None => {
+            let (kept, _) = server::resume::kept(&config.dir);
+            if kept > 0 {
+                log.warn(format_args!(
+                    "{kept} partial file(s) kept for resume are in {}, and this server \
+                     resumes none (--keep-partial 0); they are safe to delete",
+                    dir.display()
+                ));
+            }
+        }
+    }
     if !leftovers.is_empty() {
         log.warn(format_args!(
             "{} partial file(s) in {} were left by a server that was stopped mid-upload \

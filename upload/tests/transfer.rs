@@ -259,7 +259,8 @@ fn malformed_requests_get_bad_request_and_the_server_goes_on() {
     let server = TestServer::start(|_, _| {});
     let mut client = RawClient::connect(server.addr());
     for bad in [
-        &b"HELLO\n"[..],
+        &b"HELO\n"[..],
+        b"FROM 5\n",
         b"PUT abc x\n",
         b"PUT -5 x\n",
         b"PUT 5\n",
@@ -416,6 +417,11 @@ fn a_full_disk_mid_file_stops_the_sender_at_once() {
         stream.write_all(b"UPLOAD/1 READY\n").unwrap();
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         let mut line = String::new();
+        // HELLO, answered as a server from before extensions would; then the PUT.
+        reader.read_line(&mut line).unwrap();
+        stream
+            .write_all(b"ERR BAD_REQUEST unknown command \"HELLO\"\n")
+            .unwrap();
         reader.read_line(&mut line).unwrap();
         stream.write_all(b"GO 0\n").unwrap();
         let mut first = vec![0u8; 2 << 20];
@@ -521,4 +527,112 @@ fn a_trickled_control_line_is_cut_off() {
     assert_eq!(server.stored(), ["after.txt"]);
     let report = server.stop();
     assert_eq!(report.connections.closed[6], 1, "{}", report.connections);
+}
+
+/// The resume extension line by line: HELLO names it, a RESUME with nothing kept is a PUT,
+/// a RESUME after a break gets HAVE with the digest of what arrived, and FROM must answer
+/// HAVE.
+#[test]
+fn resume_line_by_line() {
+    let server = TestServer::start(|_, _| {});
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7) as u8).collect();
+    let mut client = RawClient::connect(server.addr());
+    client.send(b"HELLO other/3 resume/1\n");
+    assert_eq!(client.line(), "HELLO resume/1", "only the one both have");
+    client.send(b"FROM 5\n");
+    assert!(client
+        .line()
+        .starts_with("ERR BAD_REQUEST FROM answers HAVE"));
+    client.send(format!("RESUME {} r.bin\n", data.len()).as_bytes());
+    assert_eq!(client.line(), "GO 0", "nothing kept: as after PUT");
+    client.send(&data[..100_000]);
+    drop(client);
+    // The server notices and keeps the part, with a record of the 100,000 bytes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut client = loop {
+        let mut client = RawClient::connect(server.addr());
+        client.send(format!("RESUME {} r.bin\n", data.len()).as_bytes());
+        let reply = client.line();
+        if reply.starts_with("HAVE ") {
+            assert_eq!(
+                reply,
+                format!("HAVE 100000 {}", sha256_hex(&data[..100_000]))
+            );
+            break client;
+        }
+        // Still busy with the first connection, or not kept yet: try again.
+        assert!(Instant::now() < deadline, "{reply}: {:?}", server.stored());
+        thread::sleep(Duration::from_millis(20));
+    };
+    client.send(b"FROM 7\n");
+    assert!(client
+        .line()
+        .starts_with("ERR BAD_REQUEST expected FROM 100000 or FROM 0"));
+    // The part is still kept after that: FROM it, the rest, the whole file's digest.
+    let mut client = RawClient::connect(server.addr());
+    client.send(format!("RESUME {} r.bin\n", data.len()).as_bytes());
+    assert!(client.line().starts_with("HAVE 100000 "));
+    client.send(b"FROM 100000\n");
+    assert_eq!(client.line(), "GO 100000");
+    client.send(&data[100_000..]);
+    client.send(format!("SHA256 {}\n", sha256_hex(&data)).as_bytes());
+    assert_eq!(client.line(), format!("OK {}", sha256_hex(&data)));
+    assert_eq!(
+        server.stored(),
+        ["r.bin"],
+        "the part and its record are gone"
+    );
+    assert_eq!(std::fs::read(server.dir().join("r.bin")).unwrap(), data);
+}
+
+#[test]
+fn a_server_that_keeps_no_parts_offers_no_resume() {
+    let server = TestServer::start(|c, _| c.keep_partial = None);
+    let mut client = RawClient::connect(server.addr());
+    client.send(b"HELLO resume/1\n");
+    assert_eq!(client.line(), "HELLO");
+    // A RESUME all the same is a PUT: GO 0, and a break leaves nothing.
+    client.send(b"RESUME 1000 n.bin\n");
+    assert_eq!(client.line(), "GO 0");
+    client.send(&[1u8; 400]);
+    drop(client);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.stored().is_empty() {
+        assert!(Instant::now() < deadline, "{:?}", server.stored());
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_resumed_bar_starts_at_the_offset_and_says_so() {
+    let server = TestServer::start(|_, _| {});
+    let a = random_file(server.root.path(), "alpha.bin", 400_000);
+    let data = std::fs::read(&a).unwrap();
+    let mut client = RawClient::connect(server.addr());
+    client.send(b"RESUME 400000 alpha.bin\n");
+    assert_eq!(client.line(), "GO 0");
+    client.send(&data[..(300 << 10)]);
+    drop(client);
+    let term = InMemoryTerm::new(10, 160);
+    let progress = Progress::with_target(ProgressDrawTarget::term_like(Box::new(term.clone())));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let sent = loop {
+        let report = client::send_files(std::slice::from_ref(&a), &options(&server), &progress);
+        let (_, result) = report.files.into_iter().next().unwrap();
+        match result {
+            Ok(sent) if sent.resumed_at > 0 => break sent,
+            // The first connection not noticed yet: try again (the file is then whole,
+            // and is deleted so that the next try can resume).
+            other => {
+                assert!(Instant::now() < deadline, "{other:?}");
+                let _ = std::fs::remove_file(server.dir().join("alpha.bin"));
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
+    };
+    assert_eq!(sent.resumed_at, 300 << 10);
+    assert_eq!(sent.digest, sha256(&data));
+    let screen = term.contents();
+    assert!(screen.contains("resumed at 300.0 KiB"), "{screen}");
+    assert!(screen.contains("alpha.bin ✓"), "{screen}");
 }

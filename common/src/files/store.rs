@@ -88,6 +88,36 @@ impl PartFile {
         })
     }
 
+    /// Opens the partial file for `name` that an earlier upload left (see [`keep`](Self::keep))
+    /// to write on from byte `offset`: the file a resumed upload continues.
+    pub fn reopen(dir: &Path, name: &str, unique: &str, offset: u64) -> io::Result<PartFile> {
+        use std::io::{Seek, SeekFrom};
+        let path = dir.join(part_name(name, unique));
+        // No create: only a file that is there already. And not through a symbolic link
+        // (a link planted at the hidden name would send the bytes elsewhere).
+        let mut file = os::no_follow(OpenOptions::new().write(true)).open(&path)?;
+        file.seek(SeekFrom::Start(offset))?;
+        Ok(PartFile {
+            file: Some(file),
+            dir: dir.to_path_buf(),
+            path,
+            committed: false,
+        })
+    }
+
+    /// The hidden name the partial file for `name` has, in `dir`.
+    pub fn path_for(dir: &Path, name: &str, unique: &str) -> PathBuf {
+        dir.join(part_name(name, unique))
+    }
+
+    /// Keeps the partial file on disk instead of deleting it (an upload that may resume):
+    /// it is closed, and its path returned.
+    pub fn keep(mut self) -> PathBuf {
+        self.file = None;
+        self.committed = true;
+        self.path.clone()
+    }
+
     /// Reserves `size` bytes on disk. File systems that cannot (some network ones) are
     /// fine: the space is then taken as the data is written.
     pub fn reserve(&self, size: u64) -> io::Result<()> {
@@ -391,6 +421,42 @@ mod tests {
         assert_eq!(names(dir.path()), [".a.bin.1.part"]);
         drop(part);
         assert!(names(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_kept_part_stays_and_reopens_where_it_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut part = PartFile::create(dir.path(), "a.bin", "r").unwrap();
+        part.reserve(8).unwrap();
+        part.write_all(b"abcdXXXX").unwrap();
+        let path = part.keep();
+        assert_eq!(path, PartFile::path_for(dir.path(), "a.bin", "r"));
+        assert_eq!(names(dir.path()), [".a.bin.r.part"]);
+        let mut part = PartFile::reopen(dir.path(), "a.bin", "r", 4).unwrap();
+        part.write_all(b"efgh").unwrap();
+        part.commit("a.bin", false).unwrap();
+        assert_eq!(names(dir.path()), ["a.bin"]);
+        assert_eq!(fs::read(dir.path().join("a.bin")).unwrap(), b"abcdefgh");
+        assert!(
+            PartFile::reopen(dir.path(), "b.bin", "r", 0).is_err(),
+            "none to reopen"
+        );
+        // Reopened and dropped: gone, like any part not committed.
+        drop(PartFile::create(dir.path(), "c.bin", "r").unwrap().keep());
+        drop(PartFile::reopen(dir.path(), "c.bin", "r", 0).unwrap());
+        assert_eq!(names(dir.path()), ["a.bin"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_at_a_kept_parts_name_is_not_reopened() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let victim = outside.path().join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        std::os::unix::fs::symlink(&victim, PartFile::path_for(dir.path(), "x", "r")).unwrap();
+        assert!(PartFile::reopen(dir.path(), "x", "r", 0).is_err());
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub mod tutorial;
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -32,8 +32,8 @@ use common::grade::Wait;
 use common::net::{self, NetError};
 use common::output::{self, human_bytes, Log};
 
-use crate::hashing::Pipeline;
-use crate::protocol::{digest_hex, Digest, ErrCode, Reply, Request};
+use crate::hashing::{hash_prefix, Pipeline};
+use crate::protocol::{digest_hex, Digest, ErrCode, Reply, Request, RESUME_EXTENSION};
 use crate::wire::{LineError, Wire};
 use crate::{rate, Exchange};
 use common::progress::{Bar, Progress};
@@ -66,6 +66,9 @@ pub struct Options {
     pub tcp_info: Option<Duration>,
     /// `--json`: one JSON object per file on stdout, in place of the sha256sum line.
     pub json: bool,
+    /// Continue a file the server holds the beginning of (`resume/1`); `--no-resume`
+    /// sends every file from byte 0.
+    pub resume: bool,
 }
 
 impl Options {
@@ -79,6 +82,7 @@ impl Options {
             trace: false,
             tcp_info: None,
             json: false,
+            resume: true,
         }
     }
 }
@@ -93,6 +97,8 @@ pub struct Sent {
     pub verified: bool,
     /// `--tcp-info`: the kernel's numbers during the file and at its end.
     pub tcp_info: Vec<sampling::Sample>,
+    /// Where the bytes sent began: 0, or where a resumed upload went on.
+    pub resumed_at: u64,
 }
 
 impl Sent {
@@ -105,6 +111,7 @@ impl Sent {
             "sha256": digest_hex(&self.digest),
             "seconds": self.elapsed.as_secs_f64(),
             "verified": self.verified,
+            "resumed_at": self.resumed_at,
             "tcp_info": self.tcp_info,
         })
         .to_string()
@@ -232,6 +239,8 @@ impl fmt::Display for SendReport {
 pub struct Pacer {
     rate: Option<u64>,
     started: Instant,
+    /// Bytes that were not sent now (a resume starts past them): not paced.
+    skipped: u64,
 }
 
 /// With a rate limit, at least this many chunks per second, so the pace looks smooth.
@@ -242,7 +251,14 @@ impl Pacer {
         Pacer {
             rate,
             started: Instant::now(),
+            skipped: 0,
         }
+    }
+
+    /// The first `bytes` are not sent (a resume): the pace counts from after them.
+    pub fn skip(&mut self, bytes: u64) {
+        self.skipped = bytes;
+        self.started = Instant::now();
     }
 
     /// How much to send at once: the whole buffer, or less when the pace is slow.
@@ -256,7 +272,8 @@ impl Pacer {
     /// After `sent` bytes in all, sleeps until the pace allows more.
     pub fn wait(&mut self, sent: u64) {
         if let Some(rate) = self.rate {
-            let due = self.started + Duration::from_secs_f64(sent as f64 / rate as f64);
+            let paced = sent.saturating_sub(self.skipped);
+            let due = self.started + Duration::from_secs_f64(paced as f64 / rate as f64);
             let now = Instant::now();
             if due > now {
                 std::thread::sleep(due - now);
@@ -268,6 +285,16 @@ impl Pacer {
 /// One open connection to an Upload v1 server.
 struct ServerConnection {
     wire: Wire,
+    /// The server speaks `resume/1` (it said so in its `HELLO`).
+    resume: bool,
+    /// `--no-resume`: say no to what it holds.
+    no_resume: bool,
+}
+
+/// Where a file's bytes start, and the hash of the bytes before them.
+struct Start {
+    from: u64,
+    pipeline: Pipeline,
 }
 
 impl ServerConnection {
@@ -280,15 +307,39 @@ impl ServerConnection {
         let trace = options.trace.then(|| options.to.to_string());
         let mut conn = ServerConnection {
             wire: Wire::new(stream, trace),
+            resume: false,
+            no_resume: !options.resume,
         };
         match conn.reply()? {
-            Reply::Ready => Ok(conn),
-            Reply::Err(code, text) => Err(SendError::Refused(code, text)),
-            other => Err(SendError::Protocol(format!(
-                "expected {:?}, got {other}",
-                crate::protocol::GREETING
-            ))),
+            Reply::Ready => {}
+            Reply::Err(code, text) => return Err(SendError::Refused(code, text)),
+            other => {
+                return Err(SendError::Protocol(format!(
+                    "expected {:?}, got {other}",
+                    crate::protocol::GREETING
+                )))
+            }
         }
+        // Which extensions the server has. Even with --no-resume: a file sent with RESUME
+        // can be resumed if this send breaks off.
+        let hello = Request::Hello(vec![RESUME_EXTENSION.to_string()]);
+        conn.wire
+            .write_line(&hello.to_line())
+            .map_err(|e| conn.reason_for(e))?;
+        match conn.reply()? {
+            Reply::Hello(theirs) => conn.resume = theirs.iter().any(|e| e == RESUME_EXTENSION),
+            // A server older than extensions does not know the word: plain v1 then.
+            Reply::Err(ErrCode::BadRequest, _) => {
+                Log::stderr(options.quiet).info(format_args!(
+                    "the server at {} does not know HELLO (an upload serve from before \
+                     resume): every file starts at byte 0",
+                    options.to
+                ));
+            }
+            Reply::Err(code, text) => return Err(SendError::Refused(code, text)),
+            other => return Err(SendError::Protocol(format!("expected HELLO, got {other}"))),
+        }
+        Ok(conn)
     }
 
     /// Reads the server's next line.
@@ -317,47 +368,93 @@ impl ServerConnection {
         }
     }
 
-    /// Uploads one file (see the module docs).
+    /// Uploads one file (see the module docs); the digest, the time, and where the bytes
+    /// sent began.
     fn put(
         &mut self,
         file: &mut File,
         size: u64,
         name: &str,
         pacer: &mut Pacer,
-        bar: &Bar,
+        bars: (&Bar, &Bar),
         sampler: &mut Sampler,
-    ) -> Result<(Digest, Duration), SendError> {
-        let put = Request::Put {
-            size,
-            name: name.as_bytes().to_vec(),
+    ) -> Result<(Digest, Duration, u64), SendError> {
+        let name = name.as_bytes().to_vec();
+        let request = if self.resume {
+            Request::Resume { size, name }
+        } else {
+            Request::Put { size, name }
         };
         self.wire
-            .write_line(&put.to_line())
+            .write_line(&request.to_line())
             .map_err(|e| self.reason_for(e))?;
-        match self.reply()? {
-            Reply::Go(0) => {}
-            Reply::Go(offset) => {
-                return Err(SendError::Protocol(format!(
-                    "the server asked to resume at byte {offset}; this client always starts at 0"
-                )))
-            }
-            Reply::Err(code, text) => return Err(SendError::Refused(code, text)),
-            other => return Err(SendError::Protocol(format!("expected GO, got {other}"))),
-        }
+        let start = self.start(file, size)?;
+        let from = start.from;
+        let (file_bar, total) = bars;
+        file_bar.resume_at(from);
+        total.inc(from);
+        let both = Bar::pair(file_bar, total);
 
         let started = Instant::now();
-        let digest = send_body(self, file, size, pacer, bar, sampler)?;
+        let digest = send_body(self, file, size, start, pacer, &both, sampler)?;
         self.wire
             .write_line(&Request::Sha256(digest).to_line())
             .map_err(|e| self.reason_for(e))?;
         match self.reply()? {
-            Reply::Ok(theirs) if theirs == digest => Ok((digest, started.elapsed())),
+            Reply::Ok(theirs) if theirs == digest => Ok((digest, started.elapsed(), from)),
             Reply::Ok(theirs) => Err(SendError::Mismatch {
                 ours: digest_hex(&digest),
                 theirs: digest_hex(&theirs),
             }),
             Reply::Err(code, text) => Err(SendError::Refused(code, text)),
             other => Err(SendError::Protocol(format!("expected OK, got {other}"))),
+        }
+    }
+
+    /// The server's answer to `PUT` or `RESUME`, up to its `GO`: where to start. After a
+    /// `HAVE`, the file's own first bytes are hashed, and the server's offer taken only if
+    /// they are the bytes it holds.
+    fn start(&mut self, file: &mut File, size: u64) -> Result<Start, SendError> {
+        let fresh = || Pipeline::start().map_err(SendError::Open);
+        match self.reply()? {
+            Reply::Go(0) => Ok(Start {
+                from: 0,
+                pipeline: fresh()?,
+            }),
+            Reply::Have { offset, prefix } if self.resume && offset <= size => {
+                let mut pipeline = fresh()?;
+                let same = !self.no_resume && {
+                    hash_prefix(&mut pipeline, file, offset).map_err(SendError::Open)?;
+                    pipeline.digest_so_far().map_err(SendError::Open)? == prefix
+                };
+                let from = if same {
+                    offset
+                } else {
+                    // Not what the server holds (another file of that name), or
+                    // --no-resume: all of it, hashed from the start.
+                    file.seek(SeekFrom::Start(0)).map_err(SendError::Open)?;
+                    pipeline = fresh()?;
+                    0
+                };
+                self.wire
+                    .write_line(&Request::From(from).to_line())
+                    .map_err(|e| self.reason_for(e))?;
+                match self.reply()? {
+                    Reply::Go(go) if go == from => Ok(Start { from, pipeline }),
+                    Reply::Err(code, text) => Err(SendError::Refused(code, text)),
+                    other => Err(SendError::Protocol(format!(
+                        "expected GO {from}, got {other}"
+                    ))),
+                }
+            }
+            Reply::Have { offset, .. } => Err(SendError::Protocol(format!(
+                "the server offered to resume at byte {offset} of a {size}-byte file"
+            ))),
+            Reply::Go(offset) => Err(SendError::Protocol(format!(
+                "the server asked to start at byte {offset}, which it never offered (HAVE)"
+            ))),
+            Reply::Err(code, text) => Err(SendError::Refused(code, text)),
+            other => Err(SendError::Protocol(format!("expected GO, got {other}"))),
         }
     }
 
@@ -412,20 +509,23 @@ impl Sink for &TcpStream {
     }
 }
 
-/// Sends exactly `size` bytes of `file` to `sink`, hashed on the pipeline's thread while
-/// this one reads and sends the next chunk; returns their digest.
+/// Sends the bytes of `file` from `start.from` to `size` to `sink`, hashed on the
+/// pipeline's thread (which has hashed the bytes before `start.from`) while this one reads
+/// and sends the next chunk; returns the digest of the whole file.
 fn send_body(
     sink: &mut impl Sink,
     file: &mut File,
     size: u64,
+    start: Start,
     pacer: &mut Pacer,
     bar: &Bar,
     sampler: &mut Sampler,
 ) -> Result<Digest, SendError> {
-    let mut pipeline = Pipeline::start().map_err(SendError::Open)?;
+    let Start { from, mut pipeline } = start;
     sampler.start(sink.stream());
-    let mut sent: u64 = 0;
-    let mut next_listen = LISTEN_EVERY;
+    let mut sent: u64 = from;
+    let mut next_listen = from + LISTEN_EVERY;
+    pacer.skip(from);
     while sent < size {
         let mut buf = pipeline.buffer().map_err(SendError::Open)?;
         let want = (size - sent).min(pacer.chunk(buf.len()) as u64) as usize;
@@ -494,12 +594,17 @@ pub fn send_files(files: &[PathBuf], options: &Options, progress: &Progress) -> 
                     path.display()
                 ));
                 if !progress.is_drawing() {
+                    let resumed = if sent.resumed_at > 0 {
+                        format!(", resumed at {}", human_bytes(sent.resumed_at))
+                    } else {
+                        String::new()
+                    };
                     log.info(format_args!(
-                        "sent {}: {} in {:.3} s ({}), sha256 {}{}",
+                        "sent {}: {} in {:.3} s ({}{resumed}), sha256 {}{}",
                         path.display(),
                         human_bytes(sent.size),
                         sent.elapsed.as_secs_f64(),
-                        rate(sent.size, sent.elapsed),
+                        rate(sent.size - sent.resumed_at, sent.elapsed),
                         digest_hex(&sent.digest),
                         if sent.verified {
                             ", verified by the server"
@@ -562,14 +667,22 @@ fn send_one(
                 Some(s) => s,
                 None => conn.insert(ServerConnection::open(options)?),
             };
-            s.put(&mut file, size, &name, &mut pacer, &both, &mut sampler)
-                .map(|(digest, elapsed)| Sent {
-                    size,
-                    digest,
-                    elapsed,
-                    verified: true,
-                    tcp_info: sampler.finish(s.wire.stream()),
-                })
+            s.put(
+                &mut file,
+                size,
+                &name,
+                &mut pacer,
+                (&bar, total),
+                &mut sampler,
+            )
+            .map(|(digest, elapsed, resumed_at)| Sent {
+                size,
+                digest,
+                elapsed,
+                verified: true,
+                tcp_info: sampler.finish(s.wire.stream()),
+                resumed_at,
+            })
         }
         Exchange::Tutorial => {
             let log = Log::stderr(options.quiet);
@@ -577,10 +690,15 @@ fn send_one(
             let wait = Wait::new(Some(options.timeout), "--timeout", None);
             let stream = tutorial::start(&options.to, size, &wait, &mut say)?;
             let started = Instant::now();
+            let start = Start {
+                from: 0,
+                pipeline: Pipeline::start().map_err(SendError::Open)?,
+            };
             let digest = send_body(
                 &mut &stream,
                 &mut file,
                 size,
+                start,
                 &mut pacer,
                 &both,
                 &mut sampler,
@@ -592,11 +710,15 @@ fn send_one(
                 elapsed: started.elapsed(),
                 verified: false,
                 tcp_info: sampler.finish(&stream),
+                resumed_at: 0,
             })
         }
     };
     match &result {
-        Ok(sent) => bar.finish(&format!("{name} ✓ {}", rate(sent.size, sent.elapsed))),
+        Ok(sent) => bar.finish(&format!(
+            "{name} ✓ {}",
+            rate(sent.size - sent.resumed_at, sent.elapsed)
+        )),
         Err(_) => bar.abandon(&format!("{name} ✗ failed")),
     }
     result

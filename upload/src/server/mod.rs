@@ -21,6 +21,7 @@
 //! are the two exchanges, and `transfer.rs` the steps of one file that they share. This
 //! file picks the exchange for each connection and runs the accept loop.
 
+pub mod resume;
 mod service;
 mod transfer;
 mod tutorial;

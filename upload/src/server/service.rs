@@ -10,6 +10,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use common::output::{human_bytes, Log};
 
@@ -38,6 +39,9 @@ pub struct Config {
     pub quiet: bool,
     /// Dump control lines (not file data) as hex and text.
     pub trace: bool,
+    /// Keep the partial file of a `RESUME`d upload that breaks off, for this long
+    /// (`--keep-partial`); `None`: keep none, and offer no resume.
+    pub keep_partial: Option<Duration>,
 }
 
 impl Config {
@@ -50,6 +54,7 @@ impl Config {
             exchange: Exchange::V1,
             quiet: false,
             trace: false,
+            keep_partial: Some(super::resume::DEFAULT_KEEP_PARTIAL),
         }
     }
 }
@@ -98,7 +103,12 @@ pub struct Service {
     /// (`ERR BUSY`) instead of racing the first.
     in_progress: Mutex<HashSet<String>>,
     counters: Counters,
+    /// When the kept parts were last swept (see [`Service::sweep_due`]).
+    last_sweep: Mutex<Option<Instant>>,
 }
+
+/// The kept parts are looked over at most this often.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// A name held in [`Service::in_progress`] until dropped.
 pub(super) struct Reservation<'a> {
@@ -123,6 +133,7 @@ impl Service {
             progress,
             in_progress: Mutex::new(HashSet::new()),
             counters: Counters::default(),
+            last_sweep: Mutex::new(None),
         }
     }
 
@@ -161,6 +172,16 @@ impl Service {
 
     pub(super) fn count_failed(&self) {
         self.counters.failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether it is time to sweep the kept parts again (and now it is marked as done).
+    pub(super) fn sweep_due(&self) -> bool {
+        let mut last = self.last_sweep.lock().unwrap_or_else(|e| e.into_inner());
+        let due = last.is_none_or(|at| at.elapsed() >= SWEEP_EVERY);
+        if due {
+            *last = Some(Instant::now());
+        }
+        due
     }
 
     pub(super) fn reserve(&self, name: &str) -> Option<Reservation<'_>> {

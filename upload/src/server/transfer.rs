@@ -19,6 +19,8 @@ use crate::hashing::Pipeline;
 use crate::protocol::{digest_hex, Digest, ErrCode};
 use crate::rate;
 use common::files::store::{PartFile, WRITEBACK_EVERY};
+
+use super::resume::CHECKPOINT_EVERY;
 use common::progress::Bar;
 
 use super::service::Service;
@@ -35,8 +37,16 @@ pub(super) struct Transfer<'a> {
     tag: &'a Tag,
     pub part: PartFile,
     size: u64,
+    /// Where the bytes start: 0, or what a kept part already holds (a resume).
+    from: u64,
+    /// The hash of the bytes before `from`, going on with the rest (a resume).
+    pipeline: Option<Pipeline>,
     started: Instant,
 }
+
+/// Told every [`CHECKPOINT_EVERY`](super::resume::CHECKPOINT_EVERY) bytes, and when the
+/// sender goes away: how many bytes of the file are in the part, and their digest.
+pub(super) type Checkpoint<'c> = &'c mut dyn FnMut(u64, &Digest);
 
 impl<'a> Transfer<'a> {
     /// Checks the free space, creates the partial file for `name` and reserves `size` bytes
@@ -48,17 +58,52 @@ impl<'a> Transfer<'a> {
         unique: &str,
         size: u64,
     ) -> Result<Transfer<'a>, FileRefusal> {
-        if let Some(text) = service.short_of_space(size) {
+        Transfer::start(service, tag, name, unique, size, None)
+    }
+
+    /// Continues a kept part that holds the first `held.offset` bytes. Only the rest needs
+    /// room on the disk (the part reserved the whole size when it began).
+    pub fn resume(
+        service: &'a Service,
+        tag: &'a Tag,
+        name: &str,
+        size: u64,
+        held: super::resume::Held,
+    ) -> Result<Transfer<'a>, FileRefusal> {
+        Transfer::start(service, tag, name, "", size, Some(held))
+    }
+
+    fn start(
+        service: &'a Service,
+        tag: &'a Tag,
+        name: &str,
+        unique: &str,
+        size: u64,
+        held: Option<super::resume::Held>,
+    ) -> Result<Transfer<'a>, FileRefusal> {
+        let from = held.as_ref().map_or(0, |h| h.offset);
+        if let Some(text) = service.short_of_space(size - from) {
+            // A kept part stays kept: there may be room tomorrow.
+            if let Some(held) = held {
+                held.part.keep();
+            }
             return Err(FileRefusal {
                 code: ErrCode::NoSpace,
                 text,
             });
         }
-        let part =
-            PartFile::create(&service.config().dir, name, unique).map_err(|e| FileRefusal {
-                code: ErrCode::Internal,
-                text: format!("could not create a file in the upload folder: {e}"),
-            })?;
+        let (part, pipeline) = match held {
+            Some(held) => (held.part, Some(held.pipeline)),
+            None => {
+                let part = PartFile::create(&service.config().dir, name, unique).map_err(|e| {
+                    FileRefusal {
+                        code: ErrCode::Internal,
+                        text: format!("could not create a file in the upload folder: {e}"),
+                    }
+                })?;
+                (part, None)
+            }
+        };
         part.reserve(size).map_err(|e| {
             let (code, text) = write_error(&e);
             FileRefusal { code, text }
@@ -68,25 +113,51 @@ impl<'a> Transfer<'a> {
             tag,
             part,
             size,
+            from,
+            pipeline,
             started: Instant::now(),
         })
     }
 
     /// Receives the file's bytes through `read`, with a bar named `shown`, and returns their
     /// SHA-256. The clock of the "stored" line starts here, after the go-ahead.
+    ///
+    /// With `checkpoint`, the upload can be resumed: it is told how far the file has come
+    /// (see [`Checkpoint`]).
     pub fn receive(
         &mut self,
         shown: &str,
         read: impl FnMut(&mut [u8]) -> io::Result<usize>,
+        checkpoint: Option<Checkpoint<'_>>,
     ) -> Result<Digest, DataFailure> {
         self.started = Instant::now();
         let bar = self
             .service
             .progress()
             .file(&format!("#{} {shown}", self.tag.id), self.size);
-        let received = receive(read, &mut self.part, self.size, &bar);
+        bar.resume_at(self.from);
+        let pipeline = match self.pipeline.take() {
+            Some(pipeline) => pipeline,
+            None => Pipeline::start().map_err(DataFailure::Write)?,
+        };
+        let span = Span {
+            from: self.from,
+            size: self.size,
+        };
+        let received = receive(read, &mut self.part, span, pipeline, &bar, checkpoint);
         bar.clear();
         received
+    }
+
+    /// The sender went away: the partial file stays for a later `RESUME` (its record says
+    /// how much of it is good).
+    pub fn keep(self) {
+        self.part.keep();
+    }
+
+    /// Where this transfer's bytes start (a resume), for the "stored" line.
+    pub fn from(&self) -> u64 {
+        self.from
     }
 
     /// The file is in place as `stored_as`: count it, and log its size, speed and digest.
@@ -94,20 +165,25 @@ impl<'a> Transfer<'a> {
     pub fn stored(self, stored_as: &str, digest: &Digest, note: &str) {
         self.service.count_stored(self.size);
         let elapsed = self.started.elapsed();
+        let resumed = if self.from > 0 {
+            format!(", resumed at {}", human_bytes(self.from))
+        } else {
+            String::new()
+        };
         self.service.log().event(
             self.tag,
             format_args!(
-                "stored {stored_as}: {} in {:.3} s ({}), sha256 {}{note}",
+                "stored {stored_as}: {} in {:.3} s ({}{resumed}), sha256 {}{note}",
                 human_bytes(self.size),
                 elapsed.as_secs_f64(),
-                rate(self.size, elapsed),
+                rate(self.size - self.from, elapsed),
                 digest_hex(digest)
             ),
         );
     }
 }
 
-/// Why receiving a file's bytes stopped early.
+/// Why receiving a file's bytes stopped early (`got`: how far into the file it came).
 pub(super) enum DataFailure {
     /// The client closed the connection.
     Ended { got: u64 },
@@ -117,32 +193,60 @@ pub(super) enum DataFailure {
     Write(io::Error),
 }
 
-/// Receives exactly `size` bytes into `part`, hashing them on the way (on the pipeline's
-/// thread). A few buffers, reused: memory stays the same for 1 KiB or 100 GiB.
+/// Which bytes of the file a transfer receives: from `from` (0, or a resume's offset) to
+/// `size`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Span {
+    pub from: u64,
+    pub size: u64,
+}
+
+/// Receives the bytes of `span` into `part`, hashing them on the way (on the pipeline's
+/// thread, which has hashed the bytes before `span.from` already). A few buffers, reused:
+/// memory stays the same for 1 KiB or 100 GiB. With `checkpoint`, it is told how far the
+/// file has come every [`CHECKPOINT_EVERY`] bytes, and where it stopped if the sender goes
+/// away.
 pub(super) fn receive(
     mut read: impl FnMut(&mut [u8]) -> io::Result<usize>,
     part: &mut PartFile,
-    size: u64,
+    span: Span,
+    mut pipeline: Pipeline,
     bar: &Bar,
+    mut checkpoint: Option<Checkpoint<'_>>,
 ) -> Result<Digest, DataFailure> {
-    let mut pipeline = Pipeline::start().map_err(DataFailure::Write)?;
+    let Span { from, size } = span;
     // Large files go to disk as they arrive, so the final fsync is short (and the 64 MiB
     // file of the tests takes this path too).
-    let writeback = if size >= WRITEBACK_EVERY {
+    let writeback = if size - from >= WRITEBACK_EVERY {
         Some(part.writeback().map_err(DataFailure::Write)?)
     } else {
         None
     };
-    let mut next_writeback = WRITEBACK_EVERY;
-    let mut got: u64 = 0;
+    let mut next_writeback = from + WRITEBACK_EVERY;
+    let mut next_checkpoint = from + CHECKPOINT_EVERY;
+    let mut got: u64 = from;
+    // The sender went away after `got` bytes: say where the file stopped, then fail.
+    let stopped = |pipeline: Pipeline, checkpoint: &mut Option<Checkpoint<'_>>, got: u64| {
+        if let (Some(checkpoint), Ok(digest)) = (checkpoint.as_mut(), pipeline.finish()) {
+            checkpoint(got, &digest);
+        }
+    };
     while got < size {
         let mut buf = pipeline.buffer().map_err(DataFailure::Write)?;
         let want = (size - got).min(buf.len() as u64) as usize;
         let n = match read(&mut buf[..want]) {
-            Ok(0) => return Err(DataFailure::Ended { got }),
+            Ok(0) => {
+                drop(buf);
+                stopped(pipeline, &mut checkpoint, got);
+                return Err(DataFailure::Ended { got });
+            }
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
-            Err(error) => return Err(DataFailure::Read { got, error }),
+            Err(error) => {
+                drop(buf);
+                stopped(pipeline, &mut checkpoint, got);
+                return Err(DataFailure::Read { got, error });
+            }
         };
         part.write_all(&buf[..n]).map_err(DataFailure::Write)?;
         // Hashed on the pipeline's thread while this one reads and writes the next chunk.
@@ -153,6 +257,16 @@ pub(super) fn receive(
             next_writeback = got + WRITEBACK_EVERY;
             if let Some(w) = &writeback {
                 w.poke(got);
+            }
+        }
+        if let Some(checkpoint) = checkpoint.as_mut() {
+            // Asked for now, told when the hashing thread gets there: the I/O never waits.
+            if got >= next_checkpoint {
+                next_checkpoint = got + CHECKPOINT_EVERY;
+                pipeline.mark(got).map_err(DataFailure::Write)?;
+            }
+            while let Some((at, digest)) = pipeline.marked() {
+                checkpoint(at, &digest);
             }
         }
     }

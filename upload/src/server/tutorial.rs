@@ -93,7 +93,7 @@ fn converse(
         *bytes_in += n as u64;
         Ok(n)
     };
-    let digest = match transfer.receive(&format!("{STORE_AS}.{STORE_EXT}"), read) {
+    let digest = match transfer.receive(&format!("{STORE_AS}.{STORE_EXT}"), read, None) {
         Ok(digest) => digest,
         Err(failure) => {
             drop(transfer);

@@ -13,13 +13,14 @@ use common::net;
 use common::output::{self, human_bytes, Tag};
 use common::server::close::CloseReason;
 
-use crate::protocol::{digest_hex, ErrCode, Reply, Request};
+use crate::protocol::{digest_hex, Digest, ErrCode, Reply, Request, RESUME_EXTENSION};
 use crate::wire::{LineError, Wire};
 use common::files::name;
 use common::files::store::CommitError;
 
+use super::resume::{self, NotHeld, Record};
 use super::service::Service;
-use super::transfer::{write_error, DataFailure, FileRefusal, Transfer};
+use super::transfer::{write_error, Checkpoint, DataFailure, FileRefusal, Transfer};
 
 /// After an error in the middle of a file, how long the server keeps reading (and throwing
 /// away) what the client is still sending, so that the client is not reset before it has
@@ -27,6 +28,32 @@ use super::transfer::{write_error, DataFailure, FileRefusal, Transfer};
 const LINGER: Duration = Duration::from_secs(2);
 /// ... and at most how many bytes.
 const LINGER_BYTES: u64 = 64 << 20;
+
+/// How a file was asked for.
+#[derive(Clone, Copy)]
+enum How<'u> {
+    /// `PUT`: a part of its own (`unique`), deleted if the upload breaks off.
+    Put { unique: &'u str },
+    /// `RESUME`: the kept part for its name, continued if it holds the file's beginning,
+    /// and kept if the upload breaks off ([`resume`]).
+    Resume,
+}
+
+/// The record of a resumable upload, deleted when the upload ends (stored, or failed in a
+/// way that deleted the part too), unless `keep`.
+struct RecordGuard<'d> {
+    dir: &'d std::path::Path,
+    name: &'d str,
+    keep: bool,
+}
+
+impl Drop for RecordGuard<'_> {
+    fn drop(&mut self) {
+        if !self.keep {
+            resume::forget(self.dir, self.name);
+        }
+    }
+}
 
 /// What to do after one `PUT`.
 enum Next {
@@ -78,10 +105,47 @@ impl Service {
                 Ok(Request::Put { size, name }) => {
                     uploads += 1;
                     let unique = format!("{}-{}-{uploads}", std::process::id(), tag.id);
-                    if let Next::Close(reason) = self.put(wire, tag, size, &name, &unique) {
+                    let how = How::Put { unique: &unique };
+                    if let Next::Close(reason) = self.put(wire, tag, size, &name, how) {
                         return reason;
                     }
                 }
+                Ok(Request::Resume { size, name }) => {
+                    uploads += 1;
+                    // A server that keeps no partial files treats it as a PUT.
+                    let unique = format!("{}-{}-{uploads}", std::process::id(), tag.id);
+                    let how = if self.config().keep_partial.is_some() {
+                        How::Resume
+                    } else {
+                        How::Put { unique: &unique }
+                    };
+                    if let Next::Close(reason) = self.put(wire, tag, size, &name, how) {
+                        return reason;
+                    }
+                }
+                Ok(Request::Hello(theirs)) => {
+                    // The extensions both sides have: this server's are resume/1, when it
+                    // keeps partial files.
+                    let ours: &[&str] = if self.config().keep_partial.is_some() {
+                        &[RESUME_EXTENSION]
+                    } else {
+                        &[]
+                    };
+                    let both = theirs
+                        .into_iter()
+                        .filter(|e| ours.contains(&e.as_str()))
+                        .collect();
+                    self.sweep_kept_parts(tag);
+                    if let Err(e) = wire.write_line(&Reply::Hello(both).to_line()) {
+                        return CloseReason::from_io(&e);
+                    }
+                }
+                Ok(Request::From(_)) => self.reply_err(
+                    wire,
+                    tag,
+                    ErrCode::BadRequest,
+                    "FROM answers HAVE, after RESUME; send RESUME first",
+                ),
                 Ok(Request::Bye) => return CloseReason::Exit,
                 Ok(Request::Sha256(_)) => self.reply_err(
                     wire,
@@ -97,8 +161,8 @@ impl Service {
     /// One `PUT`: receive the file, then answer. The answer is sent only after the partial
     /// file is deleted (or in place) and the name is released, so a client that acts on it
     /// at once finds the folder as the answer says.
-    fn put(&self, wire: &mut Wire, tag: &Tag, size: u64, raw_name: &[u8], unique: &str) -> Next {
-        let outcome = self.receive_file(wire, tag, size, raw_name, unique);
+    fn put(&self, wire: &mut Wire, tag: &Tag, size: u64, raw_name: &[u8], how: How<'_>) -> Next {
+        let outcome = self.receive_file(wire, tag, size, raw_name, how);
         match &outcome.reply {
             Some(Reply::Err(code, text)) => self.reply_err(wire, tag, *code, text),
             Some(reply) => {
@@ -119,11 +183,15 @@ impl Service {
         tag: &Tag,
         size: u64,
         raw_name: &[u8],
-        unique: &str,
+        how: How<'_>,
     ) -> PutEnd {
         let shown = output::preview(raw_name, output::PREVIEW_CHARS);
+        let word = match how {
+            How::Put { .. } => "PUT",
+            How::Resume => "RESUME",
+        };
         self.log()
-            .event(tag, format_args!("PUT \"{shown}\" ({size} bytes)"));
+            .event(tag, format_args!("{word} \"{shown}\" ({size} bytes)"));
 
         // 1. Everything is checked before a byte of the file is accepted.
         let name = match name::check(raw_name) {
@@ -152,21 +220,65 @@ impl Service {
                 return self.refused(ErrCode::Exists, text);
             }
         }
-        let mut transfer = match Transfer::open(self, tag, name, unique, size) {
-            Ok(transfer) => transfer,
-            Err(FileRefusal { code, text }) => return self.refused(code, text),
+        let dir = self.config().dir.as_path();
+        // Only a RESUME's record is this upload's to delete when it ends.
+        let mut record = RecordGuard {
+            dir,
+            name,
+            keep: matches!(how, How::Put { .. }),
         };
-        if let Err(e) = wire.write_line(&Reply::Go(0).to_line()) {
+        let opened = match how {
+            How::Put { unique } => Transfer::open(self, tag, name, unique, size)
+                .map_err(|FileRefusal { code, text }| self.refused(code, text)),
+            How::Resume => self.open_resumable(wire, tag, name, size, &mut record),
+        };
+        let mut transfer = match opened {
+            Ok(transfer) => transfer,
+            Err(end) => return end,
+        };
+        if let Err(e) = wire.write_line(&Reply::Go(transfer.from()).to_line()) {
+            if matches!(how, How::Resume) {
+                transfer.keep();
+                record.keep = true;
+            }
             return self.failed(None, Next::Close(CloseReason::from_io(&e)));
         }
 
-        // 2. The bytes, hashed as they pass.
-        let digest = match transfer.receive(name, |buf| wire.read_data(buf)) {
+        // 2. The bytes, hashed as they pass; a resumable upload's record kept up to date.
+        let mut save = |offset: u64, digest: &Digest| {
+            let kept = Record {
+                name: name.to_string(),
+                size,
+                offset,
+                prefix: *digest,
+            };
+            if let Err(e) = kept.save(dir) {
+                self.log().event(
+                    tag,
+                    format_args!("{name}: could not write the resume record: {e}"),
+                );
+            }
+        };
+        let checkpoint: Option<Checkpoint<'_>> = match how {
+            How::Resume => Some(&mut save),
+            How::Put { .. } => None,
+        };
+        let digest = match transfer.receive(name, |buf| wire.read_data(buf), checkpoint) {
             Ok(digest) => digest,
             Err(failure) => {
-                // The partial file goes first, so that the log line is true.
-                drop(transfer);
-                return self.data_failed(tag, name, size, failure);
+                // A resumable upload that the sender left keeps its part, with the record
+                // the last checkpoint wrote; otherwise the partial file goes first, so that
+                // the log line is true.
+                let left = !matches!(failure, DataFailure::Write(_));
+                let kept = if matches!(how, How::Resume) && left {
+                    transfer.keep();
+                    record.keep = true;
+                    true
+                } else {
+                    drop(transfer);
+                    false
+                };
+                return self.data_failed(tag, name, size, failure, kept);
             }
         };
 
@@ -226,6 +338,124 @@ impl Service {
         }
     }
 
+    /// The transfer of a `RESUME`: the kept part continued if it holds the beginning of
+    /// this file (`HAVE`, then the client's `FROM`), or a new resumable part.
+    fn open_resumable<'s>(
+        &'s self,
+        wire: &mut Wire,
+        tag: &'s Tag,
+        name: &str,
+        size: u64,
+        record: &mut RecordGuard<'_>,
+    ) -> Result<Transfer<'s>, PutEnd> {
+        let dir = self.config().dir.as_path();
+        let fresh = |this: &'s Service| {
+            Transfer::open(this, tag, name, &resume::unique(name), size)
+                .map_err(|FileRefusal { code, text }| this.refused(code, text))
+        };
+        let held = match resume::take(dir, name, size) {
+            Ok(held) => held,
+            Err(NotHeld::Nothing) => return fresh(self),
+            Err(NotHeld::OtherFile { size: was }) => {
+                self.log().event(
+                    tag,
+                    format_args!(
+                        "{name}: the part kept from an earlier upload was of a {was}-byte file, \
+                         not this one: deleted; starting at 0"
+                    ),
+                );
+                return fresh(self);
+            }
+            Err(NotHeld::Changed) => {
+                self.log().event(
+                    tag,
+                    format_args!(
+                        "{name}: the part kept from an earlier upload no longer has the SHA-256 \
+                         its record says (changed on disk?): not trusted, deleted; starting at 0"
+                    ),
+                );
+                return fresh(self);
+            }
+        };
+        let offset = held.offset;
+        self.log().event(
+            tag,
+            format_args!(
+                "{name}: its first {} are here from an earlier upload (hashed again: as \
+                 recorded); offering to resume",
+                human_bytes(offset)
+            ),
+        );
+        let have = Reply::Have {
+            offset,
+            prefix: held.prefix,
+        };
+        // The part stays for another try whatever goes wrong before the client answers.
+        let keep = |held: resume::Held, record: &mut RecordGuard<'_>| {
+            held.part.keep();
+            record.keep = true;
+        };
+        if let Err(e) = wire.write_line(&have.to_line()) {
+            keep(held, record);
+            return Err(self.failed(None, Next::Close(CloseReason::from_io(&e))));
+        }
+        let answer = match wire.read_line() {
+            Ok(Some(line)) => Request::parse(line).ok(),
+            _ => None,
+        };
+        match answer {
+            Some(Request::From(from)) if from == offset => {
+                Transfer::resume(self, tag, name, size, held).map_err(
+                    |FileRefusal { code, text }| {
+                        // Refused now (no space for the rest): kept for later.
+                        record.keep = true;
+                        self.refused(code, text)
+                    },
+                )
+            }
+            Some(Request::From(0)) => {
+                self.log().event(
+                    tag,
+                    format_args!(
+                        "{name}: the sender's file does not begin with the part kept here: \
+                         deleted; starting at 0"
+                    ),
+                );
+                drop(held);
+                resume::discard(dir, name);
+                fresh(self)
+            }
+            _ => {
+                keep(held, record);
+                let text = format!("expected FROM {offset} or FROM 0 after HAVE");
+                let reply = Reply::Err(ErrCode::BadRequest, text.clone());
+                Err(self.failed(Some(reply), Next::Close(CloseReason::ProtocolError(text))))
+            }
+        }
+    }
+
+    /// Deletes the kept parts nobody resumed within `--keep-partial` (at most once a
+    /// minute, on a client's `HELLO`).
+    fn sweep_kept_parts(&self, tag: &Tag) {
+        let Some(keep) = self.config().keep_partial else {
+            return;
+        };
+        if !self.sweep_due() {
+            return;
+        }
+        let removed = resume::sweep(&self.config().dir, keep, std::time::SystemTime::now());
+        if removed > 0 {
+            self.log().event(
+                tag,
+                format_args!(
+                    "deleted {removed} partial file(s) kept for resume and unused for {} h \
+                     (--keep-partial)",
+                    keep.as_secs() / 3600
+                ),
+            );
+        }
+    }
+
     /// A `PUT` refused before its data: the stream stays in step.
     fn refused(&self, code: ErrCode, text: String) -> PutEnd {
         self.count_refused();
@@ -262,14 +492,24 @@ impl Service {
 
     /// The data of a file did not all arrive, or could not be written. The partial file is
     /// already gone.
-    fn data_failed(&self, tag: &Tag, name: &str, size: u64, failure: DataFailure) -> PutEnd {
+    fn data_failed(
+        &self,
+        tag: &Tag,
+        name: &str,
+        size: u64,
+        failure: DataFailure,
+        kept: bool,
+    ) -> PutEnd {
+        let fate = if kept {
+            "partial file kept, to resume (--keep-partial)"
+        } else {
+            "partial file deleted"
+        };
         match failure {
             DataFailure::Ended { got } => {
                 self.log().event(
                     tag,
-                    format_args!(
-                        "{name}: the client left after {got} of {size} bytes; partial file deleted"
-                    ),
+                    format_args!("{name}: the client left after {got} of {size} bytes; {fate}"),
                 );
                 let why = format!("end of stream in the middle of {name}");
                 self.failed(None, Next::Close(CloseReason::ProtocolError(why)))
@@ -278,7 +518,7 @@ impl Service {
                 self.log().event(
                     tag,
                     format_args!(
-                        "{name}: failed after {got} of {size} bytes ({}); partial file deleted",
+                        "{name}: failed after {got} of {size} bytes ({}); {fate}",
                         net::describe(&error)
                     ),
                 );

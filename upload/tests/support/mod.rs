@@ -147,3 +147,87 @@ impl RawClient {
         self.line()
     }
 }
+
+/// A relay between one client and `server` that passes at most `budget` bytes from the
+/// client, then stops reading from it: a sender that is then killed has sent exactly
+/// that much, wherever its own buffers were. [`cut`](Relay::cut) closes the server's side,
+/// as the dead sender's system would. Replies pass freely.
+pub struct Relay {
+    pub addr: SocketAddr,
+    passed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    upstream: std::sync::Arc<std::sync::Mutex<Option<TcpStream>>>,
+}
+
+impl Relay {
+    pub fn start(server: SocketAddr, budget: u64) -> Relay {
+        use std::io::Read;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let passed = Arc::new(AtomicU64::new(0));
+        let upstream: Arc<Mutex<Option<TcpStream>>> = Arc::new(Mutex::new(None));
+        let (count, slot) = (Arc::clone(&passed), Arc::clone(&upstream));
+        std::thread::spawn(move || {
+            let Ok((mut client, _)) = listener.accept() else {
+                return;
+            };
+            let mut to_server = TcpStream::connect(server).unwrap();
+            *slot.lock().unwrap() = Some(to_server.try_clone().unwrap());
+            // Replies: server to client, until either side ends.
+            let (mut from_server, mut to_client) =
+                (to_server.try_clone().unwrap(), client.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut from_server, &mut to_client);
+            });
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut left = budget;
+            while left > 0 {
+                let want = left.min(buf.len() as u64) as usize;
+                match client.read(&mut buf[..want]) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if to_server.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        left -= n as u64;
+                        count.fetch_add(n as u64, Ordering::SeqCst);
+                    }
+                }
+            }
+            // The budget is spent: the client's bytes stay unread, and it blocks (until
+            // the test kills it; the thread ends on its own a while later).
+            std::thread::park_timeout(3 * REPLY_TIMEOUT);
+        });
+        Relay {
+            addr,
+            passed,
+            upstream,
+        }
+    }
+
+    /// Bytes passed to the server so far.
+    pub fn passed(&self) -> u64 {
+        self.passed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits until `bytes` have passed (at most [`REPLY_TIMEOUT`]).
+    pub fn wait_for(&self, bytes: u64) {
+        let by = std::time::Instant::now() + REPLY_TIMEOUT;
+        while self.passed() < bytes {
+            assert!(
+                std::time::Instant::now() < by,
+                "only {} of {bytes} bytes passed",
+                self.passed()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Closes the connection to the server, as the system of a killed sender does.
+    pub fn cut(&self) {
+        if let Some(stream) = self.upstream.lock().unwrap().take() {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
