@@ -76,6 +76,10 @@ WORKLOADS = [
      ["upload", "nc", "python", "iperf3"], "{:,.1f}"),
     ("upload-rss-recv", "upload: receiver peak memory", "MiB", False,
      ["upload", "nc", "python", "iperf3"], "{:,.1f}"),
+    ("upload-resume", "the same upload broken off at 50%, then resumed: the resumed send alone, against a fresh one", "s", False,
+     ["resumed", "fresh"], "{:,.3f}"),
+    ("upload-resume-cable", "the same, a {resume_cable_mib:,} MiB file across the cable at {resume_cable_rate} (a link slower than the disk)", "s", False,
+     ["resumed", "fresh"], "{:,.3f}"),
     ("sha256-time", "SHA-256 of the same {file_mib:,} MiB file", "s", False,
      ["upload-sum", "sha256sum", "openssl"], "{:,.3f}"),
     ("cable-mbps", "the cable, no faults: iperf3's TCP throughput through it", "Mbit/s", True,
@@ -94,7 +98,7 @@ WORKLOADS = [
 # Workloads whose figure may be 0 for a run that went right.
 ZERO_IS_A_READING = {"tcp-idle-bytes", "tcp-idle-max-bytes"}
 OURS = {"tcp-server", "tcp-server-poll", "udp-server", "udp-server-thread", "upload", "upload-sum",
-        "tcp-client", "udp-client", "cable", "tftp/tftp"}
+        "tcp-client", "udp-client", "cable", "tftp/tftp", "resumed"}
 NAMES = {
     "tcp-server": "tcp-server --quiet",
     "tcp-server-poll": "tcp-server --quiet --model poll",
@@ -108,6 +112,8 @@ NAMES = {
     "nc": "nc (no checksum, no fsync)",
     "nc+sync": "nc, then sync",
     "cat+sync": "cat, then sync: a local copy, no network (the disk alone)",
+    "resumed": "upload, resumed at 50% (the first half hashed again on both sides)",
+    "fresh": "upload, the whole file from byte 0",
     "iperf3": "iperf3, memory to memory (ceiling)",
     "upload-sum": "upload sum",
     "sha256sum": "sha256sum",
@@ -164,6 +170,8 @@ TITLES_ZH = {
     "upload-cpu-ram": "同样的上传写进 tmpfs：双方 CPU 时间之和",
     "upload-rss-send": "上传：发送方的峰值内存",
     "upload-rss-recv": "上传：接收方的峰值内存",
+    "upload-resume": "同样的上传在 50% 处中断后续传：只算续传那一次，与完整的一次相比",
+    "upload-resume-cable": "同样的续传，一个 {resume_cable_mib} MiB 的文件，隔着 {resume_cable_rate} 的网线（比磁盘慢的链路）",
     "sha256-time": "同一个 {file_mib} MiB 文件的 SHA-256",
     "cable-mbps": "网线，无故障：iperf3 穿过它的 TCP 吞吐量",
     "cable-rtt": "网线，无故障：一个数据报往返时间的中位数（udp-client，每毫秒一个）",
@@ -184,6 +192,8 @@ NAMES_ZH = {
     "nc (no checksum, no fsync)": "nc（不校验，不 fsync）",
     "nc, then sync": "nc，然后 sync",
     "cat, then sync: a local copy, no network (the disk alone)": "cat，然后 sync：本地复制，没有网络（只有磁盘）",
+    "upload, resumed at 50% (the first half hashed again on both sides)": "upload，在 50% 处续传（两端都重新计算前一半的哈希）",
+    "upload, the whole file from byte 0": "upload，从第 0 个字节发送整个文件",
     "iperf3, memory to memory (ceiling)": "iperf3，内存到内存（上限）",
     "cable run (lab-left to lab-right)": "cable run（从 lab-left 到 lab-right）",
     "loopback, no cable (the kernel alone: ceiling)": "回环，不经网线（只有内核：上限）",

@@ -55,6 +55,12 @@
 #              side. Then upload, nc and Python again into a tmpfs (/dev/shm), where the
 #              disk plays no part, with the CPU time both sides used: on a machine with
 #              few cores, CPU seconds / cores is a floor under the time.
+#   [resume]   the same file, a send broken off at 50% by a relay that cuts the connection
+#              after exactly half (bench/src/bin/cut.rs), then resumed: the resumed send
+#              alone (its server hashes the half it holds again, the sender hashes its own
+#              half, then the rest goes), against a fresh send of the whole file
+#              (bench/resume-side.sh). On loopback, and across the cable at 200 Mbit/s
+#              with a 128 MiB file (quick 16, smoke 1): a link slower than the disk.
 #   [sha256]   SHA-256 of the same 1 GiB file: `upload sum` against sha256sum and
 #              `openssl dgst -sha256` (the hashing ceiling).
 #   [cable]    the cable with no faults (cable run, two namespaces): iperf3's throughput
@@ -136,18 +142,19 @@ FILE_MIB=1024
 STARTUP_EXECS=20                     # execs per start-up run
 CABLE_SECONDS=5 CABLE_PINGS=2000     # iperf3's seconds, and udp-client's round trips (1 per ms)
 TFTP_RUNS=3 TFTP_MIB=100
+RESUME_CABLE_MIB=128 RESUME_CABLE_RATE=200mbit  # resume across the cable: a link slower than the disk
 TFTPCABLE_RUNS=3 TFTPCABLE_CELLS="20:0 20:1 20:5 100:0 100:1 100:5" TFTPCABLE_SECONDS=3
 TCPUDP_RUNS=3 TCPUDP_MIB=10 TCPUDP_CELLS="0:0 0:1 0:5 20:0 20:1 20:5 100:0 100:1 100:5"  # RTT ms:loss %
 case $MODE in
     quick)
         RUNS=3 WARMUP=0 TCP_COUNT=5000 CONNS=(10 100) CONN_COUNTS=(500 100) SOCAT_MAX_CONNS=10
-        IDLE=1000 IDLE_MAX=2000 FLOOD=2000 UDP_COUNT=5000 STEP_SECONDS=0.3 RATE_RUNS=1 FILE_MIB=64 STARTUP_EXECS=5
+        IDLE=1000 IDLE_MAX=2000 FLOOD=2000 UDP_COUNT=5000 STEP_SECONDS=0.3 RATE_RUNS=1 FILE_MIB=64 STARTUP_EXECS=5 RESUME_CABLE_MIB=16
         CABLE_SECONDS=2 CABLE_PINGS=500 TCPUDP_RUNS=1 TCPUDP_MIB=2 TFTP_RUNS=1 TFTP_MIB=16 TFTPCABLE_RUNS=1
         ;;
     smoke)
         RUNS=1 WARMUP=0 TCP_COUNT=200 CONNS=(10) CONN_COUNTS=(20) SOCAT_MAX_CONNS=10
         IDLE=100 IDLE_MAX=200 FLOOD=300 UDP_COUNT=200 SWEEP_START=500 SWEEP_MAX=500 STEP_SECONDS=0.3 RATE_RUNS=1
-        FILE_MIB=4 STARTUP_EXECS=2 CABLE_SECONDS=1 CABLE_PINGS=100
+        FILE_MIB=4 STARTUP_EXECS=2 CABLE_SECONDS=1 CABLE_PINGS=100 RESUME_CABLE_MIB=1
         TCPUDP_RUNS=1 TCPUDP_MIB=0.25 TCPUDP_CELLS="0:0 20:1 100:5" TFTP_RUNS=1 TFTP_MIB=1 TFTPCABLE_RUNS=1 TFTPCABLE_CELLS="20:1" TFTPCABLE_SECONDS=0.3
         ;;
 esac
@@ -607,6 +614,48 @@ upload_workload() {
     done
 }
 
+# resume_send WHERE SYSTEM RUN: one send of the file into a folder on disk, on loopback or
+# across the cable, fresh or resumed at 50% (bench/resume-side.sh); the file that arrived
+# is checked byte for byte.
+resume_send() {
+    local where=$1 s=$2 r=$3 store="$OUT/resume-recv" file=$SRC seconds
+    rm -rf "$store" && mkdir -p "$store"
+    if [[ $where == loopback ]]; then
+        start_server upload "$R/upload" serve 127.0.0.1:0 --dir "$store" --quiet --max-size 8GiB --keep-free 0
+        seconds=$(bench/resume-side.sh "$s" "$R" "$SERVER_ADDR" "$file" "$store")
+        stop_server
+        counted "$r" && record upload-resume "$s" "$r" "$seconds"
+    else
+        file=$RESUME_CABLE_SRC
+        seconds=$("$R/cable" run --rate "$RESUME_CABLE_RATE" \
+            --left "$R/upload serve \$LEFT:9000 --dir $store --quiet --no-progress --max-size 8GiB --keep-free 0 >/dev/null" \
+            --right "bench/resume-side.sh $s $R \$LEFT:9000 $file $store" 2>/dev/null)
+        counted "$r" && record upload-resume-cable "$s" "$r" "$seconds"
+    fi
+    cmp -s "$file" "$store/$(basename "$file")" || { echo "resume: the $s file differs ($where)" >&2; exit 1; }
+    echo "  resume on $where: $s, run $r: $seconds s" >&2
+    rm -rf "$store"
+}
+
+resume_workload() {
+    make_file
+    local why
+    why=$(cable_refusal)
+    if [[ -z $why ]]; then
+        RESUME_CABLE_SRC="$OUT/random-${RESUME_CABLE_MIB}m.bin"
+        head -c "$(python3 -c "print(int($RESUME_CABLE_MIB * 1048576))")" "$SRC" >"$RESUME_CABLE_SRC"
+    else
+        for s in resumed fresh; do missing upload-resume-cable "$s" "$why"; done
+    fi
+    for r in $(runs); do
+        for s in $(rotated "$r" resumed fresh); do
+            resume_send loopback "$s" "$r"
+            [[ -z $why ]] && resume_send cable "$s" "$r"
+        done
+    done
+    rm -f "$RESUME_CABLE_SRC"
+}
+
 sha256_workload() {
     make_file
     local expected
@@ -958,6 +1007,7 @@ if wanted flood; then timed flood flood_workload; fi
 if wanted udp; then timed udp udp_workload; fi
 if wanted rate; then timed rate rate_workload; fi
 if wanted upload; then timed upload upload_workload; fi
+if wanted resume; then timed resume resume_workload; fi
 if wanted sha256; then timed sha256 sha256_workload; fi
 if wanted cable; then timed cable cable_workload; fi
 if wanted tcpudp; then timed tcpudp tcpudp_workload; fi
@@ -973,7 +1023,8 @@ cat >"$OUT/meta.json" <<EOF
            "udp_count": $UDP_COUNT, "step_seconds": $STEP_SECONDS, "file_mib": $FILE_MIB,
            "startup_execs": $STARTUP_EXECS, "cable_seconds": $CABLE_SECONDS, "cable_pings": $CABLE_PINGS,
            "tcpudp_runs": $TCPUDP_RUNS, "tcpudp_mib": $TCPUDP_MIB, "tftp_runs": $TFTP_RUNS, "tftp_mib": $TFTP_MIB,
-           "tftpcable_runs": $TFTPCABLE_RUNS}}
+           "tftpcable_runs": $TFTPCABLE_RUNS,
+           "resume_cable_mib": $RESUME_CABLE_MIB, "resume_cable_rate": "$RESUME_CABLE_RATE"}}
 EOF
 report=(python3 bench/report.py "$OUT")
 if ((PUBLISH)); then report+=(--publish docs/src); fi

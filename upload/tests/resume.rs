@@ -119,6 +119,15 @@ fn kept_part(dir: &Path, name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("no kept part of {name} in {:?}", names(dir)))
 }
 
+/// Sends `file` to the server (storing into `dir`), which must take it whole, the bytes
+/// sent starting at `resumed_at`.
+fn send_whole(server: &ServerProcess, dir: &Path, file: &Path, args: &[&str], resumed_at: u64) {
+    let (code, sent, err) = send_json(file, server.addr, args);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(sent["resumed_at"], resumed_at, "{sent}");
+    assert_stored(dir, file, &sent);
+}
+
 /// The file arrived whole: the same bytes, verified, and nothing else left in the folder.
 fn assert_stored(dir: &Path, original: &Path, sent: &serde_json::Value) {
     let bytes = fs::read(original).unwrap();
@@ -215,10 +224,7 @@ fn a_server_killed_mid_file_resumes_from_its_last_checkpoint() {
 
     let server = serve(&dir, &[]);
     server.wait_for_stdout("listening on", LIMIT);
-    let (code, sent, err) = send_json(&file, server.addr, &[]);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(sent["resumed_at"], offset, "{sent}");
-    assert_stored(&dir, &file, &sent);
+    send_whole(&server, &dir, &file, &[], offset);
 }
 
 #[test]
@@ -233,10 +239,7 @@ fn a_part_changed_behind_the_servers_back_is_not_trusted() {
     let mut bytes = fs::read(&part).unwrap();
     bytes[1000] ^= 0xff;
     fs::write(&part, bytes).unwrap();
-    let (code, sent, err) = send_json(&file, server.addr, &[]);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(sent["resumed_at"], 0, "{sent}");
-    assert_stored(&dir, &file, &sent);
+    send_whole(&server, &dir, &file, &[], 0);
     server.wait_for_stdout("not trusted, deleted; starting at 0", LIMIT);
 }
 
@@ -253,20 +256,14 @@ fn another_file_of_the_same_name_starts_over() {
     let second = root.path().join("other/big.bin");
     fs::write(&second, &bytes).unwrap();
     kill_sender_after(&server, &first, (SIZE / 2) as u64);
-    let (code, sent, err) = send_json(&second, server.addr, &[]);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(sent["resumed_at"], 0, "{sent}");
-    assert_stored(&dir, &second, &sent);
+    send_whole(&server, &dir, &second, &[], 0);
     server.wait_for_stdout("does not begin with the part kept here", LIMIT);
 
     // Another size: the part is not even offered.
     fs::remove_file(dir.join("big.bin")).unwrap();
     kill_sender_after(&server, &first, (SIZE / 2) as u64);
     let third = random_file(&root.path().join("other"), "big.bin", SIZE + 1);
-    let (code, sent, err) = send_json(&third, server.addr, &[]);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(sent["resumed_at"], 0, "{sent}");
-    assert_stored(&dir, &third, &sent);
+    send_whole(&server, &dir, &third, &[], 0);
     server.wait_for_stdout("was of a 8388608-byte file", LIMIT);
 }
 
@@ -277,10 +274,7 @@ fn no_resume_sends_it_all_and_keep_partial_0_keeps_nothing() {
     let server = serve(&dir, &[]);
     let file = random_file(root.path(), "big.bin", SIZE);
     kill_sender_after(&server, &file, (SIZE / 2) as u64);
-    let (code, sent, err) = send_json(&file, server.addr, &["--no-resume"]);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(sent["resumed_at"], 0, "{sent}");
-    assert_stored(&dir, &file, &sent);
+    send_whole(&server, &dir, &file, &["--no-resume"], 0);
     drop(server);
 
     // A server that keeps no parts: a killed send leaves nothing, and the next starts at 0.
@@ -303,20 +297,17 @@ fn no_resume_sends_it_all_and_keep_partial_0_keeps_nothing() {
     relay.cut();
     server.wait_for_stdout("partial file deleted", LIMIT);
     assert!(names(&dir).is_empty(), "{:?}", names(&dir));
-    let (code, sent, err) = send_json(&file, server.addr, &[]);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(sent["resumed_at"], 0, "{sent}");
-    assert_stored(&dir, &file, &sent);
+    send_whole(&server, &dir, &file, &[], 0);
 }
 
 #[test]
 fn kept_parts_are_counted_at_start_up_and_swept_after_keep_partial() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("in");
-    let mut server = serve(&dir, &[]);
+    let server = serve(&dir, &[]);
     let file = random_file(root.path(), "big.bin", SIZE);
     kill_sender_after(&server, &file, 1 << 20);
-    server.interrupt();
+    drop(server);
     // Started again: it says what it keeps, and does not call it a leftover.
     let server = serve(&dir, &[]);
     let said = server.wait_for_stdout("kept for resume", LIMIT);

@@ -326,6 +326,12 @@ impl Drop for PartFile {
 /// Hidden partial files in `dir` (left by a server that was killed: safe to delete when no
 /// server is running on the folder).
 pub fn leftover_parts(dir: &Path) -> Vec<PathBuf> {
+    hidden_files(dir, PART_SUFFIX)
+}
+
+/// The hidden files in `dir` whose names end with `suffix` (partial files, and what a
+/// server keeps beside them).
+pub fn hidden_files(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -335,7 +341,7 @@ pub fn leftover_parts(dir: &Path) -> Vec<PathBuf> {
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with('.') && n.ends_with(PART_SUFFIX))
+                .is_some_and(|n| n.starts_with('.') && n.ends_with(suffix))
         })
         .collect()
 }

@@ -196,18 +196,7 @@ pub fn kept(dir: &Path) -> (usize, u64) {
 
 /// The record files in `dir`.
 fn records(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with('.') && n.ends_with(RECORD_SUFFIX))
-        })
-        .collect()
+    common::files::store::hidden_files(dir, RECORD_SUFFIX)
 }
 
 /// Deletes the kept parts whose record was last written more than `keep` before `now`
