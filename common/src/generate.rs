@@ -21,7 +21,7 @@ const FLAG: &str = "generate";
 /// What `--generate` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Generate {
-    /// The man page, in roff: `man ./upload.1` shows it.
+    /// The man page, in roff: save it as PROGRAM.1 and `man ./PROGRAM.1` shows it.
     Man,
     /// A completion script for bash.
     CompleteBash,
@@ -60,7 +60,7 @@ pub fn command<P: CommandFactory>() -> Command {
                 .exclusive(true)
                 .help(
                     "Print this program's man page or a shell's completion script, and exit \
-                     (see the README's \"Install\")",
+                     (see the README's \"Install the programs\")",
                 ),
         )
         // A subcommand is still required, except with --generate (`from_arg_matches`
