@@ -33,6 +33,8 @@ if [[ $kind == resumed ]]; then
         grep -qs "\"offset\":$half," "$store"/.*.resume.json && break
         sleep 0.05
     done
+    # ... and frees the name just after writing it.
+    sleep 0.2
 fi
 sync
 json=$(mktemp)

@@ -481,7 +481,8 @@ pub fn drop_behind(file: &File, len: u64) {
 
 /// Makes `options` refuse to open through a symbolic link: the link itself fails to open
 /// (Unix: `O_NOFOLLOW`, which gives `ELOOP`) or is opened as itself, never its target
-/// (Windows: `FILE_FLAG_OPEN_REPARSE_POINT`).
+/// (Windows: `FILE_FLAG_OPEN_REPARSE_POINT`; the caller checks that it opened a plain
+/// file). Other systems have neither, and follow links.
 pub fn no_follow(options: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions {
     #[cfg(unix)]
     {

@@ -146,7 +146,7 @@ impl Drop for Pipeline {
 /// Hands the next `len` bytes of `file` to `pipeline` (a prefix checked again before a
 /// resume, by the server or the sender); fewer only if the file ends first, which is an
 /// error.
-pub fn hash_prefix(pipeline: &mut Pipeline, file: &mut File, len: u64) -> io::Result<()> {
+pub fn hash_prefix(pipeline: &mut Pipeline, file: &mut impl Read, len: u64) -> io::Result<()> {
     let mut left = len;
     while left > 0 {
         let mut buf = pipeline.buffer()?;
@@ -182,7 +182,7 @@ pub fn sum_file(path: &Path) -> io::Result<Digest> {
 
 /// Fills `buf` as far as the file allows (fewer bytes only at its end): a pipe or a
 /// slow disk may return less per `read`.
-fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+fn read_full(file: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match file.read(&mut buf[filled..]) {

@@ -82,7 +82,8 @@ struct ServeArgs {
     #[arg(long)]
     limit_loopback: bool,
     /// Seconds a sender may stay silent, mid-file or between files, before it is
-    /// disconnected and its partial file deleted (0 = never).
+    /// disconnected (its partial file deleted, or kept to resume: see --keep-partial)
+    /// (0 = never).
     #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_seconds)]
     idle_timeout: Duration,
     /// Seconds a control line may take from its first byte to its last; a client that trickles
@@ -94,7 +95,7 @@ struct ServeArgs {
     backlog: i32,
     /// Hours to keep the partial file of an upload that broke off, so that the next
     /// `upload send` of the same file continues where it stopped (0 = keep none, and
-    /// offer no resume). Kept parts hold their disk space until then.
+    /// offer no resume). A kept part holds on the disk what arrived of the file.
     #[arg(long, value_name = "HOURS", default_value = "24", value_parser = parse_hours)]
     keep_partial: Duration,
     #[command(flatten)]

@@ -28,7 +28,7 @@ pub struct ServeOptions {
 }
 
 /// `24` or `0.5`, for the hours of `--keep-partial`.
-fn hours(d: std::time::Duration) -> String {
+pub fn hours(d: std::time::Duration) -> String {
     let h = d.as_secs_f64() / 3600.0;
     if h.fract() == 0.0 {
         format!("{h:.0}")
@@ -50,6 +50,17 @@ pub fn serve_main(options: ServeOptions) -> ExitCode {
         output::err_line(format_args!("upload serve: {e}"));
         return exit(EXIT_FAILURE);
     }
+    // One server per folder: the hidden names of resumable parts are the same in all.
+    let _folder = match store::FolderLock::take(&config.dir) {
+        Ok(lock) => lock,
+        Err(e) => {
+            output::err_line(format_args!(
+                "upload serve: cannot use the upload folder {}: {e}",
+                config.dir.display()
+            ));
+            return exit(EXIT_FAILURE);
+        }
+    };
     let _ = common::capacity::raise_open_file_limit();
     let listener = match net::listen(&options.addr, &options.listen) {
         Ok(listener) => listener,

@@ -84,6 +84,18 @@ impl Wire {
         self
     }
 
+    /// Changes the read timeout between lines: longer while the other side is known to be
+    /// busy (hashing a large file), then back.
+    pub fn set_idle(&mut self, idle: Option<Duration>) -> io::Result<()> {
+        self.idle = idle;
+        self.timeouts.set_read(self.reader.get_ref(), idle)
+    }
+
+    /// The read timeout between lines.
+    pub fn idle(&self) -> Option<Duration> {
+        self.idle
+    }
+
     pub fn stream(&self) -> &TcpStream {
         self.reader.get_ref()
     }

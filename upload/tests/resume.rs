@@ -154,6 +154,11 @@ fn a_sender_killed_at_10_50_and_99_percent_resumes_to_a_verified_file() {
             kept["offset"], data,
             "the record has every byte that arrived"
         );
+        let part = fs::metadata(kept_part(&dir, &name)).unwrap().len();
+        assert_eq!(
+            part, data,
+            "the part holds what arrived, not the whole file's space"
+        );
         let (code, sent, err) = send_json(&file, server.addr, &[]);
         assert_eq!(code, 0, "{err}");
         assert_eq!(sent["resumed_at"], data, "{percent}%: {sent}");
@@ -309,13 +314,20 @@ fn kept_parts_are_counted_at_start_up_and_swept_after_keep_partial() {
     kill_sender_after(&server, &file, 1 << 20);
     drop(server);
     // Started again: it says what it keeps, and does not call it a leftover.
-    let server = serve(&dir, &[]);
+    let mut server = serve(&dir, &[]);
     let said = server.wait_for_stdout("kept for resume", LIMIT);
     assert!(
         said.contains("1 partial file(s) kept for resume (1.0 MiB arrived)"),
         "{said}"
     );
-    assert!(!server.stderr().iter().any(|l| l.contains("safe to delete")));
+    // Stopped (our own child, by its PID), so that all it said is in.
+    server.child.kill().unwrap();
+    server.wait(LIMIT);
+    let warned = server.stderr();
+    assert!(
+        !warned.iter().any(|l| l.contains("safe to delete")),
+        "{warned:?}"
+    );
     drop(server);
     // With --keep-partial 0.0001 (a third of a second), it is old at the next start.
     std::thread::sleep(Duration::from_millis(600));
@@ -387,4 +399,21 @@ fn a_server_from_before_resume_still_gets_the_file() {
         "plain v1 after the refusal: {lines:?}"
     );
     assert_eq!(data, fs::read(&file).unwrap());
+}
+
+#[test]
+fn a_second_server_on_the_same_folder_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("in");
+    let first = serve(&dir, &[]);
+    first.wait_for_stdout("listening on", LIMIT);
+    let mut command = Command::new(BIN);
+    command.args(["serve", "127.0.0.1:0", "--dir"]).arg(&dir);
+    let (code, _, err) = run(&mut command, LIMIT);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("another server is using this folder"), "{err}");
+    drop(first);
+    // Once the first is gone, the folder is free.
+    let second = serve(&dir, &[]);
+    second.wait_for_stdout("listening on", LIMIT);
 }

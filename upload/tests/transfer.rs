@@ -636,3 +636,56 @@ fn a_resumed_bar_starts_at_the_offset_and_says_so() {
     assert!(screen.contains("resumed at 300.0 KiB"), "{screen}");
     assert!(screen.contains("alpha.bin ✓"), "{screen}");
 }
+
+/// A sender gone after the last byte and before its SHA256 line: the whole part is kept,
+/// and the next try has only the digest to send. And a PUT that stores the name takes the
+/// kept part of it away.
+#[test]
+fn a_break_before_the_digest_keeps_it_all_and_a_put_clears_it() {
+    let server = TestServer::start(|_, _| {});
+    let data = vec![7u8; 50_000];
+    let mut client = RawClient::connect(server.addr());
+    client.send(b"RESUME 50000 w.bin\n");
+    assert_eq!(client.line(), "GO 0");
+    client.send(&data);
+    drop(client);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut client = loop {
+        let mut client = RawClient::connect(server.addr());
+        client.send(b"RESUME 50000 w.bin\n");
+        let reply = client.line();
+        if reply.starts_with("HAVE ") {
+            assert_eq!(reply, format!("HAVE 50000 {}", sha256_hex(&data)));
+            break client;
+        }
+        assert!(Instant::now() < deadline, "{reply}: {:?}", server.stored());
+        thread::sleep(Duration::from_millis(20));
+    };
+    client.send(b"FROM 50000\n");
+    assert_eq!(client.line(), "GO 50000");
+    client.send(format!("SHA256 {}\n", sha256_hex(&data)).as_bytes());
+    assert_eq!(client.line(), format!("OK {}", sha256_hex(&data)));
+    assert_eq!(server.stored(), ["w.bin"]);
+
+    // Kept again for another name, then that name stored by a plain PUT: nothing is left.
+    let mut client = RawClient::connect(server.addr());
+    client.send(b"RESUME 50000 p.bin\n");
+    assert_eq!(client.line(), "GO 0");
+    client.send(&data[..1000]);
+    drop(client);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.stored().len() < 3 {
+        assert!(Instant::now() < deadline, "{:?}", server.stored());
+        thread::sleep(Duration::from_millis(10));
+    }
+    loop {
+        let mut client = RawClient::connect(server.addr());
+        let reply = client.upload("p.bin", &data);
+        if reply.starts_with("OK ") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{reply}");
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(server.stored(), ["p.bin", "w.bin"]);
+}

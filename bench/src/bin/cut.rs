@@ -33,7 +33,23 @@ fn main() -> std::io::Result<()> {
     let args = Args::parse();
     let listener = TcpListener::bind("127.0.0.1:0")?;
     println!("cut listening on {}", listener.local_addr()?);
-    let (mut client, _) = listener.accept()?;
+    // A client that never comes ends the relay too (bounded, as every load here is).
+    listener.set_nonblocking(true)?;
+    let deadline = std::time::Instant::now() + TIME_LIMIT;
+    let (mut client, _) = loop {
+        match listener.accept() {
+            Ok(accepted) => break accepted,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if std::time::Instant::now() > deadline {
+                    let why = "no client came";
+                    return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, why));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    client.set_nonblocking(false)?;
     let mut server = TcpStream::connect(args.target)?;
     client.set_read_timeout(Some(TIME_LIMIT))?;
     server.set_read_timeout(Some(TIME_LIMIT))?;

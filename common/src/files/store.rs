@@ -88,15 +88,22 @@ impl PartFile {
         })
     }
 
-    /// Opens the partial file for `name` that an earlier upload left (see [`keep`](Self::keep))
-    /// to write on from byte `offset`: the file a resumed upload continues.
-    pub fn reopen(dir: &Path, name: &str, unique: &str, offset: u64) -> io::Result<PartFile> {
-        use std::io::{Seek, SeekFrom};
+    /// Opens the partial file for `name` that an earlier upload left (see [`keep`](Self::keep)),
+    /// at its first byte, to read what it holds and then write on from there (it is
+    /// [`Read`](std::io::Read)): the file a resumed upload continues. One open for both,
+    /// so that what is checked is what is written to.
+    pub fn reopen(dir: &Path, name: &str, unique: &str) -> io::Result<PartFile> {
         let path = dir.join(part_name(name, unique));
         // No create: only a file that is there already. And not through a symbolic link
         // (a link planted at the hidden name would send the bytes elsewhere).
-        let mut file = os::no_follow(OpenOptions::new().write(true)).open(&path)?;
-        file.seek(SeekFrom::Start(offset))?;
+        let file = os::no_follow(OpenOptions::new().read(true).write(true)).open(&path)?;
+        // What was opened must be a plain file (Windows opens a link as itself).
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::other(format!(
+                "{} is not a plain file",
+                path.display()
+            )));
+        }
         Ok(PartFile {
             file: Some(file),
             dir: dir.to_path_buf(),
@@ -110,12 +117,14 @@ impl PartFile {
         dir.join(part_name(name, unique))
     }
 
-    /// Keeps the partial file on disk instead of deleting it (an upload that may resume):
-    /// it is closed, and its path returned.
-    pub fn keep(mut self) -> PathBuf {
+    /// Keeps the partial file on disk instead of deleting it (an upload that may resume),
+    /// cut to the `len` bytes that arrived, so that it holds no more of the disk than that:
+    /// it is closed, and its path returned. If it cannot be cut, it is deleted.
+    pub fn keep(mut self, len: u64) -> io::Result<PathBuf> {
+        self.file()?.set_len(len)?;
         self.file = None;
         self.committed = true;
-        self.path.clone()
+        Ok(self.path.clone())
     }
 
     /// Reserves `size` bytes on disk. File systems that cannot (some network ones) are
@@ -189,6 +198,14 @@ impl PartFile {
     // ANCHOR_END: commit
 }
 
+/// A reopened part is read back before it is written on (see [`PartFile::reopen`]).
+impl std::io::Read for PartFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut file = self.file()?;
+        file.read(buf)
+    }
+}
+
 /// A part file is written like any file (TFTP's blocks go through `std::io::Write`).
 impl Write for PartFile {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
@@ -227,6 +244,51 @@ pub fn check_hard_links(dir: &Path, unique: &str) -> Result<(), CommitError> {
     };
     drop(part);
     result
+}
+
+/// The lock file that says a server uses a folder.
+pub const FOLDER_LOCK: &str = ".upload-serve.lock";
+
+/// A folder held by one server process: while it lives, another server that asks for the
+/// same folder is refused. The hidden names of resumable parts are the same in every
+/// process, and only one process can know which of them are in use. The system releases
+/// the lock when the process ends, however it ends.
+#[derive(Debug)]
+pub struct FolderLock {
+    file: Option<File>,
+    path: PathBuf,
+}
+
+impl Drop for FolderLock {
+    fn drop(&mut self) {
+        // Closed first (Windows keeps the name of an open file), then gone: a folder no
+        // server uses has no lock file in it.
+        self.file = None;
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+impl FolderLock {
+    /// Takes the folder, or says that another process has it.
+    pub fn take(dir: &Path) -> io::Result<FolderLock> {
+        let path = dir.join(FOLDER_LOCK);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        match fs4::FileExt::try_lock(&file) {
+            Ok(()) => Ok(FolderLock {
+                file: Some(file),
+                path,
+            }),
+            Err(fs4::TryLockError::WouldBlock) => Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "another server is using this folder (stop it, or give this one another --dir)",
+            )),
+            Err(fs4::TryLockError::Error(e)) => Err(e),
+        }
+    }
 }
 
 /// How often (in bytes received) a large upload is pushed to disk while it arrives.
@@ -430,26 +492,34 @@ mod tests {
     }
 
     #[test]
-    fn a_kept_part_stays_and_reopens_where_it_stopped() {
+    fn a_kept_part_stays_cut_to_what_arrived_and_reopens() {
+        use std::io::Read;
         let dir = tempfile::tempdir().unwrap();
         let mut part = PartFile::create(dir.path(), "a.bin", "r").unwrap();
         part.reserve(8).unwrap();
-        part.write_all(b"abcdXXXX").unwrap();
-        let path = part.keep();
+        part.write_all(b"abcdXX").unwrap();
+        let path = part.keep(4).unwrap();
         assert_eq!(path, PartFile::path_for(dir.path(), "a.bin", "r"));
         assert_eq!(names(dir.path()), [".a.bin.r.part"]);
-        let mut part = PartFile::reopen(dir.path(), "a.bin", "r", 4).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"abcd", "cut to what arrived");
+        let mut part = PartFile::reopen(dir.path(), "a.bin", "r").unwrap();
+        let mut head = [0u8; 4];
+        part.read_exact(&mut head).unwrap();
+        assert_eq!(&head, b"abcd");
         part.write_all(b"efgh").unwrap();
         part.commit("a.bin", false).unwrap();
         assert_eq!(names(dir.path()), ["a.bin"]);
         assert_eq!(fs::read(dir.path().join("a.bin")).unwrap(), b"abcdefgh");
         assert!(
-            PartFile::reopen(dir.path(), "b.bin", "r", 0).is_err(),
+            PartFile::reopen(dir.path(), "b.bin", "r").is_err(),
             "none to reopen"
         );
         // Reopened and dropped: gone, like any part not committed.
-        drop(PartFile::create(dir.path(), "c.bin", "r").unwrap().keep());
-        drop(PartFile::reopen(dir.path(), "c.bin", "r", 0).unwrap());
+        PartFile::create(dir.path(), "c.bin", "r")
+            .unwrap()
+            .keep(0)
+            .unwrap();
+        drop(PartFile::reopen(dir.path(), "c.bin", "r").unwrap());
         assert_eq!(names(dir.path()), ["a.bin"]);
     }
 
@@ -461,8 +531,22 @@ mod tests {
         let victim = outside.path().join("victim");
         fs::write(&victim, b"precious").unwrap();
         std::os::unix::fs::symlink(&victim, PartFile::path_for(dir.path(), "x", "r")).unwrap();
-        assert!(PartFile::reopen(dir.path(), "x", "r", 0).is_err());
+        assert!(PartFile::reopen(dir.path(), "x", "r").is_err());
         assert_eq!(fs::read(&victim).unwrap(), b"precious");
+    }
+
+    #[test]
+    fn one_folder_is_held_by_one_server_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = FolderLock::take(dir.path()).unwrap();
+        let second = FolderLock::take(dir.path()).unwrap_err();
+        assert!(second.to_string().contains("another server"), "{second}");
+        drop(held);
+        assert!(
+            names(dir.path()).is_empty(),
+            "the lock file goes with the lock"
+        );
+        FolderLock::take(dir.path()).unwrap();
     }
 
     #[test]

@@ -123,6 +123,9 @@ impl Sent {
 pub enum SendError {
     #[error("cannot read it: {0}")]
     Open(io::Error),
+    /// Reading the file's beginning, to compare it with what the server holds, failed.
+    #[error("cannot read it (to compare its beginning with the server's part): {0}")]
+    Checking(io::Error),
     #[error("it is not a regular file")]
     NotAFile,
     #[error("{0}")]
@@ -164,7 +167,9 @@ impl SendError {
                     "the server's folder is on a file system without hard links; its owner must move it or use --overwrite"
                 }
             },
-            SendError::Open(_) | SendError::NotAFile => "check the path",
+            SendError::Open(_) | SendError::NotAFile | SendError::Checking(_) => {
+                "check the path"
+            }
             SendError::Connect(_) => "check the address and that the server is running",
             SendError::Connection(_) => "the server may have stopped; try again",
             SendError::FileChanged => "send it again once nothing is writing to it",
@@ -289,6 +294,8 @@ struct ServerConnection {
     resume: bool,
     /// `--no-resume`: say no to what it holds.
     no_resume: bool,
+    /// `--timeout`, the wait for each reply.
+    timeout: Duration,
 }
 
 /// Where a file's bytes start, and the hash of the bytes before them.
@@ -309,6 +316,7 @@ impl ServerConnection {
             wire: Wire::new(stream, trace),
             resume: false,
             no_resume: !options.resume,
+            timeout: options.timeout,
         };
         match conn.reply()? {
             Reply::Ready => {}
@@ -416,23 +424,41 @@ impl ServerConnection {
     /// they are the bytes it holds.
     fn start(&mut self, file: &mut File, size: u64) -> Result<Start, SendError> {
         let fresh = || Pipeline::start().map_err(SendError::Open);
-        match self.reply()? {
+        // After RESUME, the server may first hash what it holds of the file: the wait for
+        // its answer grows by the time that can take.
+        let stream = self.wire.stream();
+        let longer = self.timeout + crate::server::hashing_time(size);
+        if self.resume {
+            stream
+                .set_read_timeout(Some(longer))
+                .map_err(SendError::Connection)?;
+        }
+        let reply = self.reply();
+        if self.resume {
+            self.wire
+                .stream()
+                .set_read_timeout(Some(self.timeout))
+                .map_err(SendError::Connection)?;
+        }
+        match reply? {
             Reply::Go(0) => Ok(Start {
                 from: 0,
                 pipeline: fresh()?,
             }),
             Reply::Have { offset, prefix } if self.resume && offset <= size => {
+                // The server waits for FROM: a failure here leaves the connection out of
+                // step (SendError::Checking), so it is not used again.
                 let mut pipeline = fresh()?;
                 let same = !self.no_resume && {
-                    hash_prefix(&mut pipeline, file, offset).map_err(SendError::Open)?;
-                    pipeline.digest_so_far().map_err(SendError::Open)? == prefix
+                    hash_prefix(&mut pipeline, file, offset).map_err(SendError::Checking)?;
+                    pipeline.digest_so_far().map_err(SendError::Checking)? == prefix
                 };
                 let from = if same {
                     offset
                 } else {
                     // Not what the server holds (another file of that name), or
                     // --no-resume: all of it, hashed from the start.
-                    file.seek(SeekFrom::Start(0)).map_err(SendError::Open)?;
+                    file.seek(SeekFrom::Start(0)).map_err(SendError::Checking)?;
                     pipeline = fresh()?;
                     0
                 };

@@ -43,6 +43,7 @@ use common::files::store::{self, PartFile};
 use common::progress::Progress;
 
 pub use service::{Config, Service, Uploads, DEFAULT_KEEP_FREE, DEFAULT_MAX_SIZE};
+pub use v1::hashing_time;
 
 /// The default idle timeout: a sender silent this long, mid-file or between files, is
 /// disconnected and its partial file deleted.

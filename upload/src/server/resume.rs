@@ -20,7 +20,7 @@
 //! deleted and the upload starts at 0. Parts that nobody resumed go after `--keep-partial`
 //! hours ([`sweep`]).
 
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -167,16 +167,17 @@ pub fn take(dir: &Path, name: &str, size: u64) -> Result<Held, NotHeld> {
 }
 
 /// Hashes the part's first `record.offset` bytes again; the part, ready to continue, if
-/// they have the recorded digest.
+/// they have the recorded digest. The record is written again, so that its age counts
+/// from now (a sweep leaves a part in use alone).
 fn rehash(dir: &Path, name: &str, record: &Record) -> io::Result<Option<Held>> {
-    let unique = unique(name);
-    let mut reader = File::open(PartFile::path_for(dir, name, &unique))?;
+    // One open: the bytes hashed are the bytes the rest is written after.
+    let mut part = PartFile::reopen(dir, name, &unique(name))?;
     let mut pipeline = Pipeline::start()?;
-    hash_prefix(&mut pipeline, &mut reader, record.offset)?;
+    hash_prefix(&mut pipeline, &mut part, record.offset)?;
     if pipeline.digest_so_far()? != record.prefix {
         return Ok(None);
     }
-    let part = PartFile::reopen(dir, name, &unique, record.offset)?;
+    record.save(dir)?;
     Ok(Some(Held {
         part,
         pipeline,
@@ -199,19 +200,30 @@ fn records(dir: &Path) -> Vec<PathBuf> {
     common::files::store::hidden_files(dir, RECORD_SUFFIX)
 }
 
-/// Deletes the kept parts whose record was last written more than `keep` before `now`
-/// (and records without a part); the number deleted.
+/// Deletes the kept parts whose record was last written more than `keep` before `now`,
+/// records without a part, and parts without a record (a server killed before the first
+/// record) as old; the number of parts deleted.
 pub fn sweep(dir: &Path, keep: Duration, now: SystemTime) -> usize {
-    let mut removed = 0;
-    for record in records(dir) {
-        let age = fs::metadata(&record)
+    let old = |path: &Path| {
+        fs::metadata(path)
             .and_then(|m| m.modified())
             .ok()
-            .and_then(|modified| now.duration_since(modified).ok());
+            .and_then(|modified| now.duration_since(modified).ok())
+            .is_some_and(|age| age > keep)
+    };
+    let mut removed = 0;
+    for record in records(dir) {
         let part = record.with_extension("part");
-        if age.is_some_and(|age| age > keep) || !part.exists() {
+        if old(&record) || !part.exists() {
             let _ = fs::remove_file(&part);
             let _ = fs::remove_file(&record);
+            removed += 1;
+        }
+    }
+    let suffix = format!("{RESUME_TAG}{}", common::files::store::PART_SUFFIX);
+    for part in common::files::store::hidden_files(dir, &suffix) {
+        if !part.with_extension("json").exists() && old(&part) {
+            let _ = fs::remove_file(&part);
             removed += 1;
         }
     }
@@ -236,7 +248,7 @@ mod tests {
     fn keep_part(dir: &Path, name: &str, bytes: &[u8], offset: u64, size: u64) {
         let mut part = PartFile::create(dir, name, &unique(name)).unwrap();
         part.write_all(bytes).unwrap();
-        part.keep();
+        part.keep(bytes.len() as u64).unwrap();
         Record {
             name: name.into(),
             size,
@@ -345,6 +357,12 @@ mod tests {
         keep_part(dir.path(), "x.bin", b"abc", 3, 9);
         fs::remove_file(PartFile::path_for(dir.path(), "x.bin", &unique("x.bin"))).unwrap();
         assert_eq!(sweep(dir.path(), hour, now), 1);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        // A part whose record was never written goes once it is old.
+        keep_part(dir.path(), "y.bin", b"abc", 3, 9);
+        fs::remove_file(record_path(dir.path(), "y.bin")).unwrap();
+        assert_eq!(sweep(dir.path(), hour, now), 0);
+        assert_eq!(sweep(dir.path(), hour, now + 2 * hour), 1);
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 

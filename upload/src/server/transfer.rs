@@ -85,7 +85,7 @@ impl<'a> Transfer<'a> {
         if let Some(text) = service.short_of_space(size - from) {
             // A kept part stays kept: there may be room tomorrow.
             if let Some(held) = held {
-                held.part.keep();
+                let _ = held.part.keep(from);
             }
             return Err(FileRefusal {
                 code: ErrCode::NoSpace,
@@ -104,10 +104,13 @@ impl<'a> Transfer<'a> {
                 (part, None)
             }
         };
-        part.reserve(size).map_err(|e| {
+        if let Err(e) = part.reserve(size) {
+            if from > 0 {
+                let _ = part.keep(from);
+            }
             let (code, text) = write_error(&e);
-            FileRefusal { code, text }
-        })?;
+            return Err(FileRefusal { code, text });
+        }
         Ok(Transfer {
             service,
             tag,
@@ -149,10 +152,11 @@ impl<'a> Transfer<'a> {
         received
     }
 
-    /// The sender went away: the partial file stays for a later `RESUME` (its record says
-    /// how much of it is good).
-    pub fn keep(self) {
-        self.part.keep();
+    /// The sender went away after `got` bytes of the file: the partial file stays, cut to
+    /// them, for a later `RESUME` (its record says how much of it is good). Whether it was
+    /// kept: nothing arrived, or it could not be cut, and it is deleted.
+    pub fn keep(self, got: u64) -> bool {
+        got > 0 && self.part.keep(got).is_ok()
     }
 
     /// Where this transfer's bytes start (a resume), for the "stored" line.

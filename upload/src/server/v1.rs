@@ -206,7 +206,7 @@ impl Service {
             );
             return self.refused(ErrCode::TooLarge, text);
         }
-        let Some(_reservation) = self.reserve(name) else {
+        let Some(reservation) = self.reserve(name) else {
             let text = format!("another client is uploading {name} right now; try again later");
             return self.refused(ErrCode::Busy, text);
         };
@@ -237,10 +237,8 @@ impl Service {
             Err(end) => return end,
         };
         if let Err(e) = wire.write_line(&Reply::Go(transfer.from()).to_line()) {
-            if matches!(how, How::Resume) {
-                transfer.keep();
-                record.keep = true;
-            }
+            let from = transfer.from();
+            record.keep = matches!(how, How::Resume) && transfer.keep(from);
             return self.failed(None, Next::Close(CloseReason::from_io(&e)));
         }
 
@@ -266,47 +264,39 @@ impl Service {
         let digest = match transfer.receive(name, |buf| wire.read_data(buf), checkpoint) {
             Ok(digest) => digest,
             Err(failure) => {
-                // A resumable upload that the sender left keeps its part, with the record
-                // the last checkpoint wrote; otherwise the partial file goes first, so that
-                // the log line is true.
-                let left = !matches!(failure, DataFailure::Write(_));
-                let kept = if matches!(how, How::Resume) && left {
-                    transfer.keep();
-                    record.keep = true;
-                    true
-                } else {
-                    drop(transfer);
-                    false
+                // A resumable upload that the sender left keeps its part, cut to what
+                // arrived, with the record the break wrote; otherwise the partial file goes
+                // first, so that the log line is true.
+                let left = match &failure {
+                    DataFailure::Ended { got } | DataFailure::Read { got, .. } => Some(*got),
+                    DataFailure::Write(_) => None,
                 };
+                let kept = match (how, left) {
+                    (How::Resume, Some(got)) => transfer.keep(got),
+                    _ => {
+                        drop(transfer);
+                        false
+                    }
+                };
+                record.keep = kept;
+                // The name is free before the line says so: a sender that tries again at
+                // once is not told BUSY.
+                drop(reservation);
                 return self.data_failed(tag, name, size, failure, kept);
             }
         };
 
-        // 3. The client's digest, compared with ours.
-        let claimed = match wire.read_line() {
-            Ok(Some(line)) => match Request::parse(line) {
-                Ok(Request::Sha256(claimed)) => claimed,
-                _ => {
-                    let text = "expected SHA256 <digest> after the file's bytes; nothing stored";
-                    let reply = Reply::Err(ErrCode::BadRequest, text.into());
-                    let close = Next::Close(CloseReason::ProtocolError(text.into()));
-                    return self.failed(Some(reply), close);
+        // 3. The client's digest, compared with ours. A resumable upload whose sender went
+        // away between its last byte and this line keeps the whole part: the next try has
+        // nothing to send but the digest.
+        let claimed = match self.read_digest(wire) {
+            Ok(claimed) => claimed,
+            Err(end) => {
+                if matches!(how, How::Resume) {
+                    save(size, &digest);
+                    record.keep = transfer.keep(size);
                 }
-            },
-            Ok(None) | Err(LineError::Truncated) => {
-                let why = CloseReason::ProtocolError("end of stream before the digest".into());
-                return self.failed(None, Next::Close(why));
-            }
-            Err(LineError::TooLong) => {
-                let why = CloseReason::ProtocolError("an overlong digest line".into());
-                return self.failed(None, Next::Close(why));
-            }
-            Err(e @ LineError::Timeout(_)) => {
-                let reply = Reply::Err(ErrCode::Timeout, format!("{e}; nothing stored"));
-                return self.failed(Some(reply), Next::Close(CloseReason::MessageTimeout));
-            }
-            Err(LineError::Io(e)) => {
-                return self.failed(timeout_reply(&e), Next::Close(CloseReason::from_io(&e)))
+                return end;
             }
         };
         if claimed != digest {
@@ -330,11 +320,45 @@ impl Service {
             };
             return self.failed(Some(Reply::Err(code, text)), Next::Continue);
         }
+        // A part kept for this name from an earlier RESUME is of no use now.
+        if matches!(how, How::Put { .. }) {
+            resume::discard(dir, name);
+        }
         transfer.stored(name, &digest, "");
         PutEnd {
             reply: Some(Reply::Ok(digest)),
             next: Next::Continue,
             linger: false,
+        }
+    }
+
+    /// The `SHA256` line after a file's bytes, or how the upload ends without it.
+    fn read_digest(&self, wire: &mut Wire) -> Result<Digest, PutEnd> {
+        match wire.read_line() {
+            Ok(Some(line)) => match Request::parse(line) {
+                Ok(Request::Sha256(claimed)) => Ok(claimed),
+                _ => {
+                    let text = "expected SHA256 <digest> after the file's bytes; nothing stored";
+                    let reply = Reply::Err(ErrCode::BadRequest, text.into());
+                    let close = Next::Close(CloseReason::ProtocolError(text.into()));
+                    Err(self.failed(Some(reply), close))
+                }
+            },
+            Ok(None) | Err(LineError::Truncated) => {
+                let why = CloseReason::ProtocolError("end of stream before the digest".into());
+                Err(self.failed(None, Next::Close(why)))
+            }
+            Err(LineError::TooLong) => {
+                let why = CloseReason::ProtocolError("an overlong digest line".into());
+                Err(self.failed(None, Next::Close(why)))
+            }
+            Err(e @ LineError::Timeout(_)) => {
+                let reply = Reply::Err(ErrCode::Timeout, format!("{e}; nothing stored"));
+                Err(self.failed(Some(reply), Next::Close(CloseReason::MessageTimeout)))
+            }
+            Err(LineError::Io(e)) => {
+                Err(self.failed(timeout_reply(&e), Next::Close(CloseReason::from_io(&e))))
+            }
         }
     }
 
@@ -392,17 +416,36 @@ impl Service {
         };
         // The part stays for another try whatever goes wrong before the client answers.
         let keep = |held: resume::Held, record: &mut RecordGuard<'_>| {
-            held.part.keep();
-            record.keep = true;
+            record.keep = held.part.keep(held.offset).is_ok();
         };
         if let Err(e) = wire.write_line(&have.to_line()) {
             keep(held, record);
             return Err(self.failed(None, Next::Close(CloseReason::from_io(&e))));
         }
+        // The sender now hashes its own first `offset` bytes before it answers: the wait
+        // between lines grows by the time that takes at a slow disk's pace.
+        let idle = wire.idle();
+        let _ = wire.set_idle(idle.map(|d| d + hashing_time(offset)));
         let answer = match wire.read_line() {
             Ok(Some(line)) => Request::parse(line).ok(),
-            _ => None,
+            Ok(None) | Err(LineError::Truncated) => {
+                keep(held, record);
+                let why = CloseReason::ProtocolError("end of stream after HAVE".into());
+                return Err(self.failed(None, Next::Close(why)));
+            }
+            Err(e @ LineError::Timeout(_)) => {
+                keep(held, record);
+                let reply = Reply::Err(ErrCode::Timeout, format!("{e}; closing"));
+                return Err(self.failed(Some(reply), Next::Close(CloseReason::MessageTimeout)));
+            }
+            Err(LineError::Io(e)) => {
+                keep(held, record);
+                let close = Next::Close(CloseReason::from_io(&e));
+                return Err(self.failed(timeout_reply(&e), close));
+            }
+            Err(LineError::TooLong) => None,
         };
+        let _ = wire.set_idle(idle);
         match answer {
             Some(Request::From(from)) if from == offset => {
                 Transfer::resume(self, tag, name, size, held).map_err(
@@ -450,7 +493,7 @@ impl Service {
                 format_args!(
                     "deleted {removed} partial file(s) kept for resume and unused for {} h \
                      (--keep-partial)",
-                    keep.as_secs() / 3600
+                    crate::run::hours(keep)
                 ),
             );
         }
@@ -539,6 +582,15 @@ impl Service {
         }
     }
 }
+
+/// How long hashing `bytes` of a file may take, at [`SLOW_HASHING`]: what a peer that
+/// hashes them first is allowed beyond the usual wait.
+pub fn hashing_time(bytes: u64) -> Duration {
+    Duration::from_secs(bytes / SLOW_HASHING)
+}
+
+/// A pace that reading and hashing a file reaches even on a slow disk (bytes per second).
+const SLOW_HASHING: u64 = 50_000_000;
 
 /// The `ERR TIMEOUT` line for a read that timed out.
 fn timeout_reply(e: &io::Error) -> Option<Reply> {

@@ -56,10 +56,12 @@ impl TestServer {
     }
 }
 
+/// The names in `dir`, sorted; not the lock file a running server holds the folder with.
 pub fn names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != common::files::store::FOLDER_LOCK)
         .collect();
     names.sort();
     names
