@@ -27,16 +27,6 @@ pub struct ServeOptions {
     pub progress: bool,
 }
 
-/// `24` or `0.5`, for the hours of `--keep-partial`.
-pub fn hours(d: std::time::Duration) -> String {
-    let h = d.as_secs_f64() / 3600.0;
-    if h.fract() == 0.0 {
-        format!("{h:.0}")
-    } else {
-        format!("{h}")
-    }
-}
-
 fn exit(code: i32) -> ExitCode {
     ExitCode::from(code as u8)
 }
@@ -90,8 +80,10 @@ pub fn serve_main(options: ServeOptions) -> ExitCode {
             "existing files kept"
         },
         match (config.exchange, config.keep_partial) {
-            (Exchange::V1, Some(keep)) =>
-                format!("broken-off uploads kept {} h to resume", hours(keep)),
+            (Exchange::V1, Some(keep)) => format!(
+                "broken-off uploads kept {} h to resume",
+                server::resume::hours(keep)
+            ),
             (Exchange::V1, None) => "no resume".to_string(),
             (Exchange::Tutorial, _) => "no resume (the tutorial's exchange has none)".to_string(),
         },
@@ -112,7 +104,7 @@ pub fn serve_main(options: ServeOptions) -> ExitCode {
                     "{kept} partial file(s) kept for resume ({} arrived), each deleted after \
                      {} h unused (--keep-partial); {swept} older one(s) deleted now",
                     human_bytes(bytes),
-                    hours(keep)
+                    server::resume::hours(keep)
                 ));
             }
         }

@@ -230,6 +230,16 @@ pub fn sweep(dir: &Path, keep: Duration, now: SystemTime) -> usize {
     removed
 }
 
+/// `24` or `0.5`: the hours of `--keep-partial`, as the server's lines give them.
+pub fn hours(d: Duration) -> String {
+    let h = d.as_secs_f64() / 3600.0;
+    if h.fract() == 0.0 {
+        format!("{h:.0}")
+    } else {
+        format!("{h}")
+    }
+}
+
 /// Whether `path` is a kept part (not a part left by a server that was stopped mid-upload).
 pub fn is_kept_part(path: &Path) -> bool {
     path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {

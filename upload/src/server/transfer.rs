@@ -44,7 +44,7 @@ pub(super) struct Transfer<'a> {
     started: Instant,
 }
 
-/// Told every [`CHECKPOINT_EVERY`](super::resume::CHECKPOINT_EVERY) bytes, and when the
+/// Told every [`CHECKPOINT_EVERY`] bytes, and when the
 /// sender goes away: how many bytes of the file are in the part, and their digest.
 pub(super) type Checkpoint<'c> = &'c mut dyn FnMut(u64, &Digest);
 

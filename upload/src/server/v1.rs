@@ -493,7 +493,7 @@ impl Service {
                 format_args!(
                     "deleted {removed} partial file(s) kept for resume and unused for {} h \
                      (--keep-partial)",
-                    crate::run::hours(keep)
+                    resume::hours(keep)
                 ),
             );
         }
@@ -583,8 +583,8 @@ impl Service {
     }
 }
 
-/// How long hashing `bytes` of a file may take, at [`SLOW_HASHING`]: what a peer that
-/// hashes them first is allowed beyond the usual wait.
+/// How long hashing `bytes` of a file may take, at a slow disk's pace (50 MB/s): what a
+/// peer that hashes them first is allowed beyond the usual wait.
 pub fn hashing_time(bytes: u64) -> Duration {
     Duration::from_secs(bytes / SLOW_HASHING)
 }
