@@ -158,7 +158,9 @@ fn duplicates_are_detected() {
     let report = ping::run(&options(s.addr, 200, 0), pings(20, 20)).unwrap();
     s.stop().unwrap();
     assert_eq!(report.received, 20);
-    assert_eq!(report.duplicates, 20, "{report:?}");
+    // Every reply comes twice. The run ends once each ping has its reply, so the copy of
+    // the last one can come after it (a loaded machine, under Wine): it is not counted.
+    assert!((19..=20).contains(&report.duplicates), "{report:?}");
 }
 
 #[test]
