@@ -116,6 +116,45 @@ pub fn check(name: &[u8]) -> Result<&str, BadName> {
 }
 // ANCHOR_END: check
 
+/// The most folders deep a relative path from the network may go ([`check_path`]).
+pub const MAX_DEPTH: usize = 32;
+
+/// Why a relative path was refused: which of its parts, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadPath {
+    #[error("the path is empty, starts or ends with '/', or has '//' in it")]
+    EmptyPart,
+    #[error("the path is more than {} folders deep", MAX_DEPTH)]
+    TooDeep,
+    #[error("the path's part {part:?}: {why}")]
+    Part { part: String, why: BadName },
+}
+
+// ANCHOR: check_path
+/// Checks a relative path from the network, `photos/2024/a.jpg`: parts separated by `/`,
+/// each of them a plain name by [`check`] (so no `..`, no `C:`, no hidden part, no `\`),
+/// at most [`MAX_DEPTH`] of them. Returns its parts in order; joined to a folder, they
+/// stay inside it.
+pub fn check_path(path: &[u8]) -> Result<Vec<&str>, BadPath> {
+    let parts: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
+    if parts.len() > MAX_DEPTH {
+        return Err(BadPath::TooDeep);
+    }
+    parts
+        .into_iter()
+        .map(|part| {
+            if part.is_empty() {
+                return Err(BadPath::EmptyPart);
+            }
+            check(part).map_err(|why| BadPath::Part {
+                part: String::from_utf8_lossy(part).into_owned(),
+                why,
+            })
+        })
+        .collect()
+}
+// ANCHOR_END: check_path
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +230,41 @@ mod tests {
             assert_eq!(check(name), Err(*why), "{name:?}");
         }
         assert_eq!(check("x".repeat(256).as_bytes()), Err(TooLong));
+    }
+
+    #[test]
+    fn relative_paths_pass_part_by_part() {
+        assert_eq!(check_path(b"a"), Ok(vec!["a"]));
+        assert_eq!(
+            check_path("photos/2024/报告.pdf".as_bytes()),
+            Ok(vec!["photos", "2024", "报告.pdf"])
+        );
+        let deepest = vec!["d"; MAX_DEPTH].join("/");
+        assert!(check_path(deepest.as_bytes()).is_ok());
+        assert_eq!(
+            check_path(format!("{deepest}/x").as_bytes()),
+            Err(BadPath::TooDeep)
+        );
+        for empty in [&b""[..], b"/etc/passwd", b"a//b", b"a/", b"/"] {
+            assert_eq!(check_path(empty), Err(BadPath::EmptyPart), "{empty:?}");
+        }
+        for (bad, part, why) in [
+            (&b"../x"[..], "..", BadName::Dot),
+            (b"a/../../x", "..", BadName::Dot),
+            (b"a/./b", ".", BadName::Dot),
+            (b"a/.git/config", ".git", BadName::Dot),
+            (b"a\\..\\b/c", "a\\..\\b", BadName::Separator),
+            (b"C:/x", "C:", BadName::Separator),
+            (b"a/nul/b", "nul", BadName::Device),
+            (b"a/b\nc", "b\nc", BadName::Control),
+            (b"a/trail./b", "trail.", BadName::TrailingDotOrSpace),
+        ] {
+            let want = BadPath::Part {
+                part: part.to_string(),
+                why,
+            };
+            assert_eq!(check_path(bad), Err(want), "{bad:?}");
+        }
     }
 
     /// Names as a hostile client sends them: mostly ordinary characters (so that many pass),

@@ -391,21 +391,34 @@ pub fn leftover_parts(dir: &Path) -> Vec<PathBuf> {
     hidden_files(dir, PART_SUFFIX)
 }
 
-/// The hidden files in `dir` whose names end with `suffix` (partial files, and what a
-/// server keeps beside them).
+/// The hidden files in `dir` and its folders whose names end with `suffix` (partial
+/// files, and what a server keeps beside them: a folder sent with `upload send DIR` has its
+/// partial files in its own folders). Symbolic links to folders are not followed, and at
+/// most [`name::MAX_DEPTH`](super::name::MAX_DEPTH) folders down are looked at.
 pub fn hidden_files(dir: &Path, suffix: &str) -> Vec<PathBuf> {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with('.') && n.ends_with(suffix))
-        })
-        .collect()
+    let mut found = Vec::new();
+    let mut folders = vec![(dir.to_path_buf(), 0)];
+    while let Some((folder, depth)) = folders.pop() {
+        let Ok(entries) = fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            // file_type() does not follow a link: a link to a folder is not a folder here.
+            let is_folder = entry.file_type().is_ok_and(|t| t.is_dir());
+            if name.starts_with('.') {
+                if name.ends_with(suffix) && !is_folder {
+                    found.push(path);
+                }
+            } else if is_folder && depth < super::name::MAX_DEPTH {
+                folders.push((path, depth + 1));
+            }
+        }
+    }
+    found
 }
 
 #[cfg(test)]
@@ -639,5 +652,32 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         drop(PartFile::create(dir.path(), &long, "123-45-6").unwrap());
         assert!(leftover_parts(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn leftover_parts_are_found_in_sent_folders_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let deep = dir.path().join("photos").join("2024");
+        fs::create_dir_all(&deep).unwrap();
+        fs::write(dir.path().join(".a.1.part"), b"").unwrap();
+        fs::write(deep.join(".b.2.part"), b"").unwrap();
+        fs::write(deep.join("b"), b"").unwrap();
+        // A hidden folder is not the server's: not looked into.
+        fs::create_dir(dir.path().join(".git")).unwrap();
+        fs::write(dir.path().join(".git").join(".c.3.part"), b"").unwrap();
+        let mut found = leftover_parts(dir.path());
+        found.sort();
+        assert_eq!(
+            found,
+            vec![dir.path().join(".a.1.part"), deep.join(".b.2.part")]
+        );
+        #[cfg(unix)]
+        {
+            // A link to a folder elsewhere is not followed.
+            let outside = tempfile::tempdir().unwrap();
+            fs::write(outside.path().join(".d.4.part"), b"").unwrap();
+            std::os::unix::fs::symlink(outside.path(), dir.path().join("link")).unwrap();
+            assert_eq!(leftover_parts(dir.path()).len(), 2);
+        }
     }
 }
