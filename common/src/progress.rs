@@ -23,6 +23,10 @@ const FILE_TEMPLATE: &str =
 const TOTAL_TEMPLATE: &str =
     "{prefix:24!} [{bar:30.green}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} ETA {eta} {msg}";
 const BAR_CHARS: &str = "=> ";
+/// The bar of bytes whose count is not known (a pipe): how many so far and how fast, no
+/// percentage and no ETA.
+const UNSIZED_TEMPLATE: &str =
+    "{prefix:24!} {spinner} {bytes:>10} so far {bytes_per_sec:>12} {elapsed:>4} {msg}";
 
 /// Where the bars go: a terminal, or nowhere.
 #[derive(Debug, Clone)]
@@ -69,6 +73,21 @@ impl Progress {
     /// A bar for one file of `size` bytes, labelled `label`.
     pub fn file(&self, label: &str, size: u64) -> Bar {
         self.bar(FILE_TEMPLATE, label, size)
+    }
+
+    /// A bar for bytes of a size not known in advance (a pipe), labelled `label`.
+    pub fn open_ended(&self, label: &str) -> Bar {
+        Bar(self
+            .multi
+            .iter()
+            .map(|multi| {
+                let style = ProgressStyle::with_template(UNSIZED_TEMPLATE)
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner());
+                let bar = multi.add(ProgressBar::no_length().with_style(style));
+                bar.set_prefix(label.to_string());
+                bar
+            })
+            .collect())
     }
 
     /// The bar of the whole transfer.

@@ -7,6 +7,9 @@
 //! right$ cargo run -p upload -- send photo.jpg notes.pdf  # bars, then sha256sum lines
 //! right$ sha256sum photo.jpg uploads/photo.jpg            # the same digest, twice
 //! right$ cargo run -p upload -- sum uploads/photo.jpg     # the same, without sha256sum
+//! right$ cargo run -p upload -- send photos/              # a folder, as photos/...
+//! right$ tar c src | cargo run -p upload -- send - --name src.tar   # a pipe
+//! right$ cargo run -p upload -- get photo.jpg | sha256sum  # and back
 //! ```
 //!
 //! This file only reads the command line; the programs are in `lib.rs`.
@@ -38,8 +41,12 @@ struct Args {
 enum Command {
     /// Receive files into a folder, verifying each before it gets its name.
     Serve(ServeArgs),
-    /// Send files to an `upload serve`; prints each verified digest as `sha256sum` does.
+    /// Send files, folders or standard input to an `upload serve`; prints each verified
+    /// digest as `sha256sum` does.
     Send(SendArgs),
+    /// Fetch a stored file from an `upload serve` to standard output (or --output FILE),
+    /// verified by its SHA-256: `upload get photo.jpg | sha256sum`.
+    Get(GetArgs),
     /// Print the SHA-256 of files as `sha256sum` does, with the same one-pass hashing as a
     /// transfer: to check a received file on a machine that has no `sha256sum`.
     Sum {
@@ -135,9 +142,18 @@ impl Show {
 
 #[derive(Debug, clap::Args)]
 struct SendArgs {
-    /// Files to send, one after another over one connection.
+    /// Files to send, one after another over one connection. A folder is sent with all it
+    /// holds, as FOLDER/...: its empty folders too, symbolic links not followed (skipped,
+    /// and said). `-` is standard input (needs --name).
     #[arg(required_unless_present = "check", value_name = "FILE")]
     files: Vec<PathBuf>,
+    /// The name to store standard input (`-`) as.
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    /// In folders, leave out what matches this glob, by its name or its path in the
+    /// folder (`*.tmp`, `node_modules`, `raw/**`); may be given many times.
+    #[arg(long, value_name = "GLOB")]
+    exclude: Vec<String>,
     /// Grade the server instead of sending files: a normal upload, hostile names, a wrong
     /// digest, a sender that vanishes mid-file, then a normal upload again (with
     /// --protocol tutorial: the tutorial's exchange, then an early disconnect). Exit 0 only if
@@ -176,6 +192,23 @@ struct SendArgs {
     /// is the same, skipped).
     #[arg(long)]
     no_resume: bool,
+    #[command(flatten)]
+    show: Show,
+}
+
+#[derive(Debug, clap::Args)]
+struct GetArgs {
+    /// The stored file's name, as `upload send` gave it (`photo.jpg`, `photos/2024/a.jpg`).
+    name: String,
+    /// Write it to this file (replaced once verified) instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The server: HOST:PORT, [IPv6]:PORT or a bare PORT.
+    #[arg(long, default_value = DEFAULT_ADDR)]
+    to: Endpoint,
+    /// Seconds to wait for the server: to connect, and for each reply.
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
+    timeout: Duration,
     #[command(flatten)]
     show: Show,
 }
@@ -230,7 +263,22 @@ fn main() -> ExitCode {
                 .then(|| Duration::from_millis(a.tcp_info_interval));
             options.json = a.json;
             options.resume = !a.no_resume;
+            options.name = a.name;
+            options.exclude = match upload::client::tree::exclusions(&a.exclude) {
+                Ok(set) => set,
+                Err(e) => {
+                    common::output::err_line(format_args!("upload: {e}"));
+                    return ExitCode::from(common::EXIT_USAGE as u8);
+                }
+            };
             upload::run::send_main(&a.files, &options, a.show.bars())
+        }
+        Command::Get(a) => {
+            let mut options = upload::client::Options::new(a.to);
+            options.timeout = a.timeout;
+            options.quiet = a.show.quiet;
+            options.trace = a.show.trace;
+            upload::run::get_main(&a.name, a.output.as_ref(), &options, a.show.bars())
         }
         Command::Sum { files } => upload::run::sum_main(&files),
     }

@@ -30,6 +30,32 @@
 //! C: the bytes from <offset> to <size>, then SHA256 of the whole file, as after PUT
 //! ```
 //!
+//! `tree/1` ([`TREE_EXTENSION`]) lets a name be a relative path, `photos/2024/a.jpg`, each
+//! part checked as a name ([`common::files::name::check_path`]), and adds a folder:
+//!
+//! ```text
+//! C: MKDIR <path>                   a folder, kept even if empty
+//! S: MADE                           or  ERR <CODE> <text>
+//! ```
+//!
+//! `stream/1` ([`STREAM_EXTENSION`]) sends bytes whose count is not known in advance (a
+//! pipe): the data comes in chunks, each announced by its own line, and the digest ends it:
+//!
+//! ```text
+//! C: STREAM <name>
+//! S: GO 0                           or  ERR <CODE> <text>
+//! C: DATA <n>, then <n> raw bytes   (1 to MAX_CHUNK bytes; as many chunks as it takes)
+//! C: SHA256 <64 hex digits>         the end, and the digest of all the chunks' bytes
+//! S: OK <64 hex digits>             or  ERR <CODE> <text>
+//! ```
+//!
+//! `get/1` ([`GET_EXTENSION`]) is the other way round, a stored file sent back:
+//!
+//! ```text
+//! C: GET <name>
+//! S: FILE <size>, then <size> raw bytes, then OK <64 hex digits>   or  ERR <CODE> <text>
+//! ```
+//!
 //! This module only turns lines into values and values into lines: no sockets, no files.
 //! So it can be tested with every odd input there is, and both sides share it.
 
@@ -48,6 +74,14 @@ pub const MAX_NAME: usize = common::files::name::MAX_NAME;
 pub const DIGEST_LEN: usize = 32;
 /// The resume extension, version 1: `RESUME`, `HAVE` and `FROM`.
 pub const RESUME_EXTENSION: &str = "resume/1";
+/// Names may be relative paths, and `MKDIR` makes a folder: `upload send DIR`.
+pub const TREE_EXTENSION: &str = "tree/1";
+/// `STREAM` and `DATA`: a file of unknown size, `upload send -`.
+pub const STREAM_EXTENSION: &str = "stream/1";
+/// `GET` and `FILE`: a stored file sent back, `upload get NAME`.
+pub const GET_EXTENSION: &str = "get/1";
+/// The largest chunk after one `DATA` line (the sender uses [`crate::DATA_BUFFER`]).
+pub const MAX_CHUNK: u64 = 1 << 20;
 /// At most this many extensions in one `HELLO`: more is not a real client.
 pub const MAX_EXTENSIONS: usize = 16;
 
@@ -72,6 +106,14 @@ pub enum Request {
     Resume { size: u64, name: Vec<u8> },
     /// `FROM <offset>`: after `HAVE`, where the client will start: the offset offered, or 0.
     From(u64),
+    /// `MKDIR <path>`: make this folder (`tree/1`).
+    Mkdir(Vec<u8>),
+    /// `STREAM <name>`: bytes of a size not known yet, in chunks (`stream/1`).
+    Stream(Vec<u8>),
+    /// `DATA <n>`: the next `n` bytes of a `STREAM`.
+    Data(u64),
+    /// `GET <name>`: send me this stored file (`get/1`).
+    Get(Vec<u8>),
 }
 
 /// A message from the server.
@@ -90,6 +132,10 @@ pub enum Reply {
     /// `HAVE <offset> <hex>`: after `RESUME`, the server holds the file's first `offset`
     /// bytes (checked again just now), and this is their SHA-256.
     Have { offset: u64, prefix: Digest },
+    /// `MADE`: the folder of a `MKDIR` is there.
+    Made,
+    /// `FILE <size>`: after `GET`, the file's `size` bytes follow, then `OK <digest>`.
+    File(u64),
 }
 
 /// Why the server refused or failed, as one word a program can match on.
@@ -116,10 +162,12 @@ pub enum ErrCode {
     Internal,
     /// The server's file system cannot do what a safe commit needs (hard links, on FAT).
     Unsupported,
+    /// `GET`: no stored file of that name (`get/1`).
+    NotFound,
 }
 
 impl ErrCode {
-    pub const ALL: [ErrCode; 10] = [
+    pub const ALL: [ErrCode; 11] = [
         ErrCode::Exists,
         ErrCode::TooLarge,
         ErrCode::BadName,
@@ -130,6 +178,7 @@ impl ErrCode {
         ErrCode::Timeout,
         ErrCode::Internal,
         ErrCode::Unsupported,
+        ErrCode::NotFound,
     ];
 
     /// The word on the wire.
@@ -145,6 +194,7 @@ impl ErrCode {
             ErrCode::Timeout => "TIMEOUT",
             ErrCode::Internal => "INTERNAL",
             ErrCode::Unsupported => "UNSUPPORTED",
+            ErrCode::NotFound => "NOT_FOUND",
         }
     }
 
@@ -266,6 +316,19 @@ impl Request {
             (b"RESUME", None) => Err(ParseError::Malformed("RESUME needs a size and a name")),
             (b"FROM", Some(offset)) => Ok(Request::From(parse_size(offset)?)),
             (b"FROM", None) => Err(ParseError::Malformed("FROM needs an offset")),
+            (b"MKDIR", Some(path)) => Ok(Request::Mkdir(path.to_vec())),
+            (b"MKDIR", None) => Err(ParseError::Malformed("MKDIR needs a path")),
+            (b"STREAM", Some(name)) => Ok(Request::Stream(name.to_vec())),
+            (b"STREAM", None) => Err(ParseError::Malformed("STREAM needs a name")),
+            (b"GET", Some(name)) => Ok(Request::Get(name.to_vec())),
+            (b"GET", None) => Err(ParseError::Malformed("GET needs a name")),
+            (b"DATA", Some(n)) => match parse_size(n)? {
+                n @ 1..=MAX_CHUNK => Ok(Request::Data(n)),
+                _ => Err(ParseError::Malformed(
+                    "DATA announces 1 to 1048576 bytes (MAX_CHUNK)",
+                )),
+            },
+            (b"DATA", None) => Err(ParseError::Malformed("DATA needs a byte count")),
             (b"HELLO", rest) => Ok(Request::Hello(parse_extensions(rest)?)),
             (b"SHA256", Some(hex_digits)) => Ok(Request::Sha256(parse_digest(hex_digits)?)),
             (b"SHA256", None) => Err(ParseError::Malformed("SHA256 needs a digest")),
@@ -294,6 +357,10 @@ impl Request {
                 line
             }
             Request::From(offset) => format!("FROM {offset}").into_bytes(),
+            Request::Mkdir(path) => [&b"MKDIR "[..], path].concat(),
+            Request::Stream(name) => [&b"STREAM "[..], name].concat(),
+            Request::Get(name) => [&b"GET "[..], name].concat(),
+            Request::Data(n) => format!("DATA {n}").into_bytes(),
         };
         line.push(b'\n');
         line
@@ -311,6 +378,9 @@ impl Reply {
         if line == GREETING {
             return Ok(Reply::Ready);
         }
+        if line == "MADE" {
+            return Ok(Reply::Made);
+        }
         let (command, rest) = line.split_once(' ').unwrap_or((line, ""));
         match command {
             "GO" => rest
@@ -318,6 +388,7 @@ impl Reply {
                 .map(Reply::Go)
                 .map_err(|_| ParseError::Malformed("GO needs an offset")),
             "OK" => Ok(Reply::Ok(parse_digest(rest.as_bytes())?)),
+            "FILE" => Ok(Reply::File(parse_size(rest.as_bytes())?)),
             "HELLO" => Ok(Reply::Hello(parse_extensions(
                 line.split_once(' ').map(|(_, rest)| rest.as_bytes()),
             )?)),
@@ -350,6 +421,8 @@ impl Reply {
             Reply::Err(code, text) => format!("ERR {code} {}", text.replace(['\r', '\n'], " ")),
             Reply::Hello(extensions) => hello_line(extensions),
             Reply::Have { offset, prefix } => format!("HAVE {offset} {}", digest_hex(prefix)),
+            Reply::Made => "MADE".to_string(),
+            Reply::File(size) => format!("FILE {size}"),
         };
         let mut bytes = line.into_bytes();
         bytes.push(b'\n');
@@ -401,6 +474,11 @@ mod tests {
             },
             Request::From(0),
             Request::From(u64::MAX),
+            Request::Mkdir(b"photos/2024".to_vec()),
+            Request::Stream(b"log.txt".to_vec()),
+            Request::Get("报告.pdf".into()),
+            Request::Data(1),
+            Request::Data(MAX_CHUNK),
         ] {
             assert_eq!(Request::parse(&request.to_line()), Ok(request));
         }
@@ -455,6 +533,14 @@ mod tests {
             b"HELLO caf\xc3\xa9",
             b"HELLO a\tb",
             b"hello resume/1",
+            b"MKDIR",
+            b"STREAM",
+            b"GET",
+            b"DATA",
+            b"DATA 0",
+            b"DATA 1048577",
+            b"DATA -1",
+            b"DATA 1 2",
         ] {
             assert!(Request::parse(bad).is_err(), "{bad:?} was accepted");
         }
@@ -481,6 +567,9 @@ mod tests {
                 offset: 1 << 30,
                 prefix: [9; DIGEST_LEN],
             },
+            Reply::Made,
+            Reply::File(0),
+            Reply::File(u64::MAX),
         ] {
             assert_eq!(Reply::parse(&reply.to_line()), Ok(reply));
         }
@@ -500,6 +589,9 @@ mod tests {
             b"HAVE 5 zz",
             b"HELLO a  b",
             b"HELLO ",
+            b"FILE",
+            b"FILE -1",
+            b"MADE x",
         ] {
             assert!(Reply::parse(bad).is_err(), "{bad:?} was accepted");
         }

@@ -1,4 +1,4 @@
-//! # The three programs, start to end: `upload serve`, `upload send` and `upload sum`
+//! # The programs, start to end: `upload serve`, `upload send`, `upload get` and `upload sum`
 //!
 //! `main.rs` parses the command line and calls one of these; each returns the exit status.
 
@@ -163,10 +163,39 @@ pub fn send_main(files: &[PathBuf], options: &client::Options, bars: bool) -> Ex
     progress.keep_lines_clear();
     let report = client::send_files(files, options, &progress);
     let all_sent = report.all_sent();
-    if !all_sent || files.len() > 1 {
+    let many = report.files.len() + report.folders.len() + report.skipped.len() > 1;
+    if !all_sent || many {
         output::err_line(format_args!("upload: {report}"));
     }
     exit(if all_sent { EXIT_OK } else { EXIT_FAILURE })
+}
+
+/// The whole `upload get` program: the file on stdout (or in `output`), a line on
+/// stderr with its digest; exit 1 if it did not come back verified.
+pub fn get_main(
+    name: &str,
+    output: Option<&PathBuf>,
+    options: &client::Options,
+    bars: bool,
+) -> ExitCode {
+    let progress = Progress::on_stderr(bars);
+    progress.keep_lines_clear();
+    match client::get::fetch(name, output, options, &progress) {
+        Ok(got) => {
+            Log::stderr(options.quiet).info(format_args!(
+                "got {name}: {} in {:.3} s ({}), sha256 {}, verified against the server's",
+                human_bytes(got.size),
+                got.elapsed.as_secs_f64(),
+                crate::rate(got.size, got.elapsed),
+                protocol::digest_hex(&got.digest)
+            ));
+            exit(EXIT_OK)
+        }
+        Err(e) => {
+            output::err_line(format_args!("upload get: {name}: {e}; {}", e.advice()));
+            exit(EXIT_FAILURE)
+        }
+    }
 }
 
 /// The whole `upload sum` program: one `sha256sum` line per file on stdout; a file that

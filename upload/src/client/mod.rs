@@ -17,7 +17,10 @@
 //! The files: this one is Upload v1's client; [`tutorial`] is the client's side of the
 //! tutorial's exchange (`--protocol tutorial`), one file per connection.
 
+pub mod get;
+mod pipe;
 pub mod sampling;
+pub mod tree;
 pub mod tutorial;
 
 use std::fmt;
@@ -33,11 +36,15 @@ use common::net::{self, NetError};
 use common::output::{self, human_bytes, Log};
 
 use crate::hashing::{hash_prefix, Pipeline};
-use crate::protocol::{digest_hex, Digest, ErrCode, Reply, Request, RESUME_EXTENSION};
+use crate::protocol::{
+    digest_hex, Digest, ErrCode, Reply, Request, GET_EXTENSION, RESUME_EXTENSION, STREAM_EXTENSION,
+    TREE_EXTENSION,
+};
 use crate::wire::{LineError, Wire};
 use crate::{rate, Exchange};
 use common::progress::{Bar, Progress};
 use sampling::Sampler;
+use tree::Item;
 
 use tutorial::TutorialError;
 
@@ -45,6 +52,13 @@ use tutorial::TutorialError;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// While sending a file, look for an early reply from the server every this many bytes.
 const LISTEN_EVERY: u64 = 1 << 20;
+/// The extensions this sender asks for in its `HELLO`, on every connection.
+pub const EXTENSIONS: [&str; 4] = [
+    RESUME_EXTENSION,
+    TREE_EXTENSION,
+    STREAM_EXTENSION,
+    GET_EXTENSION,
+];
 /// The name the server has in its hints.
 const SERVER_NAME: &str = "upload serve";
 
@@ -69,6 +83,10 @@ pub struct Options {
     /// Continue a file the server holds the beginning of (`resume/1`); `--no-resume`
     /// sends every file from byte 0.
     pub resume: bool,
+    /// `--exclude`: what a folder's walk leaves out.
+    pub exclude: globset::GlobSet,
+    /// `--name`: what standard input (`-`) is stored as.
+    pub name: Option<String>,
 }
 
 impl Options {
@@ -83,6 +101,8 @@ impl Options {
             tcp_info: None,
             json: false,
             resume: true,
+            exclude: globset::GlobSet::empty(),
+            name: None,
         }
     }
 }
@@ -143,6 +163,21 @@ pub enum SendError {
     Mismatch { ours: String, theirs: String },
     #[error("{0}")]
     Tutorial(#[from] TutorialError),
+    /// Reading standard input failed mid-stream.
+    #[error("cannot read standard input: {0}")]
+    Input(io::Error),
+    /// Writing what `upload get` received failed (the reader of the pipe went away).
+    #[error("cannot write it out: {0}")]
+    Output(io::Error),
+    /// The server does not have the extension this needs.
+    #[error("the server cannot take {1}: it lacks {0} (an upload serve from before it)")]
+    Lacks(&'static str, &'static str),
+    /// The tutorial's exchange has one file and nothing else.
+    #[error("the tutorial's exchange sends one plain file: not {0}")]
+    NotWithTutorial(&'static str),
+    /// Not sent: found unsendable before any connection (a name the server refuses).
+    #[error("{0}")]
+    NotSent(String),
 }
 
 impl SendError {
@@ -163,6 +198,7 @@ impl SendError {
                     "the connection was too slow; try again, or a shorter --limit-rate"
                 }
                 ErrCode::Internal => "the server cannot write to its folder; see its log",
+                ErrCode::NotFound => "check the name: `upload get` takes a name the server stored",
                 ErrCode::Unsupported => {
                     "the server's folder is on a file system without hard links; its owner must move it or use --overwrite"
                 }
@@ -177,6 +213,13 @@ impl SendError {
                 "is the server an `upload serve`? (--protocol tutorial for the tutorial's)"
             }
             SendError::Tutorial(_) => "is the server running with --protocol tutorial?",
+            SendError::Input(_) => "the program writing into the pipe failed; nothing was stored",
+            SendError::Output(_) => "check where the output goes (a full disk, a closed pipe)",
+            SendError::Lacks(..) => "update the server, or send the files one by one",
+            SendError::NotWithTutorial(_) => "use Upload v1 (leave out --protocol tutorial)",
+            SendError::NotSent(_) => {
+                "rename it to a plain name that every system can hold, or --exclude it"
+            }
         }
     }
 
@@ -184,20 +227,29 @@ impl SendError {
     fn connection_usable(&self) -> bool {
         matches!(
             self,
-            SendError::Refused(..) | SendError::Open(_) | SendError::NotAFile
+            SendError::Refused(..)
+                | SendError::Open(_)
+                | SendError::NotAFile
+                | SendError::Lacks(..)
+                | SendError::NotWithTutorial(_)
+                | SendError::NotSent(_)
         )
     }
 }
 
-/// The outcome of `upload send`: one entry per file, in order.
+/// The outcome of `upload send`: one entry per file, in order, one per folder, and what
+/// was skipped on purpose (links, and what is not a file).
 #[derive(Debug, Default)]
 pub struct SendReport {
     pub files: Vec<(PathBuf, Result<Sent, SendError>)>,
+    pub folders: Vec<(PathBuf, Result<(), SendError>)>,
+    pub skipped: Vec<(PathBuf, String)>,
 }
 
 impl SendReport {
+    /// Every file and folder arrived (what was skipped on purpose does not count).
     pub fn all_sent(&self) -> bool {
-        self.files.iter().all(|(_, r)| r.is_ok())
+        self.files.iter().all(|(_, r)| r.is_ok()) && self.folders.iter().all(|(_, r)| r.is_ok())
     }
 }
 
@@ -218,22 +270,50 @@ impl fmt::Display for SendReport {
             if self.files.len() == 1 { "" } else { "s" },
             human_bytes(bytes)
         )?;
+        if !self.folders.is_empty() {
+            let made = self.folders.iter().filter(|(_, r)| r.is_ok()).count();
+            write!(
+                f,
+                " and {made} of {} folder{}",
+                self.folders.len(),
+                if self.folders.len() == 1 { "" } else { "s" }
+            )?;
+        }
         let failed: Vec<String> = self
             .files
             .iter()
-            .filter_map(|(path, r)| {
-                let e = r.as_ref().err()?;
+            .filter_map(|(path, r)| Some((path, r.as_ref().err()?)))
+            .chain(
+                self.folders
+                    .iter()
+                    .filter_map(|(path, r)| Some((path, r.as_ref().err()?))),
+            )
+            .map(|(path, e)| {
                 let why = match e {
                     SendError::Refused(code, _) => format!("ERR {code}"),
                     SendError::Connect(_) => "no connection".into(),
                     SendError::Open(_) | SendError::NotAFile => "unreadable".into(),
+                    SendError::NotSent(_) => "name refused".into(),
+                    SendError::Lacks(extension, _) => format!("server lacks {extension}"),
                     _ => "failed".into(),
                 };
-                Some(format!("{} ({why})", path.display()))
+                format!("{} ({why})", path.display())
             })
             .collect();
         if !failed.is_empty() {
             write!(f, "; not sent: {}", failed.join(", "))?;
+        }
+        if !self.skipped.is_empty() {
+            let skipped: Vec<String> = self
+                .skipped
+                .iter()
+                .map(|(path, _)| path.display().to_string())
+                .collect();
+            write!(
+                f,
+                "; skipped (links are not followed): {}",
+                skipped.join(", ")
+            )?;
         }
         Ok(())
     }
@@ -292,6 +372,10 @@ struct ServerConnection {
     wire: Wire,
     /// The server speaks `resume/1` (it said so in its `HELLO`).
     resume: bool,
+    /// ... `tree/1`, `stream/1`, `get/1`.
+    tree: bool,
+    stream: bool,
+    get: bool,
     /// `--no-resume`: say no to what it holds.
     no_resume: bool,
     /// `--timeout`, the wait for each reply.
@@ -315,6 +399,9 @@ impl ServerConnection {
         let mut conn = ServerConnection {
             wire: Wire::new(stream, trace),
             resume: false,
+            tree: false,
+            stream: false,
+            get: false,
             no_resume: !options.resume,
             timeout: options.timeout,
         };
@@ -330,12 +417,18 @@ impl ServerConnection {
         }
         // Which extensions the server has. Even with --no-resume: a file sent with RESUME
         // can be resumed if this send breaks off.
-        let hello = Request::Hello(vec![RESUME_EXTENSION.to_string()]);
+        let hello = Request::Hello(EXTENSIONS.map(str::to_string).to_vec());
         conn.wire
             .write_line(&hello.to_line())
             .map_err(|e| conn.reason_for(e))?;
         match conn.reply()? {
-            Reply::Hello(theirs) => conn.resume = theirs.iter().any(|e| e == RESUME_EXTENSION),
+            Reply::Hello(theirs) => {
+                let has = |extension: &str| theirs.iter().any(|e| e == extension);
+                conn.resume = has(RESUME_EXTENSION);
+                conn.tree = has(TREE_EXTENSION);
+                conn.stream = has(STREAM_EXTENSION);
+                conn.get = has(GET_EXTENSION);
+            }
             // A server older than extensions does not know the word: plain v1 then.
             Reply::Err(ErrCode::BadRequest, _) => {
                 Log::stderr(options.quiet).info(format_args!(
@@ -484,6 +577,22 @@ impl ServerConnection {
         }
     }
 
+    /// Makes a folder on the server (`MKDIR`, `tree/1`).
+    fn mkdir(&mut self, name: &str) -> Result<(), SendError> {
+        if !self.tree {
+            return Err(SendError::Lacks(TREE_EXTENSION, "folders"));
+        }
+        let request = Request::Mkdir(name.as_bytes().to_vec());
+        self.wire
+            .write_line(&request.to_line())
+            .map_err(|e| self.reason_for(e))?;
+        match self.reply()? {
+            Reply::Made => Ok(()),
+            Reply::Err(code, text) => Err(SendError::Refused(code, text)),
+            other => Err(SendError::Protocol(format!("expected MADE, got {other}"))),
+        }
+    }
+
     /// Says goodbye (best effort: the files are already safe).
     fn close(mut self) {
         let _ = self.wire.write_line(&Request::Bye.to_line());
@@ -574,30 +683,48 @@ fn send_body(
     pipeline.finish().map_err(SendError::Open)
 }
 
-/// An opened file to send, and what it is called.
-fn open(path: &Path) -> Result<(File, u64, String), SendError> {
+/// An opened file to send, and its size.
+fn open(path: &Path) -> Result<(File, u64), SendError> {
     let file = File::open(path).map_err(SendError::Open)?;
     let meta = file.metadata().map_err(SendError::Open)?;
     if !meta.is_file() {
         return Err(SendError::NotAFile);
     }
-    // The name the server gets: the last part of the path, as the student sees it.
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    Ok((file, meta.len(), name))
+    Ok((file, meta.len()))
 }
 
-/// Sends `files`, printing as it goes: a `sha256sum` line on stdout per file that arrived,
-/// one line per file on stderr when there are no bars, one line per failure.
-pub fn send_files(files: &[PathBuf], options: &Options, progress: &Progress) -> SendReport {
+/// Sends what `paths` name (files, folders, `-`: see [`tree`]), printing as it goes: a
+/// `sha256sum` line on stdout per file that arrived, one line per file on stderr when
+/// there are no bars, one line per failure and per thing skipped.
+pub fn send_files(paths: &[PathBuf], options: &Options, progress: &Progress) -> SendReport {
     let log = Log::stderr(options.quiet);
+    let plan = tree::plan(paths, options.name.as_deref(), &options.exclude);
     let mut report = SendReport::default();
+    for (path, why) in &plan.skipped {
+        log.info(format_args!("skipped {}: {why}", path.display()));
+    }
+    report.skipped = plan.skipped;
+    for (path, why) in plan.refused {
+        let e = SendError::NotSent(why);
+        output::err_line(format_args!(
+            "upload: {}: {e}; {}",
+            path.display(),
+            e.advice()
+        ));
+        report.files.push((path, Err(e)));
+    }
     // Sizes first, for the total bar; unreadable files fail when their turn comes.
+    let files: Vec<&Item> = plan
+        .items
+        .iter()
+        .filter(|item| !matches!(item, Item::Folder { .. }))
+        .collect();
     let total_size: u64 = files
         .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
+        .filter_map(|item| match item {
+            Item::File { path, .. } => std::fs::metadata(path).ok(),
+            _ => None,
+        })
         .filter(|m| m.is_file())
         .map(|m| m.len())
         .sum();
@@ -607,17 +734,44 @@ pub fn send_files(files: &[PathBuf], options: &Options, progress: &Progress) -> 
         Bar::none()
     };
     let mut conn: Option<ServerConnection> = None;
-    for (i, path) in files.iter().enumerate() {
-        total.set_message(format!("file {} of {}", i + 1, files.len()));
-        let result = send_one(path, options, progress, &total, &mut conn);
+    let mut number = 0;
+    for (i, item) in plan.items.iter().enumerate() {
+        let shown = item.shown();
+        if let Item::Folder { name, .. } = item {
+            let made = make_folder(name, options, &mut conn);
+            if let Err(e) = &made {
+                output::err_line(format_args!(
+                    "upload: {}: {e}; {}",
+                    shown.display(),
+                    e.advice()
+                ));
+                if !e.connection_usable() {
+                    conn = None;
+                }
+            }
+            let unreachable = matches!(made, Err(SendError::Connect(_)));
+            report.folders.push((shown, made));
+            if unreachable {
+                not_tried(&plan.items[i + 1..], &mut report);
+                break;
+            }
+            continue;
+        }
+        number += 1;
+        total.set_message(format!("file {number} of {}", files.len()));
+        let result = match item {
+            Item::File { path, name } => send_one(path, name, options, progress, &total, &mut conn),
+            Item::Stdin { name } => pipe::send_stdin(name, options, progress, &mut conn),
+            Item::Folder { .. } => continue,
+        };
         match &result {
-            Ok(sent) if options.json => output::out_line(format_args!("{}", sent.json(path))),
+            Ok(sent) if options.json => output::out_line(format_args!("{}", sent.json(&shown))),
             Ok(sent) => {
                 // sha256sum's format: digest, two spaces, the path. `sha256sum -c` reads it.
                 output::out_line(format_args!(
                     "{}  {}",
                     digest_hex(&sent.digest),
-                    path.display()
+                    shown.display()
                 ));
                 if !progress.is_drawing() {
                     let resumed = if sent.resumed_at > 0 {
@@ -627,7 +781,7 @@ pub fn send_files(files: &[PathBuf], options: &Options, progress: &Progress) -> 
                     };
                     log.info(format_args!(
                         "sent {}: {} in {:.3} s ({}{resumed}), sha256 {}{}",
-                        path.display(),
+                        shown.display(),
                         human_bytes(sent.size),
                         sent.elapsed.as_secs_f64(),
                         rate(sent.size - sent.resumed_at, sent.elapsed),
@@ -642,7 +796,7 @@ pub fn send_files(files: &[PathBuf], options: &Options, progress: &Progress) -> 
             }
             Err(e) => output::err_line(format_args!(
                 "upload: {}: {e}; {}",
-                path.display(),
+                shown.display(),
                 e.advice()
             )),
         }
@@ -653,18 +807,12 @@ pub fn send_files(files: &[PathBuf], options: &Options, progress: &Progress) -> 
             }
             // No server to talk to: the remaining files would fail the same way.
             if let SendError::Connect(_) = e {
-                report.files.push((path.clone(), result));
-                for rest in &files[i + 1..] {
-                    let why =
-                        io::Error::new(io::ErrorKind::NotConnected, "not tried: no connection");
-                    report
-                        .files
-                        .push((rest.clone(), Err(SendError::Connection(why))));
-                }
+                report.files.push((shown, result));
+                not_tried(&plan.items[i + 1..], &mut report);
                 break;
             }
         }
-        report.files.push((path.clone(), result));
+        report.files.push((shown, result));
     }
     if let Some(conn) = conn {
         conn.close();
@@ -673,30 +821,70 @@ pub fn send_files(files: &[PathBuf], options: &Options, progress: &Progress) -> 
     report
 }
 
-/// Sends one file, over `conn` (opened if needed) or, for the tutorial's exchange, over
-/// a connection of its own.
+/// What is left after the server could not be reached: failed, not tried.
+fn not_tried(rest: &[Item], report: &mut SendReport) {
+    for item in rest {
+        let why = io::Error::new(io::ErrorKind::NotConnected, "not tried: no connection");
+        let e = SendError::Connection(why);
+        match item {
+            Item::Folder { .. } => report.folders.push((item.shown(), Err(e))),
+            _ => report.files.push((item.shown(), Err(e))),
+        }
+    }
+}
+
+/// The open connection, or a new one.
+fn connection<'c>(
+    conn: &'c mut Option<ServerConnection>,
+    options: &Options,
+) -> Result<&'c mut ServerConnection, SendError> {
+    Ok(match conn {
+        Some(s) => s,
+        None => conn.insert(ServerConnection::open(options)?),
+    })
+}
+
+/// A folder of a tree, made on the server (`MKDIR`).
+fn make_folder(
+    name: &str,
+    options: &Options,
+    conn: &mut Option<ServerConnection>,
+) -> Result<(), SendError> {
+    if options.exchange == Exchange::Tutorial {
+        return Err(SendError::NotWithTutorial("a folder"));
+    }
+    connection(conn, options)?.mkdir(name)
+}
+
+/// Sends one file as `name`, over `conn` (opened if needed) or, for the tutorial's
+/// exchange, over a connection of its own.
 fn send_one(
     path: &Path,
+    name: &str,
     options: &Options,
     progress: &Progress,
     total: &Bar,
     conn: &mut Option<ServerConnection>,
 ) -> Result<Sent, SendError> {
-    let (mut file, size, name) = open(path)?;
-    let bar = progress.file(&name, size);
+    let in_folder = name.contains('/');
+    if in_folder && options.exchange == Exchange::Tutorial {
+        return Err(SendError::NotWithTutorial("a folder"));
+    }
+    let (mut file, size) = open(path)?;
+    let bar = progress.file(name, size);
     let both = Bar::pair(&bar, total);
     let mut pacer = Pacer::new(options.limit_rate);
     let mut sampler = Sampler::new(options.tcp_info, options.json);
     let result = match options.exchange {
         Exchange::V1 => {
-            let s = match conn {
-                Some(s) => s,
-                None => conn.insert(ServerConnection::open(options)?),
-            };
+            let s = connection(conn, options)?;
+            if in_folder && !s.tree {
+                return Err(SendError::Lacks(TREE_EXTENSION, "folders"));
+            }
             s.put(
                 &mut file,
                 size,
-                &name,
+                name,
                 &mut pacer,
                 (&bar, total),
                 &mut sampler,

@@ -21,9 +21,12 @@
 //! are the two exchanges, and `transfer.rs` the steps of one file that they share. This
 //! file picks the exchange for each connection and runs the accept loop.
 
+mod get;
 pub mod resume;
 mod service;
+mod stream;
 mod transfer;
+pub mod tree;
 mod tutorial;
 mod v1;
 

@@ -11,6 +11,7 @@
 //!    "stored ... sha256" line.
 
 use std::io;
+use std::path::Path;
 use std::time::Instant;
 
 use common::output::{human_bytes, Tag};
@@ -37,6 +38,9 @@ pub(super) struct Transfer<'a> {
     tag: &'a Tag,
     pub part: PartFile,
     size: u64,
+    /// A stream (`STREAM`): `size` is only the most it may grow to, and the bytes end when
+    /// the sender says so.
+    open_ended: bool,
     /// Where the bytes start: 0, or what a kept part already holds (a resume).
     from: u64,
     /// The hash of the bytes before `from`, going on with the rest (a resume).
@@ -49,16 +53,33 @@ pub(super) struct Transfer<'a> {
 pub(super) type Checkpoint<'c> = &'c mut dyn FnMut(u64, &Digest);
 
 impl<'a> Transfer<'a> {
-    /// Checks the free space, creates the partial file for `name` and reserves `size` bytes
-    /// for it. Nothing is counted: the caller decides what a refusal means.
+    /// Checks the free space, creates the partial file for `name` in `dir` (the upload
+    /// folder, or one of its folders) and reserves `size` bytes for it. Nothing is counted:
+    /// the caller decides what a refusal means.
     pub fn open(
         service: &'a Service,
         tag: &'a Tag,
+        dir: &Path,
         name: &str,
         unique: &str,
         size: u64,
     ) -> Result<Transfer<'a>, FileRefusal> {
-        Transfer::start(service, tag, name, unique, size, None)
+        Transfer::start(service, tag, (dir, name), unique, size, None)
+    }
+
+    /// As [`open`](Self::open), for bytes whose count is not known (a `STREAM`): nothing is
+    /// reserved, and at most `--max-size` bytes are taken.
+    pub fn open_ended(
+        service: &'a Service,
+        tag: &'a Tag,
+        dir: &Path,
+        name: &str,
+        unique: &str,
+    ) -> Result<Transfer<'a>, FileRefusal> {
+        let mut transfer = Transfer::start(service, tag, (dir, name), unique, 0, None)?;
+        transfer.size = service.config().max_size;
+        transfer.open_ended = true;
+        Ok(transfer)
     }
 
     /// Continues a kept part that holds the first `held.offset` bytes. Only the rest needs
@@ -70,13 +91,13 @@ impl<'a> Transfer<'a> {
         size: u64,
         held: super::resume::Held,
     ) -> Result<Transfer<'a>, FileRefusal> {
-        Transfer::start(service, tag, name, "", size, Some(held))
+        Transfer::start(service, tag, (Path::new(""), name), "", size, Some(held))
     }
 
     fn start(
         service: &'a Service,
         tag: &'a Tag,
-        name: &str,
+        (dir, name): (&Path, &str),
         unique: &str,
         size: u64,
         held: Option<super::resume::Held>,
@@ -95,11 +116,9 @@ impl<'a> Transfer<'a> {
         let (part, pipeline) = match held {
             Some(held) => (held.part, Some(held.pipeline)),
             None => {
-                let part = PartFile::create(&service.config().dir, name, unique).map_err(|e| {
-                    FileRefusal {
-                        code: ErrCode::Internal,
-                        text: format!("could not create a file in the upload folder: {e}"),
-                    }
+                let part = PartFile::create(dir, name, unique).map_err(|e| FileRefusal {
+                    code: ErrCode::Internal,
+                    text: format!("could not create a file in the upload folder: {e}"),
                 })?;
                 (part, None)
             }
@@ -116,6 +135,7 @@ impl<'a> Transfer<'a> {
             tag,
             part,
             size,
+            open_ended: false,
             from,
             pipeline,
             started: Instant::now(),
@@ -134,10 +154,12 @@ impl<'a> Transfer<'a> {
         checkpoint: Option<Checkpoint<'_>>,
     ) -> Result<Digest, DataFailure> {
         self.started = Instant::now();
-        let bar = self
-            .service
-            .progress()
-            .file(&format!("#{} {shown}", self.tag.id), self.size);
+        let label = format!("#{} {shown}", self.tag.id);
+        let bar = if self.open_ended {
+            self.service.progress().open_ended(&label)
+        } else {
+            self.service.progress().file(&label, self.size)
+        };
         bar.resume_at(self.from);
         let pipeline = match self.pipeline.take() {
             Some(pipeline) => pipeline,
@@ -146,10 +168,14 @@ impl<'a> Transfer<'a> {
         let span = Span {
             from: self.from,
             size: self.size,
+            open_ended: self.open_ended,
         };
         let received = receive(read, &mut self.part, span, pipeline, &bar, checkpoint);
         bar.clear();
-        received
+        let (got, digest) = received?;
+        // A stream's size is what came.
+        self.size = got;
+        Ok(digest)
     }
 
     /// The sender went away after `got` bytes of the file: the partial file stays, cut to
@@ -198,18 +224,19 @@ pub(super) enum DataFailure {
 }
 
 /// Which bytes of the file a transfer receives: from `from` (0, or a resume's offset) to
-/// `size`.
+/// `size`; or, `open_ended`, until the reader says the end (`Ok(0)`), at most `size`.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Span {
     pub from: u64,
     pub size: u64,
+    pub open_ended: bool,
 }
 
 /// Receives the bytes of `span` into `part`, hashing them on the way (on the pipeline's
 /// thread, which has hashed the bytes before `span.from` already). A few buffers, reused:
 /// memory stays the same for 1 KiB or 100 GiB. With `checkpoint`, it is told how far the
 /// file has come every [`CHECKPOINT_EVERY`] bytes, and where it stopped if the sender goes
-/// away.
+/// away. Returns how many bytes the file has, and their digest.
 pub(super) fn receive(
     mut read: impl FnMut(&mut [u8]) -> io::Result<usize>,
     part: &mut PartFile,
@@ -217,11 +244,15 @@ pub(super) fn receive(
     mut pipeline: Pipeline,
     bar: &Bar,
     mut checkpoint: Option<Checkpoint<'_>>,
-) -> Result<Digest, DataFailure> {
-    let Span { from, size } = span;
+) -> Result<(u64, Digest), DataFailure> {
+    let Span {
+        from,
+        size,
+        open_ended,
+    } = span;
     // Large files go to disk as they arrive, so the final fsync is short (and the 64 MiB
     // file of the tests takes this path too).
-    let writeback = if size - from >= WRITEBACK_EVERY {
+    let writeback = if open_ended || size - from >= WRITEBACK_EVERY {
         Some(part.writeback().map_err(DataFailure::Write)?)
     } else {
         None
@@ -235,10 +266,17 @@ pub(super) fn receive(
             checkpoint(got, &digest);
         }
     };
-    while got < size {
+    // A stream's reader keeps it within `size` (`--max-size`), and says where it ends.
+    while open_ended || got < size {
         let mut buf = pipeline.buffer().map_err(DataFailure::Write)?;
-        let want = (size - got).min(buf.len() as u64) as usize;
+        let want = if open_ended {
+            buf.len()
+        } else {
+            (size - got).min(buf.len() as u64) as usize
+        };
         let n = match read(&mut buf[..want]) {
+            // A stream's reader says the end with Ok(0) once its last line is in.
+            Ok(0) if open_ended => break,
             Ok(0) => {
                 drop(buf);
                 stopped(pipeline, &mut checkpoint, got);
@@ -277,7 +315,7 @@ pub(super) fn receive(
     if let Some(w) = writeback {
         w.finish().map_err(DataFailure::Write)?;
     }
-    pipeline.finish().map_err(DataFailure::Write)
+    Ok((got, pipeline.finish().map_err(DataFailure::Write)?))
 }
 
 /// The `ERR` code and text for a failed write to the upload folder.

@@ -74,16 +74,17 @@ fn converse(
         ));
     }
     let unique = format!("{}-{}", std::process::id(), tag.id);
-    let mut transfer = match Transfer::open(service, tag, STORE_AS, &unique, size) {
-        Ok(transfer) => transfer,
-        Err(FileRefusal { code, text }) => {
-            service.count_refused();
-            return CloseReason::Error(match code {
-                ErrCode::NoSpace => format!("no space: {text}"),
-                _ => text,
-            });
-        }
-    };
+    let mut transfer =
+        match Transfer::open(service, tag, &service.config().dir, STORE_AS, &unique, size) {
+            Ok(transfer) => transfer,
+            Err(FileRefusal { code, text }) => {
+                service.count_refused();
+                return CloseReason::Error(match code {
+                    ErrCode::NoSpace => format!("no space: {text}"),
+                    _ => text,
+                });
+            }
+        };
     if let Err(e) = send(GO_AHEAD) {
         return CloseReason::from_io(&e);
     }

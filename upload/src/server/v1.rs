@@ -13,14 +13,18 @@ use common::net;
 use common::output::{self, human_bytes, Tag};
 use common::server::close::CloseReason;
 
-use crate::protocol::{digest_hex, Digest, ErrCode, Reply, Request, RESUME_EXTENSION};
+use crate::protocol::{
+    digest_hex, Digest, ErrCode, Reply, Request, GET_EXTENSION, RESUME_EXTENSION, STREAM_EXTENSION,
+    TREE_EXTENSION,
+};
 use crate::wire::{LineError, Wire};
-use common::files::name;
 use common::files::store::CommitError;
 
 use super::resume::{self, NotHeld, Record};
 use super::service::Service;
+use super::stream::Chunks;
 use super::transfer::{write_error, Checkpoint, DataFailure, FileRefusal, Transfer};
+use super::tree::{make_folders, Place};
 
 /// After an error in the middle of a file, how long the server keeps reading (and throwing
 /// away) what the client is still sending, so that the client is not reset before it has
@@ -37,6 +41,17 @@ enum How<'u> {
     /// `RESUME`: the kept part for its name, continued if it holds the file's beginning,
     /// and kept if the upload breaks off ([`resume`]).
     Resume,
+    /// `STREAM`: a part of its own, of a size not known until its end ([`Chunks`]).
+    Stream { unique: &'u str },
+}
+
+/// The extensions both sides said they have in their `HELLO`s: what this connection
+/// may use. Before (or without) a `HELLO`, none: plain Upload v1.
+#[derive(Debug, Clone, Copy, Default)]
+struct Agreed {
+    tree: bool,
+    stream: bool,
+    get: bool,
 }
 
 /// The record of a resumable upload, deleted when the upload ends (stored, or failed in a
@@ -53,6 +68,15 @@ impl Drop for RecordGuard<'_> {
             resume::forget(self.dir, self.name);
         }
     }
+}
+
+/// One file asked for: its size (0 for a stream), its name as it came, how, and whether
+/// the name may be a path (`tree/1`).
+struct File<'u> {
+    size: u64,
+    raw_name: &'u [u8],
+    how: How<'u>,
+    tree: bool,
 }
 
 /// What to do after one `PUT`.
@@ -79,6 +103,12 @@ impl Service {
             return CloseReason::from_io(&e);
         }
         let mut uploads: u64 = 0;
+        let mut agreed = Agreed::default();
+        // Each upload's own part name: the process, the connection, the upload's number.
+        let mut next_unique = || {
+            uploads += 1;
+            format!("{}-{}-{uploads}", std::process::id(), tag.id)
+        };
         loop {
             let request = match wire.read_line() {
                 Ok(None) => return CloseReason::EndOfStream,
@@ -103,38 +133,85 @@ impl Service {
             };
             match request {
                 Ok(Request::Put { size, name }) => {
-                    uploads += 1;
-                    let unique = format!("{}-{}-{uploads}", std::process::id(), tag.id);
+                    let unique = next_unique();
                     let how = How::Put { unique: &unique };
-                    if let Next::Close(reason) = self.put(wire, tag, size, &name, how) {
+                    let file = File {
+                        size,
+                        raw_name: &name,
+                        how,
+                        tree: agreed.tree,
+                    };
+                    if let Next::Close(reason) = self.put(wire, tag, file) {
                         return reason;
                     }
                 }
                 Ok(Request::Resume { size, name }) => {
-                    uploads += 1;
                     // A server that keeps no partial files treats it as a PUT.
-                    let unique = format!("{}-{}-{uploads}", std::process::id(), tag.id);
+                    let unique = next_unique();
                     let how = if self.config().keep_partial.is_some() {
                         How::Resume
                     } else {
                         How::Put { unique: &unique }
                     };
-                    if let Next::Close(reason) = self.put(wire, tag, size, &name, how) {
+                    let file = File {
+                        size,
+                        raw_name: &name,
+                        how,
+                        tree: agreed.tree,
+                    };
+                    if let Next::Close(reason) = self.put(wire, tag, file) {
                         return reason;
                     }
                 }
-                Ok(Request::Hello(theirs)) => {
-                    // The extensions both sides have: this server's are resume/1, when it
-                    // keeps partial files.
-                    let ours: &[&str] = if self.config().keep_partial.is_some() {
-                        &[RESUME_EXTENSION]
-                    } else {
-                        &[]
+                Ok(Request::Stream(name)) if agreed.stream => {
+                    let unique = next_unique();
+                    let how = How::Stream { unique: &unique };
+                    let file = File {
+                        size: 0,
+                        raw_name: &name,
+                        how,
+                        tree: agreed.tree,
                     };
-                    let both = theirs
+                    if let Next::Close(reason) = self.put(wire, tag, file) {
+                        return reason;
+                    }
+                }
+                Ok(Request::Mkdir(path)) if agreed.tree => self.mkdir(wire, tag, &path),
+                Ok(Request::Get(name)) if agreed.get => {
+                    if let Some(reason) = self.send_back(wire, tag, &name, agreed.tree) {
+                        return reason;
+                    }
+                }
+                Ok(Request::Stream(_) | Request::Mkdir(_) | Request::Get(_)) => self.reply_err(
+                    wire,
+                    tag,
+                    ErrCode::BadRequest,
+                    "STREAM, MKDIR and GET belong to extensions (stream/1, tree/1, get/1): \
+                     say HELLO with them first",
+                ),
+                Ok(Request::Data(_)) => self.reply_err(
+                    wire,
+                    tag,
+                    ErrCode::BadRequest,
+                    "DATA comes after STREAM; send STREAM first",
+                ),
+                Ok(Request::Hello(theirs)) => {
+                    // The extensions both sides have: this server's are tree/1, stream/1,
+                    // get/1, and resume/1 when it keeps partial files.
+                    let mut ours = vec![TREE_EXTENSION, STREAM_EXTENSION, GET_EXTENSION];
+                    if self.config().keep_partial.is_some() {
+                        ours.push(RESUME_EXTENSION);
+                    }
+                    let both: Vec<String> = theirs
                         .into_iter()
                         .filter(|e| ours.contains(&e.as_str()))
                         .collect();
+                    let has = |extension: &str| both.iter().any(|e| e == extension);
+                    agreed = Agreed {
+                        tree: has(TREE_EXTENSION),
+                        stream: has(STREAM_EXTENSION),
+                        get: has(GET_EXTENSION),
+                    };
                     self.sweep_kept_parts(tag);
                     if let Err(e) = wire.write_line(&Reply::Hello(both).to_line()) {
                         return CloseReason::from_io(&e);
@@ -161,8 +238,8 @@ impl Service {
     /// One `PUT`: receive the file, then answer. The answer is sent only after the partial
     /// file is deleted (or in place) and the name is released, so a client that acts on it
     /// at once finds the folder as the answer says.
-    fn put(&self, wire: &mut Wire, tag: &Tag, size: u64, raw_name: &[u8], how: How<'_>) -> Next {
-        let outcome = self.receive_file(wire, tag, size, raw_name, how);
+    fn put(&self, wire: &mut Wire, tag: &Tag, file: File<'_>) -> Next {
+        let outcome = self.receive_file(wire, tag, file);
         match &outcome.reply {
             Some(Reply::Err(code, text)) => self.reply_err(wire, tag, *code, text),
             Some(reply) => {
@@ -177,28 +254,35 @@ impl Service {
     }
 
     /// Checks, `GO`, the bytes, the digest, the file in place (see the module docs).
-    fn receive_file(
-        &self,
-        wire: &mut Wire,
-        tag: &Tag,
-        size: u64,
-        raw_name: &[u8],
-        how: How<'_>,
-    ) -> PutEnd {
+    fn receive_file(&self, wire: &mut Wire, tag: &Tag, file: File<'_>) -> PutEnd {
+        let File {
+            size,
+            raw_name,
+            how,
+            tree,
+        } = file;
         let shown = output::preview(raw_name, output::PREVIEW_CHARS);
-        let word = match how {
-            How::Put { .. } => "PUT",
-            How::Resume => "RESUME",
-        };
-        self.log()
-            .event(tag, format_args!("{word} \"{shown}\" ({size} bytes)"));
+        match how {
+            How::Put { .. } => self
+                .log()
+                .event(tag, format_args!("PUT \"{shown}\" ({size} bytes)")),
+            How::Resume => self
+                .log()
+                .event(tag, format_args!("RESUME \"{shown}\" ({size} bytes)")),
+            How::Stream { .. } => self
+                .log()
+                .event(tag, format_args!("STREAM \"{shown}\" (size not known)")),
+        }
 
-        // 1. Everything is checked before a byte of the file is accepted.
-        let name = match name::check(raw_name) {
-            Ok(name) => name,
-            Err(why) => return self.refused(ErrCode::BadName, why.to_string()),
+        // 1. Everything is checked before a byte of the file is accepted: each part of a
+        // path, with tree/1.
+        let place = match Place::check(raw_name, tree) {
+            Ok(place) => place,
+            Err(why) => return self.refused(ErrCode::BadName, why),
         };
-        if size > self.config().max_size {
+        let name = place.path.as_str();
+        let stream = matches!(how, How::Stream { .. });
+        if !stream && size > self.config().max_size {
             let text = format!(
                 "{name} is {}, more than this server accepts (--max-size {})",
                 human_bytes(size),
@@ -210,7 +294,17 @@ impl Service {
             let text = format!("another client is uploading {name} right now; try again later");
             return self.refused(ErrCode::Busy, text);
         };
-        let target = self.config().dir.join(name);
+        // The folders on the way, made now (each a real folder, not a link).
+        let dir = match place.make_dir(&self.config().dir) {
+            Ok(dir) => dir,
+            Err(e) => {
+                let text = format!("{name} cannot go in its folder: {e}");
+                return self.refused(ErrCode::Exists, text);
+            }
+        };
+        let dir = dir.as_path();
+        let leaf = place.leaf.as_str();
+        let target = dir.join(leaf);
         if let Ok(meta) = std::fs::symlink_metadata(&target) {
             if meta.is_dir() {
                 return self.refused(ErrCode::Exists, format!("{name} is a folder on the server"));
@@ -220,17 +314,18 @@ impl Service {
                 return self.refused(ErrCode::Exists, text);
             }
         }
-        let dir = self.config().dir.as_path();
         // Only a RESUME's record is this upload's to delete when it ends.
         let mut record = RecordGuard {
             dir,
-            name,
-            keep: matches!(how, How::Put { .. }),
+            name: leaf,
+            keep: !matches!(how, How::Resume),
         };
         let opened = match how {
-            How::Put { unique } => Transfer::open(self, tag, name, unique, size)
+            How::Put { unique } => Transfer::open(self, tag, dir, leaf, unique, size)
                 .map_err(|FileRefusal { code, text }| self.refused(code, text)),
-            How::Resume => self.open_resumable(wire, tag, name, size, &mut record),
+            How::Stream { unique } => Transfer::open_ended(self, tag, dir, leaf, unique)
+                .map_err(|FileRefusal { code, text }| self.refused(code, text)),
+            How::Resume => self.open_resumable(wire, tag, (dir, leaf), size, &mut record),
         };
         let mut transfer = match opened {
             Ok(transfer) => transfer,
@@ -245,7 +340,7 @@ impl Service {
         // 2. The bytes, hashed as they pass; a resumable upload's record kept up to date.
         let mut save = |offset: u64, digest: &Digest| {
             let kept = Record {
-                name: name.to_string(),
+                name: leaf.to_string(),
                 size,
                 offset,
                 prefix: *digest,
@@ -259,11 +354,34 @@ impl Service {
         };
         let checkpoint: Option<Checkpoint<'_>> = match how {
             How::Resume => Some(&mut save),
-            How::Put { .. } => None,
+            How::Put { .. } | How::Stream { .. } => None,
         };
-        let digest = match transfer.receive(name, |buf| wire.read_data(buf), checkpoint) {
+        // A stream's bytes come in chunks, which `chunks` takes apart.
+        let mut chunks = stream.then(|| Chunks::new(self.config().max_size));
+        let received = match chunks.as_mut() {
+            Some(chunks) => transfer.receive(name, |buf| chunks.read(wire, buf), checkpoint),
+            None => transfer.receive(name, |buf| wire.read_data(buf), checkpoint),
+        };
+        let digest = match received {
             Ok(digest) => digest,
             Err(failure) => {
+                if let Some((code, text)) = chunks.as_mut().and_then(|c| c.refusal.take()) {
+                    // Refused mid-stream: the sender is still sending; it hears why.
+                    drop(transfer);
+                    drop(reservation);
+                    let mut end = self.failed(
+                        Some(Reply::Err(code, text.clone())),
+                        Next::Close(CloseReason::ProtocolError(text)),
+                    );
+                    end.linger = true;
+                    return end;
+                }
+                let failure = match (failure, &chunks) {
+                    (DataFailure::Read { got, .. }, Some(c)) if c.closed => {
+                        DataFailure::Ended { got }
+                    }
+                    (failure, _) => failure,
+                };
                 // A resumable upload that the sender left keeps its part, cut to what
                 // arrived, with the record the break wrote; otherwise the partial file goes
                 // first, so that the log line is true.
@@ -289,7 +407,12 @@ impl Service {
         // 3. The client's digest, compared with ours. A resumable upload whose sender went
         // away between its last byte and this line keeps the whole part: the next try has
         // nothing to send but the digest.
-        let claimed = match self.read_digest(wire) {
+        let claimed = match chunks.and_then(|c| c.end) {
+            // A stream's digest was its last line.
+            Some(claimed) => Ok(claimed),
+            None => self.read_digest(wire),
+        };
+        let claimed = match claimed {
             Ok(claimed) => claimed,
             Err(end) => {
                 if matches!(how, How::Resume) {
@@ -309,7 +432,7 @@ impl Service {
         }
 
         // 4. Verified: on disk, under its name, then OK.
-        if let Err(e) = transfer.part.commit(name, self.config().overwrite) {
+        if let Err(e) = transfer.part.commit(leaf, self.config().overwrite) {
             let (code, text) = match e {
                 CommitError::Exists(_) => (
                     ErrCode::Exists,
@@ -321,8 +444,8 @@ impl Service {
             return self.failed(Some(Reply::Err(code, text)), Next::Continue);
         }
         // A part kept for this name from an earlier RESUME is of no use now.
-        if matches!(how, How::Put { .. }) {
-            resume::discard(dir, name);
+        if !matches!(how, How::Resume) {
+            resume::discard(dir, leaf);
         }
         transfer.stored(name, &digest, "");
         PutEnd {
@@ -368,13 +491,12 @@ impl Service {
         &'s self,
         wire: &mut Wire,
         tag: &'s Tag,
-        name: &str,
+        (dir, name): (&std::path::Path, &str),
         size: u64,
         record: &mut RecordGuard<'_>,
     ) -> Result<Transfer<'s>, PutEnd> {
-        let dir = self.config().dir.as_path();
         let fresh = |this: &'s Service| {
-            Transfer::open(this, tag, name, &resume::unique(name), size)
+            Transfer::open(this, tag, dir, name, &resume::unique(name), size)
                 .map_err(|FileRefusal { code, text }| this.refused(code, text))
         };
         let held = match resume::take(dir, name, size) {
@@ -473,6 +595,34 @@ impl Service {
                 let text = format!("expected FROM {offset} or FROM 0 after HAVE");
                 let reply = Reply::Err(ErrCode::BadRequest, text.clone());
                 Err(self.failed(Some(reply), Next::Close(CloseReason::ProtocolError(text))))
+            }
+        }
+    }
+
+    /// One `MKDIR` (`tree/1`): the folder, and the folders on its way, made; `MADE`.
+    fn mkdir(&self, wire: &mut Wire, tag: &Tag, raw: &[u8]) {
+        let shown = output::preview(raw, output::PREVIEW_CHARS);
+        self.log().event(tag, format_args!("MKDIR \"{shown}\""));
+        let place = match Place::check(raw, true) {
+            Ok(place) => place,
+            Err(why) => return self.reply_err(wire, tag, ErrCode::BadName, &why),
+        };
+        let mut parts = place.folders.clone();
+        parts.push(place.leaf.clone());
+        match make_folders(&self.config().dir, &parts) {
+            Ok(_) => {
+                self.log()
+                    .event(tag, format_args!("made folder {}", place.path));
+                let _ = wire.write_line(&Reply::Made.to_line());
+            }
+            Err(e) => {
+                let code = if e.kind() == io::ErrorKind::AlreadyExists {
+                    ErrCode::Exists
+                } else {
+                    ErrCode::Internal
+                };
+                let text = format!("could not make the folder {}: {e}", place.path);
+                self.reply_err(wire, tag, code, &text);
             }
         }
     }
