@@ -14,7 +14,7 @@ size=$(stat -c %s "$file")
 half=$((size / 2))
 if [[ $kind == resumed ]]; then
     # What the sender says before the file's bytes: its HELLO and RESUME lines.
-    control=$(printf 'HELLO resume/1\nRESUME %s %s\n' "$size" "$(basename "$file")" | wc -c)
+    control=$(printf 'HELLO resume/1 tree/1 stream/1 get/1\nRESUME %s %s\n' "$size" "$(basename "$file")" | wc -c)
     out=$(mktemp)
     "$bin/cut" "$server" --after $((control + half)) >"$out" 2>&1 &
     cut_pid=$!

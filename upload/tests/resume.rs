@@ -23,6 +23,11 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// The size of the test file: large enough for several reads, quick on any machine.
 const SIZE: usize = 8 << 20;
 
+/// What our sender says first on every connection.
+fn hello_line() -> String {
+    format!("HELLO {}\n", upload::client::EXTENSIONS.join(" "))
+}
+
 fn serve(dir: &Path, args: &[&str]) -> ServerProcess {
     let mut command = Command::new(BIN);
     command
@@ -56,7 +61,7 @@ fn kill_sender_after(server: &ServerProcess, file: &Path, data: u64) {
     // What the sender says before the file's bytes: its HELLO and its RESUME.
     let name = file.file_name().unwrap().to_str().unwrap();
     let size = fs::metadata(file).unwrap().len();
-    let control = format!("HELLO resume/1\nRESUME {size} {name}\n").len() as u64;
+    let control = format!("{}RESUME {size} {name}\n", hello_line()).len() as u64;
     let relay = Relay::start(server.addr, control + data);
     let mut sender: Child = Command::new(BIN)
         .arg("send")
@@ -198,7 +203,7 @@ fn a_server_killed_mid_file_resumes_from_its_last_checkpoint() {
     let mut server = serve(&dir, &[]);
     let size = 40 << 20; // checkpoints every 16 MiB: at 16 and 32 MiB
     let file = random_file(root.path(), "big.bin", size);
-    let control = format!("HELLO resume/1\nRESUME {size} big.bin\n").len() as u64;
+    let control = format!("{}RESUME {size} big.bin\n", hello_line()).len() as u64;
     let relay = Relay::start(server.addr, control + (36 << 20));
     let mut sender = Command::new(BIN)
         .arg("send")
@@ -380,19 +385,35 @@ fn old_server() -> (std::net::SocketAddr, std::thread::JoinHandle<OldServerSaw>)
     (addr, handle)
 }
 
+/// And what it cannot take (a folder, a pipe) is refused here with the reason, while the
+/// plain file still goes.
 #[test]
 fn a_server_from_before_resume_still_gets_the_file() {
     let root = tempfile::tempdir().unwrap();
     let file = random_file(root.path(), "a.bin", 100_000);
+    let folder = root.path().join("t");
+    fs::create_dir(&folder).unwrap();
+    fs::write(folder.join("x"), b"x").unwrap();
     let (addr, server) = old_server();
     let mut command = Command::new(BIN);
     command
         .arg("send")
+        .arg(&folder)
         .arg(&file)
+        .args(["-", "--name", "p"])
         .args(["--to", &addr.to_string(), "--no-progress"]);
     let (code, _, err) = run(&mut command, LIMIT);
-    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("does not know HELLO"), "{err}");
+    assert!(
+        err.contains("cannot take folders: it lacks tree/1"),
+        "{err}"
+    );
+    assert!(
+        err.contains("cannot take standard input: it lacks stream/1"),
+        "{err}"
+    );
+    assert!(err.contains("sent 1 of 3 files"), "{err}");
     let (lines, data) = server.join().unwrap();
     assert_eq!(
         lines[1], "PUT 100000 a.bin",
