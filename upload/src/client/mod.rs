@@ -14,11 +14,14 @@
 //! says `ERR NO_SPACE` at once, and the client stops sending instead of pushing the rest of
 //! a large file into a connection nobody is reading ([`Wire::has_pending_input`]).
 //!
+//! A folder is sent as its tree ([`tree`] turns the command line into files and folders,
+//! `tree/1`), standard input as a stream of chunks (`-`, `stream/1`, at the end of this
+//! file), and [`get`] fetches a stored file back (`get/1`).
+//!
 //! The files: this one is Upload v1's client; [`tutorial`] is the client's side of the
 //! tutorial's exchange (`--protocol tutorial`), one file per connection.
 
 pub mod get;
-mod pipe;
 pub mod sampling;
 pub mod tree;
 pub mod tutorial;
@@ -761,7 +764,7 @@ pub fn send_files(paths: &[PathBuf], options: &Options, progress: &Progress) -> 
         total.set_message(format!("file {number} of {}", files.len()));
         let result = match item {
             Item::File { path, name } => send_one(path, name, options, progress, &total, &mut conn),
-            Item::Stdin { name } => pipe::send_stdin(name, options, progress, &mut conn),
+            Item::Stdin { name } => send_stdin(name, options, progress, &mut conn),
             Item::Folder { .. } => continue,
         };
         match &result {
@@ -936,4 +939,106 @@ fn send_one(
         Err(_) => bar.abandon(&format!("{name} ✗ failed")),
     }
     result
+}
+
+// Standard input: `upload send - --name NAME`. `PUT` needs a size; a pipe has none until
+// it ends. With `stream/1` the bytes go out in chunks as they come (`DATA <n>` and the
+// bytes), hashed on the way, and the digest ends them (`SHA256`); the server checks it
+// as it checks a file's. If reading the pipe fails, or this program is stopped, the
+// connection closes before the digest: the server deletes what arrived, and nothing
+// appears under NAME. A program that writes into the pipe and dies only closes it, which
+// looks like a normal end: `set -o pipefail` (bash) shows its failure in the exit status.
+
+/// Sends standard input as `name` (see the module docs).
+fn send_stdin(
+    name: &str,
+    options: &Options,
+    progress: &Progress,
+    conn: &mut Option<ServerConnection>,
+) -> Result<Sent, SendError> {
+    if options.exchange == Exchange::Tutorial {
+        return Err(SendError::NotWithTutorial("standard input"));
+    }
+    let s = connection(conn, options)?;
+    if !s.stream {
+        return Err(SendError::Lacks(STREAM_EXTENSION, "standard input"));
+    }
+    let bar = progress.open_ended(name);
+    let mut sampler = Sampler::new(options.tcp_info, options.json);
+    let sent = s.stream(&mut io::stdin().lock(), name, options, &bar, &mut sampler);
+    match &sent {
+        Ok(sent) => bar.finish(&format!("{name} ✓ {}", rate(sent.size, sent.elapsed))),
+        Err(_) => bar.abandon(&format!("{name} ✗ failed")),
+    }
+    let mut sent = sent?;
+    sent.tcp_info = sampler.finish(s.wire.stream());
+    Ok(sent)
+}
+
+impl ServerConnection {
+    /// `STREAM`, `GO 0`, the chunks as `input` gives them, `SHA256`, `OK`.
+    fn stream(
+        &mut self,
+        input: &mut impl Read,
+        name: &str,
+        options: &Options,
+        bar: &common::progress::Bar,
+        sampler: &mut Sampler,
+    ) -> Result<Sent, SendError> {
+        self.wire
+            .write_line(&Request::Stream(name.as_bytes().to_vec()).to_line())
+            .map_err(|e| self.reason_for(e))?;
+        match self.reply()? {
+            Reply::Go(0) => {}
+            Reply::Err(code, text) => return Err(SendError::Refused(code, text)),
+            other => return Err(SendError::Protocol(format!("expected GO 0, got {other}"))),
+        }
+        let started = Instant::now();
+        let mut pacer = Pacer::new(options.limit_rate);
+        let mut pipeline = Pipeline::start().map_err(SendError::Input)?;
+        sampler.start(self.wire.stream());
+        let mut sent: u64 = 0;
+        let mut next_listen = LISTEN_EVERY;
+        loop {
+            let mut buf = pipeline.buffer().map_err(SendError::Input)?;
+            let want = pacer.chunk(buf.len());
+            // What the pipe has now, not a full buffer: a slow writer's bytes go at once.
+            let n = match input.read(&mut buf[..want]) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(SendError::Input(e)),
+            };
+            self.send(&Request::Data(n as u64).to_line())?;
+            self.send(&buf[..n])?;
+            pipeline.hash(buf, n).map_err(SendError::Input)?;
+            sent += n as u64;
+            bar.inc(n as u64);
+            if sent >= next_listen {
+                next_listen = sent + LISTEN_EVERY;
+                self.listen()?;
+            }
+            pacer.wait(sent);
+        }
+        let digest = pipeline.finish().map_err(SendError::Input)?;
+        self.wire
+            .write_line(&Request::Sha256(digest).to_line())
+            .map_err(|e| self.reason_for(e))?;
+        match self.reply()? {
+            Reply::Ok(theirs) if theirs == digest => Ok(Sent {
+                size: sent,
+                digest,
+                elapsed: started.elapsed(),
+                verified: true,
+                tcp_info: Vec::new(),
+                resumed_at: 0,
+            }),
+            Reply::Ok(theirs) => Err(SendError::Mismatch {
+                ours: digest_hex(&digest),
+                theirs: digest_hex(&theirs),
+            }),
+            Reply::Err(code, text) => Err(SendError::Refused(code, text)),
+            other => Err(SendError::Protocol(format!("expected OK, got {other}"))),
+        }
+    }
 }
