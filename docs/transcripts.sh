@@ -112,7 +112,7 @@ for lesson in "${LESSONS[@]}"; do
 done
 
 # Every program's --help, for the reference page.
-for cmd in tcp-server tcp-client udp-server udp-client upload "upload serve" "upload send" "upload sum" \
+for cmd in tcp-server tcp-client udp-server udp-client upload "upload serve" "upload send" "upload get" "upload sum" \
     cable "cable run" "cable hold" "cable exec" "cable draw" \
     tftp "tftp serve" "tftp get" "tftp put" "tftp grader-files"; do
     # shellcheck disable=SC2086

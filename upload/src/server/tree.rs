@@ -28,7 +28,8 @@ impl Place {
     /// Checks `raw`: a plain name, or with `tree` a relative path. The refusal is the text
     /// of `ERR BAD_NAME`.
     pub fn check(raw: &[u8], tree: bool) -> Result<Place, String> {
-        let mut parts: Vec<&str> = if tree {
+        // A plain name is told as one, with or without tree/1.
+        let mut parts: Vec<&str> = if tree && raw.contains(&b'/') {
             name::check_path(raw).map_err(|e| e.to_string())?
         } else {
             vec![name::check(raw).map_err(|e| e.to_string())?]
