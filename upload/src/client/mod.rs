@@ -500,7 +500,7 @@ impl ServerConnection {
         let both = Bar::pair(file_bar, total);
 
         let started = Instant::now();
-        let digest = send_body(self, file, size, start, pacer, &both, sampler)?;
+        let (_, digest) = send_body(self, file, Some(size), start, pacer, &both, sampler)?;
         self.wire
             .write_line(&Request::Sha256(digest).to_line())
             .map_err(|e| self.reason_for(e))?;
@@ -647,34 +647,44 @@ impl Sink for &TcpStream {
     }
 }
 
-/// Sends the bytes of `file` from `start.from` to `size` to `sink`, hashed on the
+/// Sends the bytes of `input` from `start.from` to `size` to `sink`, hashed on the
 /// pipeline's thread (which has hashed the bytes before `start.from`) while this one reads
-/// and sends the next chunk; returns the digest of the whole file.
+/// and sends the next chunk; returns how many bytes went, and the digest of them all.
+/// Without a size (a pipe), until `input` ends.
 fn send_body(
     sink: &mut impl Sink,
-    file: &mut File,
-    size: u64,
+    input: &mut impl Read,
+    size: Option<u64>,
     start: Start,
     pacer: &mut Pacer,
     bar: &Bar,
     sampler: &mut Sampler,
-) -> Result<Digest, SendError> {
+) -> Result<(u64, Digest), SendError> {
     let Start { from, mut pipeline } = start;
+    // A file that cannot be read is a bad path; a pipe that cannot, a failed producer.
+    let unreadable = |e| match size {
+        Some(_) => SendError::Open(e),
+        None => SendError::Input(e),
+    };
     sampler.start(sink.stream());
     let mut sent: u64 = from;
     let mut next_listen = from + LISTEN_EVERY;
     pacer.skip(from);
-    while sent < size {
-        let mut buf = pipeline.buffer().map_err(SendError::Open)?;
-        let want = (size - sent).min(pacer.chunk(buf.len()) as u64) as usize;
-        let n = match file.read(&mut buf[..want]) {
+    while size.is_none_or(|size| sent < size) {
+        let mut buf = pipeline.buffer().map_err(unreadable)?;
+        let room = pacer.chunk(buf.len()) as u64;
+        let want = size.map_or(room, |size| (size - sent).min(room)) as usize;
+        // What the input has now, not a full buffer: a pipe's slow writer's bytes go at once.
+        let n = match input.read(&mut buf[..want]) {
+            Ok(0) if size.is_none() => break,
             Ok(0) => return Err(SendError::FileChanged),
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
-            Err(e) => return Err(SendError::Open(e)),
+            // Nothing read (a signal): nothing to send, not even an empty chunk.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(unreadable(e)),
         };
         sink.send(&buf[..n])?;
-        pipeline.hash(buf, n).map_err(SendError::Open)?;
+        pipeline.hash(buf, n).map_err(unreadable)?;
         sent += n as u64;
         bar.inc(n as u64);
         if sent >= next_listen {
@@ -683,7 +693,25 @@ fn send_body(
         }
         pacer.wait(sent);
     }
-    pipeline.finish().map_err(SendError::Open)
+    Ok((sent, pipeline.finish().map_err(unreadable)?))
+}
+
+/// A `STREAM`'s sink: each chunk goes with its `DATA <n>` line before it.
+struct Chunked<'c>(&'c mut ServerConnection);
+
+impl Sink for Chunked<'_> {
+    fn send(&mut self, bytes: &[u8]) -> Result<(), SendError> {
+        self.0.send(&Request::Data(bytes.len() as u64).to_line())?;
+        self.0.send(bytes)
+    }
+
+    fn listen(&mut self) -> Result<(), SendError> {
+        self.0.listen()
+    }
+
+    fn stream(&self) -> &TcpStream {
+        self.0.wire.stream()
+    }
 }
 
 /// An opened file to send, and its size.
@@ -911,10 +939,10 @@ fn send_one(
                 from: 0,
                 pipeline: Pipeline::start().map_err(SendError::Open)?,
             };
-            let digest = send_body(
+            let (_, digest) = send_body(
                 &mut &stream,
                 &mut file,
-                size,
+                Some(size),
                 start,
                 &mut pacer,
                 &both,
@@ -965,7 +993,7 @@ fn send_stdin(
     }
     let bar = progress.open_ended(name);
     let mut sampler = Sampler::new(options.tcp_info, options.json);
-    let sent = s.stream(&mut io::stdin().lock(), name, options, &bar, &mut sampler);
+    let sent = s.send_stream(&mut io::stdin().lock(), name, options, &bar, &mut sampler);
     match &sent {
         Ok(sent) => bar.finish(&format!("{name} ✓ {}", rate(sent.size, sent.elapsed))),
         Err(_) => bar.abandon(&format!("{name} ✗ failed")),
@@ -977,7 +1005,7 @@ fn send_stdin(
 
 impl ServerConnection {
     /// `STREAM`, `GO 0`, the chunks as `input` gives them, `SHA256`, `OK`.
-    fn stream(
+    fn send_stream(
         &mut self,
         input: &mut impl Read,
         name: &str,
@@ -995,32 +1023,19 @@ impl ServerConnection {
         }
         let started = Instant::now();
         let mut pacer = Pacer::new(options.limit_rate);
-        let mut pipeline = Pipeline::start().map_err(SendError::Input)?;
-        sampler.start(self.wire.stream());
-        let mut sent: u64 = 0;
-        let mut next_listen = LISTEN_EVERY;
-        loop {
-            let mut buf = pipeline.buffer().map_err(SendError::Input)?;
-            let want = pacer.chunk(buf.len());
-            // What the pipe has now, not a full buffer: a slow writer's bytes go at once.
-            let n = match input.read(&mut buf[..want]) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(SendError::Input(e)),
-            };
-            self.send(&Request::Data(n as u64).to_line())?;
-            self.send(&buf[..n])?;
-            pipeline.hash(buf, n).map_err(SendError::Input)?;
-            sent += n as u64;
-            bar.inc(n as u64);
-            if sent >= next_listen {
-                next_listen = sent + LISTEN_EVERY;
-                self.listen()?;
-            }
-            pacer.wait(sent);
-        }
-        let digest = pipeline.finish().map_err(SendError::Input)?;
+        let start = Start {
+            from: 0,
+            pipeline: Pipeline::start().map_err(SendError::Input)?,
+        };
+        let (sent, digest) = send_body(
+            &mut Chunked(self),
+            input,
+            None,
+            start,
+            &mut pacer,
+            bar,
+            sampler,
+        )?;
         self.wire
             .write_line(&Request::Sha256(digest).to_line())
             .map_err(|e| self.reason_for(e))?;
