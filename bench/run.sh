@@ -61,6 +61,11 @@
 #              half, then the rest goes), against a fresh send of the whole file
 #              (bench/resume-side.sh). On loopback, and across the cable at 200 Mbit/s
 #              with a 128 MiB file (quick 16, smoke 1): a link slower than the disk.
+#   [folder]   a folder of 1,000 files of 4 KiB (11 folders; quick 200, smoke 20) over
+#              loopback into a folder on disk: upload send DIR (SHA-256 both sides, two
+#              fsyncs per file before its OK) against tar c | nc into nc -l | tar x (no
+#              hash, no sync, no answer), and the fsync floor: the same files written,
+#              synced and linked into place with no network (bench/folder-side.sh).
 #   [sha256]   SHA-256 of the same 1 GiB file: `upload sum` against sha256sum and
 #              `openssl dgst -sha256` (the hashing ceiling).
 #   [cable]    the cable with no faults (cable run, two namespaces): iperf3's throughput
@@ -143,18 +148,19 @@ STARTUP_EXECS=20                     # execs per start-up run
 CABLE_SECONDS=5 CABLE_PINGS=2000     # iperf3's seconds, and udp-client's round trips (1 per ms)
 TFTP_RUNS=3 TFTP_MIB=100
 RESUME_CABLE_MIB=128 RESUME_CABLE_RATE=200mbit  # resume across the cable: a link slower than the disk
+FOLDER_FILES=1000 FOLDER_KIB=4       # the folder workload's small files
 TFTPCABLE_RUNS=3 TFTPCABLE_CELLS="20:0 20:1 20:5 100:0 100:1 100:5" TFTPCABLE_SECONDS=3
 TCPUDP_RUNS=3 TCPUDP_MIB=10 TCPUDP_CELLS="0:0 0:1 0:5 20:0 20:1 20:5 100:0 100:1 100:5"  # RTT ms:loss %
 case $MODE in
     quick)
         RUNS=3 WARMUP=0 TCP_COUNT=5000 CONNS=(10 100) CONN_COUNTS=(500 100) SOCAT_MAX_CONNS=10
-        IDLE=1000 IDLE_MAX=2000 FLOOD=2000 UDP_COUNT=5000 STEP_SECONDS=0.3 RATE_RUNS=1 FILE_MIB=64 STARTUP_EXECS=5 RESUME_CABLE_MIB=16
+        IDLE=1000 IDLE_MAX=2000 FLOOD=2000 UDP_COUNT=5000 STEP_SECONDS=0.3 RATE_RUNS=1 FILE_MIB=64 STARTUP_EXECS=5 RESUME_CABLE_MIB=16 FOLDER_FILES=200
         CABLE_SECONDS=2 CABLE_PINGS=500 TCPUDP_RUNS=1 TCPUDP_MIB=2 TFTP_RUNS=1 TFTP_MIB=16 TFTPCABLE_RUNS=1
         ;;
     smoke)
         RUNS=1 WARMUP=0 TCP_COUNT=200 CONNS=(10) CONN_COUNTS=(20) SOCAT_MAX_CONNS=10
         IDLE=100 IDLE_MAX=200 FLOOD=300 UDP_COUNT=200 SWEEP_START=500 SWEEP_MAX=500 STEP_SECONDS=0.3 RATE_RUNS=1
-        FILE_MIB=4 STARTUP_EXECS=2 CABLE_SECONDS=1 CABLE_PINGS=100 RESUME_CABLE_MIB=1
+        FILE_MIB=4 STARTUP_EXECS=2 CABLE_SECONDS=1 CABLE_PINGS=100 RESUME_CABLE_MIB=1 FOLDER_FILES=20
         TCPUDP_RUNS=1 TCPUDP_MIB=0.25 TCPUDP_CELLS="0:0 20:1 100:5" TFTP_RUNS=1 TFTP_MIB=1 TFTPCABLE_RUNS=1 TFTPCABLE_CELLS="20:1" TFTPCABLE_SECONDS=0.3
         ;;
 esac
@@ -656,6 +662,29 @@ resume_workload() {
     rm -f "$RESUME_CABLE_SRC"
 }
 
+# The folder workload: FOLDER_FILES files of FOLDER_KIB KiB of random bytes, in 10 folders,
+# sent by each system in turn into an empty folder on disk.
+folder_workload() {
+    local tree="$OUT/folder-src/tree" store="$OUT/folder-recv" i s seconds
+    rm -rf "$OUT/folder-src" && mkdir -p "$tree"
+    for ((i = 0; i < FOLDER_FILES; i++)); do
+        mkdir -p "$tree/d$((i % 10))"
+        head -c $((FOLDER_KIB * 1024)) /dev/urandom >"$tree/d$((i % 10))/f$i.bin"
+    done
+    local nc=1
+    have nc || { nc=0; missing upload-folder tar+nc "nc is not installed"; }
+    for r in $(runs); do
+        for s in $(rotated "$r" upload tar+nc fsync-floor); do
+            [[ $s == tar+nc ]] && ((nc == 0)) && continue
+            rm -rf "$store" && mkdir -p "$store"
+            seconds=$(bench/folder-side.sh "$s" "$R" "$tree" "$store")
+            counted "$r" && record upload-folder "$s" "$r" "$seconds"
+            echo "  folder: $s, run $r: $seconds s" >&2
+        done
+    done
+    rm -rf "$store" "$OUT/folder-src"
+}
+
 sha256_workload() {
     make_file
     local expected
@@ -1008,6 +1037,7 @@ if wanted udp; then timed udp udp_workload; fi
 if wanted rate; then timed rate rate_workload; fi
 if wanted upload; then timed upload upload_workload; fi
 if wanted resume; then timed resume resume_workload; fi
+if wanted folder; then timed folder folder_workload; fi
 if wanted sha256; then timed sha256 sha256_workload; fi
 if wanted cable; then timed cable cable_workload; fi
 if wanted tcpudp; then timed tcpudp tcpudp_workload; fi
@@ -1024,7 +1054,8 @@ cat >"$OUT/meta.json" <<EOF
            "startup_execs": $STARTUP_EXECS, "cable_seconds": $CABLE_SECONDS, "cable_pings": $CABLE_PINGS,
            "tcpudp_runs": $TCPUDP_RUNS, "tcpudp_mib": $TCPUDP_MIB, "tftp_runs": $TFTP_RUNS, "tftp_mib": $TFTP_MIB,
            "tftpcable_runs": $TFTPCABLE_RUNS,
-           "resume_cable_mib": $RESUME_CABLE_MIB, "resume_cable_rate": "$RESUME_CABLE_RATE"}}
+           "resume_cable_mib": $RESUME_CABLE_MIB, "resume_cable_rate": "$RESUME_CABLE_RATE",
+           "folder_files": $FOLDER_FILES, "folder_kib": $FOLDER_KIB}}
 EOF
 report=(python3 bench/report.py "$OUT")
 if ((PUBLISH)); then report+=(--publish docs/src); fi
