@@ -689,3 +689,23 @@ fn a_break_before_the_digest_keeps_it_all_and_a_put_clears_it() {
     }
     assert_eq!(server.stored(), ["p.bin", "w.bin"]);
 }
+
+/// A pipe's bar (`upload send -`, and the server's for a `STREAM`): bytes so far and the
+/// rate, no percentage and no ETA, since nobody knows the end.
+#[test]
+fn a_bar_of_unknown_size_shows_bytes_and_rate_only() {
+    let term = InMemoryTerm::new(4, 140);
+    let progress = Progress::with_target(ProgressDrawTarget::term_like(Box::new(term.clone())));
+    let bar = progress.open_ended("pipe.bin");
+    bar.inc(3 << 20);
+    bar.finish("pipe.bin ✓");
+    let screen = term.contents();
+    assert!(screen.contains("pipe.bin ✓"), "{screen}");
+    assert!(screen.contains("3.00 MiB so far"), "{screen}");
+    assert!(!screen.contains('%') && !screen.contains("ETA"), "{screen}");
+    // A file's bar, for contrast, has both its total and an ETA.
+    let file = progress.file("f.bin", 4 << 20);
+    file.inc(1 << 20);
+    file.finish("f.bin ✓");
+    assert!(term.contents().contains("ETA"), "{}", term.contents());
+}
